@@ -1,0 +1,179 @@
+"""The two containers every lesson passes around: a `Dataset` and a `Split` of it.
+
+Ids are contiguous and 0-based (`0 .. n_users-1`, `0 .. n_items-1`) so that they index
+embedding tables and matrix rows directly; `user_ids` / `item_ids` map them back to the
+ids in the original files.
+"""
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from lessons.config import INTERACTION_COLUMNS, ITEM, RATING, USER
+
+
+def interaction_matrix(frame: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
+    """Binary user×item CSR matrix with a 1 wherever `frame` has a (user, item) row.
+
+    Duplicate (user, item) rows count once: this is implicit feedback.
+    """
+    users = frame[USER].to_numpy()
+    items = frame[ITEM].to_numpy()
+    m = sp.csr_matrix(
+        (np.ones(len(frame), dtype=np.float32), (users, items)), shape=(n_users, n_items)
+    )
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A MovieLens-shaped dataset.
+
+    Attributes:
+        name: "ml-100k", "ml-1m", "ml-latest-small" or "synthetic".
+        interactions: Columns user, item, rating, timestamp (ids contiguous, 0-based).
+        items: One row per item id, with `title`, `year` (float, NaN when unknown) and one
+            0/1 column per genre.
+        genres: Genre names, in the order of the genre columns of `items`.
+        users: One row per user id with `age`, `gender`, `occupation`, `zip`, or None when
+            the variant has no demographics (ml-latest-small).
+        user_ids: Original id of each contiguous user id.
+        item_ids: Original id of each contiguous item id.
+        notice: Human-readable remark, e.g. why the synthetic fallback is in use.
+    """
+
+    name: str
+    interactions: pd.DataFrame
+    items: pd.DataFrame
+    genres: tuple[str, ...]
+    users: pd.DataFrame | None
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    notice: str = ""
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def has_demographics(self) -> bool:
+        """True when `users` carries age, gender and occupation."""
+        return self.users is not None
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.name == "synthetic"
+
+    @property
+    def item_genres(self) -> np.ndarray:
+        """Genre multi-hot matrix, shape (n_items, n_genres), float32."""
+        return self.items[list(self.genres)].to_numpy(dtype=np.float32)
+
+    def matrix(self) -> sp.csr_matrix:
+        """Binary user×item interaction matrix (CSR), shape (n_users, n_items)."""
+        return interaction_matrix(self.interactions, self.n_users, self.n_items)
+
+    def implicit(self, min_rating: float | None = None) -> "Dataset":
+        """Keep the interactions that count as positive feedback.
+
+        Args:
+            min_rating: `None` keeps every rating (a rating is an interaction);
+                otherwise only ratings >= `min_rating` are kept. Ids are unchanged, so
+                users or items may end up with no interactions.
+        """
+        if min_rating is None:
+            return self
+        kept = self.interactions[self.interactions[RATING] >= min_rating]
+        if kept.empty:
+            raise ValueError(
+                f"no rating is >= {min_rating} in {self.name}; ratings range from "
+                f"{self.interactions[RATING].min()} to {self.interactions[RATING].max()}"
+            )
+        return replace(self, interactions=kept.reset_index(drop=True))
+
+    def __repr__(self) -> str:
+        demo = "with demographics" if self.has_demographics else "no demographics"
+        return (
+            f"Dataset({self.name!r}: {self.n_users} users, {self.n_items} items, "
+            f"{len(self.interactions)} interactions, {len(self.genres)} genres, {demo})"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Train / test (and optional validation) interactions of one dataset, without leakage.
+
+    Attributes:
+        dataset: The dataset that was split (features, sizes, titles).
+        train: Interactions a model may learn from.
+        test: Held-out interactions to rank (the targets).
+        valid: Optional validation interactions, carved from what would otherwise be train.
+        kind: "random", "temporal", "cold_users" or "cold_items".
+        query: For cold-start users: the revealed part of each held-out user's history.
+            A model may read it as input at test time; it never trains on it.
+        candidates: For cold-start items: the held-out item ids, the only items ranked at
+            test time. `None` means the full catalogue.
+    """
+
+    dataset: Dataset
+    train: pd.DataFrame
+    test: pd.DataFrame
+    valid: pd.DataFrame | None = None
+    kind: str = "random"
+    query: pd.DataFrame | None = None
+    candidates: np.ndarray | None = field(default=None)
+
+    @property
+    def n_users(self) -> int:
+        return self.dataset.n_users
+
+    @property
+    def n_items(self) -> int:
+        return self.dataset.n_items
+
+    def _matrix(self, frame: pd.DataFrame | None) -> sp.csr_matrix:
+        if frame is None:
+            raise ValueError(f"this {self.kind!r} split has no such part")
+        return interaction_matrix(frame, self.n_users, self.n_items)
+
+    def train_matrix(self) -> sp.csr_matrix:
+        return self._matrix(self.train)
+
+    def test_matrix(self) -> sp.csr_matrix:
+        return self._matrix(self.test)
+
+    def valid_matrix(self) -> sp.csr_matrix:
+        return self._matrix(self.valid)
+
+    def seen_matrix(self) -> sp.csr_matrix:
+        """Items each user is known to have seen at test time: train plus the revealed query.
+
+        These are excluded when ranking for the test set.
+        """
+        parts = [self.train] + ([self.query] if self.query is not None else [])
+        return self._matrix(pd.concat(parts, ignore_index=True))
+
+    def item_popularity(self) -> np.ndarray:
+        """Training interactions per item, shape (n_items,), int64."""
+        return np.bincount(self.train[ITEM].to_numpy(), minlength=self.n_items).astype(np.int64)
+
+    def __repr__(self) -> str:
+        parts = f"train={len(self.train)}, test={len(self.test)}"
+        if self.valid is not None:
+            parts += f", valid={len(self.valid)}"
+        if self.query is not None:
+            parts += f", query={len(self.query)}"
+        if self.candidates is not None:
+            parts += f", candidates={len(self.candidates)}"
+        return f"Split({self.kind!r} of {self.dataset.name}: {parts})"
+
+
+__all__ = ["Dataset", "Split", "interaction_matrix", "INTERACTION_COLUMNS"]
