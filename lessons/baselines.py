@@ -1,0 +1,154 @@
+"""Non-neural baselines every later model is compared with: Popularity, ItemKNN and EASE.
+
+Each baseline follows the same two-step interface as scikit-learn estimators:
+`fit(train)` with the binary user×item training matrix X (CSR, shape (n_users, n_items)),
+then `scores(X)` returning a dense (n_users, n_items) float32 score matrix for the
+histories in X. Ranking, masking of seen items and metrics live in `lessons.metrics`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from lessons.config import DEFAULT_K, DEFAULT_SEED
+
+
+def _check_matrix(x: sp.spmatrix, name: str = "train") -> sp.csr_matrix:
+    if not sp.issparse(x) or x.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D scipy.sparse user×item matrix, got {type(x)!r}")
+    if x.shape[0] == 0 or x.shape[1] == 0 or x.nnz == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}, {x.nnz} interactions)")
+    return sp.csr_matrix(x, dtype=np.float32)
+
+
+class _Baseline:
+    n_items: int | None = None
+
+    def _check_fitted(self, x: sp.spmatrix) -> sp.csr_matrix:
+        if self.n_items is None:
+            raise ValueError(f"{type(self).__name__} is not fitted; call fit(train) first")
+        x = _check_matrix(x, "histories")
+        if x.shape[1] != self.n_items:
+            raise ValueError(
+                f"histories have {x.shape[1]} item columns, the model was fitted on {self.n_items}"
+            )
+        return x
+
+
+class Popularity(_Baseline):
+    """Recommend the most-interacted training items to everyone.
+
+    score(u, j) = |{v : X_vj = 1}|, the same for every user u: the floor any
+    personalised model must beat, and the extreme of popularity bias.
+    """
+
+    def fit(self, train: sp.spmatrix) -> "Popularity":
+        x = _check_matrix(train)
+        self.n_items = x.shape[1]
+        self.counts_ = np.asarray(x.sum(axis=0)).ravel().astype(np.float32)
+        return self
+
+    def scores(self, x: sp.spmatrix) -> np.ndarray:
+        x = self._check_fitted(x)
+        return np.broadcast_to(self.counts_, x.shape).copy()
+
+
+class ItemKNN(_Baseline):
+    """Item-based nearest neighbours with cosine similarity.
+
+    S_ij = (x_iᵀ x_j) / (‖x_i‖ ‖x_j‖) between item columns of X, with S_ii = 0 and only
+    each item's `neighbors` most similar items kept; score(u, j) = Σ_i X_ui S_ij.
+
+    Args:
+        neighbors: Similar items kept per item (sparsifies S; None keeps all).
+    """
+
+    def __init__(self, neighbors: int | None = 100):
+        if neighbors is not None and neighbors < 1:
+            raise ValueError(f"neighbors must be >= 1 or None, got {neighbors}")
+        self.neighbors = neighbors
+
+    def fit(self, train: sp.spmatrix) -> "ItemKNN":
+        x = _check_matrix(train)
+        self.n_items = x.shape[1]
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        sim = (x.T @ x).toarray() * inv[:, None] * inv[None, :]
+        np.fill_diagonal(sim, 0.0)
+        if self.neighbors is not None and self.neighbors < self.n_items - 1:
+            # Keep the top `neighbors` entries of each column j (the items that vote for j).
+            drop = np.argpartition(-sim, self.neighbors, axis=0)[self.neighbors :]
+            np.put_along_axis(sim, drop, 0.0, axis=0)
+        self.similarity_ = sim.astype(np.float32)
+        return self
+
+    def scores(self, x: sp.spmatrix) -> np.ndarray:
+        x = self._check_fitted(x)
+        return np.asarray(x @ self.similarity_, dtype=np.float32)
+
+
+def _ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
+    """Closed-form EASE item-item weights B for one λ (Steck 2019, eq. 8)."""
+    p = np.linalg.inv(gram + lam * np.eye(len(gram), dtype=gram.dtype))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+class EASE(_Baseline):
+    """Embarrassingly Shallow Autoencoder (Steck 2019), a strong linear item-item model.
+
+    B = argmin ‖X − XB‖²_F + λ‖B‖²_F  subject to diag(B) = 0, which has the closed form
+    P = (XᵀX + λI)⁻¹,  B_ij = −P_ij / P_jj (i ≠ j),  B_jj = 0;  score(u, ·) = X_u B.
+
+    Args:
+        lam: The L2 weight λ. `None` picks it from `lams` by NDCG@10 on a validation
+            split carved from the training matrix (a random `valid_frac` of each
+            user's interactions, fixed by `seed`).
+        lams: Candidate λ values for the search.
+        valid_frac: Share of training interactions held out for the λ search.
+        seed: Seed of that validation carve-out.
+    """
+
+    def __init__(
+        self,
+        lam: float | None = None,
+        lams: tuple[float, ...] = (100.0, 200.0, 350.0, 500.0, 750.0, 1000.0),
+        valid_frac: float = 0.1,
+        seed: int = DEFAULT_SEED,
+    ):
+        if lam is not None and lam <= 0:
+            raise ValueError(f"lam must be > 0, got {lam}")
+        if not lams or min(lams) <= 0:
+            raise ValueError(f"lams must be a non-empty tuple of positive values, got {lams}")
+        if not 0 < valid_frac < 1:
+            raise ValueError(f"valid_frac must be in (0, 1), got {valid_frac}")
+        self.lam, self.lams, self.valid_frac, self.seed = lam, tuple(lams), valid_frac, seed
+
+    def fit(self, train: sp.spmatrix) -> "EASE":
+        x = _check_matrix(train)
+        self.n_items = x.shape[1]
+        self.lam_ = self.lam if self.lam is not None else self.select_lambda(x)
+        gram = (x.T @ x).toarray().astype(np.float64)
+        self.weights_ = _ease_weights(gram, self.lam_).astype(np.float32)
+        return self
+
+    def select_lambda(self, x: sp.csr_matrix) -> float:
+        """Pick λ from `lams` by NDCG@10 on a random holdout of `x`'s interactions."""
+        from lessons.metrics import ndcg_at_k, top_k  # metrics import baselines nowhere
+
+        rng = np.random.default_rng(self.seed)
+        held = rng.random(x.nnz) < self.valid_frac
+        coo = x.tocoo()
+        fit_part = sp.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), x.shape)
+        valid = sp.csr_matrix((coo.data[held], (coo.row[held], coo.col[held])), x.shape)
+        gram = (fit_part.T @ fit_part).toarray().astype(np.float64)
+        self.search_ = {}
+        for lam in self.lams:
+            s = np.asarray(fit_part @ _ease_weights(gram, lam), dtype=np.float32)
+            ranked = top_k(s, DEFAULT_K, exclude=fit_part)
+            self.search_[lam] = ndcg_at_k(ranked, valid, DEFAULT_K)
+        return max(self.search_, key=self.search_.get)
+
+    def scores(self, x: sp.spmatrix) -> np.ndarray:
+        x = self._check_fitted(x)
+        return np.asarray(x @ self.weights_, dtype=np.float32)

@@ -1,0 +1,74 @@
+"""Baselines on hand-computed cases, EASE against its defining ridge regressions, and bad input."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from lessons.baselines import EASE, ItemKNN, Popularity
+
+X = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 0, 1]], dtype=np.float32))
+
+
+def test_popularity_scores_are_training_counts_for_everyone():
+    lopsided = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0]], dtype=np.float32))
+    scores = Popularity().fit(lopsided).scores(lopsided)
+    np.testing.assert_array_equal(scores, np.tile([3.0, 1.0, 0.0], (3, 1)))
+
+
+def test_itemknn_cosine_by_hand():
+    # item columns: c0 = (1,1,0), c1 = (1,1,0), c2 = (0,1,1)
+    # cos(c0,c1) = 2/(√2·√2) = 1; cos(c0,c2) = cos(c1,c2) = 1/(√2·√2) = 0.5
+    model = ItemKNN(neighbors=None).fit(X)
+    expected_sim = np.array([[0, 1, 0.5], [1, 0, 0.5], [0.5, 0.5, 0]], dtype=np.float32)
+    np.testing.assert_allclose(model.similarity_, expected_sim, rtol=1e-6)
+    # user 0 has {0, 1}: item0 = S10 = 1, item1 = S01 = 1, item2 = S02 + S12 = 1
+    np.testing.assert_allclose(model.scores(X)[0], [1.0, 1.0, 1.0], rtol=1e-6)
+    # user 2 has {2}: row 2 of S
+    np.testing.assert_allclose(model.scores(X)[2], [0.5, 0.5, 0.0], rtol=1e-6)
+
+
+def test_itemknn_keeps_only_top_neighbors_per_item():
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((40, 12)) < 0.3).astype(np.float32))
+    model = ItemKNN(neighbors=3).fit(x)
+    assert ((model.similarity_ > 0).sum(axis=0) <= 3).all()
+
+
+def test_ease_equals_ridge_regression_of_each_item_on_the_others():
+    # diag(B) = 0 makes column j of B the ridge regression of X_j on the other columns.
+    rng = np.random.default_rng(1)
+    x = (rng.random((30, 6)) < 0.4).astype(np.float64)
+    lam = 2.5
+    model = EASE(lam=lam).fit(sp.csr_matrix(x))
+    for j in range(6):
+        others = np.delete(np.arange(6), j)
+        a = x[:, others]
+        b = np.linalg.solve(a.T @ a + lam * np.eye(5), a.T @ x[:, j])
+        np.testing.assert_allclose(model.weights_[others, j], b, rtol=1e-4, atol=1e-5)
+        assert model.weights_[j, j] == 0
+
+
+def test_ease_selects_lambda_from_the_grid():
+    rng = np.random.default_rng(2)
+    x = sp.csr_matrix((rng.random((200, 50)) < 0.2).astype(np.float32))
+    model = EASE(lams=(1.0, 10.0, 100.0)).fit(x)
+    assert model.lam_ in (1.0, 10.0, 100.0)
+    assert set(model.search_) == {1.0, 10.0, 100.0}
+    assert model.search_[model.lam_] == max(model.search_.values())
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: Popularity().fit(sp.csr_matrix((3, 3))), "empty"),
+        (lambda: Popularity().fit(np.ones((2, 2))), "scipy.sparse"),
+        (lambda: Popularity().scores(X), "not fitted"),
+        (lambda: Popularity().fit(X).scores(sp.csr_matrix(np.ones((1, 4)))), "4 item columns"),
+        (lambda: ItemKNN(neighbors=0), "neighbors"),
+        (lambda: EASE(lam=-1), "lam"),
+        (lambda: EASE(valid_frac=1.5), "valid_frac"),
+    ],
+)
+def test_bad_input_raises_value_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
