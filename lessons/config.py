@@ -28,3 +28,4 @@ SHORT_HEAD_SHARE = 0.2
 ENV_DATA_DIR = "LESSONS_DATA_DIR"  # folder holding ml-100k/ (CI, offline classrooms)
 ENV_NUM_THREADS = "LESSONS_NUM_THREADS"  # torch threads; default: available cores
 ENV_QUIET = "LESSONS_QUIET"  # "1" silences progress bars (tests, CI logs)
+ENV_DATA_URL = "LESSONS_DATA_URL"  # overrides the GroupLens download URL (mirrors, tests)

@@ -1,0 +1,127 @@
+"""The MovieLens releases we know (URLs, checksums) and the errors loading them can raise."""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from lessons.config import ENV_DATA_URL
+
+DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
+
+
+class DataError(RuntimeError):
+    """MovieLens data could not be loaded; the message says which file/URL/folder and what to do."""
+
+
+class DataUnavailableError(DataError):
+    """The data is missing and could not be fetched (offline, server down, `download=False`).
+
+    The only error after which `load_lesson_data` falls back to the synthetic dataset.
+    """
+
+
+class ChecksumError(DataError):
+    """A file is not the one published (corrupted or tampered); it has been removed."""
+
+
+class UnsafeArchiveError(DataError):
+    """An archive member would escape the data folder (absolute path, `..`, symlink) or is huge."""
+
+
+class DataFormatError(DataError):
+    """A file is truncated or malformed. `path` and `line` (1-based, or None) locate the problem."""
+
+    def __init__(self, path: Path, line: int | None, problem: str, hint: str | None = None):
+        self.path, self.line = Path(path), line
+        where = f"{self.path}, line {line}" if line is not None else str(self.path)
+        hint = hint or (
+            f"The file looks truncated or corrupted: delete the folder {self.path.parent} and "
+            "load again to download a fresh copy"
+        )
+        super().__init__(f"{where}: {problem}. {hint}.")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One MovieLens release: where to get it and how to recognise a good copy.
+
+    A checksum of None means it could not be established and is not checked.
+    """
+
+    name: str  # "100k", "1m", "latest-small"
+    archive: str  # file name of the zip on the server
+    folder: str  # top-level folder inside the zip
+    key_file: str  # file whose presence marks a complete extraction
+    size: int | None  # archive bytes
+    md5: str | None
+    sha256: str | None
+    key_sha256: str | None = None  # SHA-256 of the extracted key file
+
+    def url(self, base_url: str | None = None) -> str:
+        return f"{resolve_base_url(base_url)}/{self.archive}"
+
+
+VARIANTS: dict[str, Variant] = {
+    # Values given in the project issue; size and SHA-256 also match TensorFlow Datasets'
+    # url_checksums/movielens.txt, and the MD5 matches GroupLens' ml-100k.zip.md5 as quoted
+    # by many projects.
+    "100k": Variant(
+        name="100k",
+        archive="ml-100k.zip",
+        folder="ml-100k",
+        key_file="u.data",
+        size=4_924_029,
+        md5="0e33842e24a9c977be4e0107933c0723",
+        sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
+        key_sha256="06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+    ),
+    # Size and SHA-256: TensorFlow Datasets url_checksums/movielens.txt; the same SHA-256 is
+    # pinned by tensorflow/models' MovieLens script and Keras-RS examples. MD5: GroupLens'
+    # ml-1m.zip.md5 as quoted by MLPerf NCF's verify_dataset.sh, PaddlePaddle and others; two
+    # independent projects report both this MD5 and this SHA-256 for one download.
+    # Not established: the SHA-256 of ratings.dat (the parser checks its structure instead).
+    "1m": Variant(
+        name="1m",
+        archive="ml-1m.zip",
+        folder="ml-1m",
+        key_file="ratings.dat",
+        size=5_917_549,
+        md5="c4d9eecfca2ab87c1945afe126590906",
+        sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+    ),
+    # "latest" is a rolling release; this is the 2018-09-26 build (100,836 ratings). Size and
+    # SHA-256: TensorFlow Datasets url_checksums/movielens.txt, with the same SHA-256 in several
+    # independent projects' dataset cards. MD5: no independent public record found, so None
+    # (the SHA-256 is the stronger check). Not established: the SHA-256 of ratings.csv.
+    "latest-small": Variant(
+        name="latest-small",
+        archive="ml-latest-small.zip",
+        folder="ml-latest-small",
+        key_file="ratings.csv",
+        size=978_202,
+        md5=None,
+        sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+    ),
+}
+
+
+def variant_spec(variant: str) -> Variant:
+    """The registry entry of `variant` ("100k", "1m", "latest-small"; an "ml-" prefix is fine)."""
+    key = variant.removeprefix("ml-") if isinstance(variant, str) else variant
+    if key not in VARIANTS:
+        raise ValueError(
+            f"unknown MovieLens variant {variant!r}; valid variants are "
+            + ", ".join(repr(v) for v in VARIANTS)
+        )
+    return VARIANTS[key]
+
+
+def resolve_base_url(base_url: str | None = None) -> str:
+    """Download base URL: argument > $LESSONS_DATA_URL > DEFAULT_BASE_URL (no trailing slash)."""
+    url = base_url or os.environ.get(ENV_DATA_URL, "").strip() or DEFAULT_BASE_URL
+    if not re.match(r"^(https?|file)://", url):
+        raise ValueError(
+            f"download base URL must start with http://, https:// or file://, got {url!r}"
+        )
+    return url.rstrip("/")

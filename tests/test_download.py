@@ -1,0 +1,235 @@
+"""The download path, for real, against an HTTP server on 127.0.0.1 serving zips made here.
+
+The archives hold the tiny fake ml-100k of conftest (never MovieLens data); the registry entry
+is swapped for one carrying the checksums of that fake archive.
+"""
+
+import hashlib
+import io
+import socket
+import stat
+import threading
+import zipfile
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from lessons.data import download
+from lessons.data.download import (
+    ChecksumError,
+    DataFormatError,
+    DataUnavailableError,
+    UnsafeArchiveError,
+)
+from lessons.data.loader import load_lesson_data, load_movielens
+
+
+def _zip(members: dict[str, bytes], extra: list[zipfile.ZipInfo] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for info in extra:
+            zf.writestr(info, b"evil")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def members(fake_ml100k_files) -> dict[str, bytes]:
+    return {f"ml-100k/{name}": text.encode("latin-1") for name, text in fake_ml100k_files.items()}
+
+
+@pytest.fixture
+def good(members) -> bytes:
+    """A well-formed ml-100k.zip holding the fake files."""
+    return _zip(members)
+
+
+def _register(monkeypatch, archive: bytes, **override) -> download.Variant:
+    """Point the "100k" registry entry at `archive`'s size and checksums."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        u_data = zf.read("ml-100k/u.data") if "ml-100k/u.data" in zf.namelist() else b""
+    spec = replace(
+        download.VARIANTS["100k"],
+        size=len(archive),
+        md5=hashlib.md5(archive).hexdigest(),
+        sha256=hashlib.sha256(archive).hexdigest(),
+        key_sha256=hashlib.sha256(u_data).hexdigest(),
+    )
+    spec = replace(spec, **override)
+    monkeypatch.setitem(download.VARIANTS, "100k", spec)
+    return spec
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.server.hits += 1
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        body, declared = route
+        self.send_response(200)
+        self.send_header("Content-Length", str(declared))
+        self.end_headers()
+        self.wfile.write(body)  # fewer bytes than declared: the client sees a cut connection
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """`serve(body, declared_length=None)` publishes /ml-100k.zip; returns the base URL."""
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LESSONS_QUIET", "1")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.routes, httpd.hits = {}, 0
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+
+    def serve(body: bytes, declared: int | None = None) -> str:
+        httpd.routes["/ml-100k.zip"] = (body, len(body) if declared is None else declared)
+        return f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+    serve.httpd = httpd
+    yield serve
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_good_archive_downloads_verifies_extracts_and_loads(good, server, monkeypatch, tmp_path):
+    _register(monkeypatch, good)
+    base = server(good)
+    root = tmp_path / "cache"
+    ds = load_movielens("100k", data_dir=root, base_url=base)
+    assert (ds.n_users, ds.n_items, len(ds.interactions)) == (3, 4, 5)
+    assert _leftovers(root) == ["ml-100k", "ml-100k.zip"]  # no temporary files
+    assert (root / "ml-100k.zip").read_bytes() == good
+    # The second load uses the cache: the server is not asked again.
+    load_movielens("100k", data_dir=root, base_url=base)
+    assert server.httpd.hits == 1
+
+
+def test_base_url_from_the_environment(good, server, monkeypatch, tmp_path):
+    _register(monkeypatch, good)
+    monkeypatch.setenv("LESSONS_DATA_URL", server(good))
+    assert load_movielens("100k", data_dir=tmp_path).n_items == 4
+    assert server.httpd.hits == 1
+
+
+def test_a_kept_archive_is_extracted_without_network(good, monkeypatch, tmp_path):
+    _register(monkeypatch, good)
+    (tmp_path / "ml-100k.zip").write_bytes(good)
+    assert load_movielens("100k", data_dir=tmp_path, download=False).n_users == 3
+
+
+def test_wrong_checksum_removes_the_file_and_never_falls_back(good, server, monkeypatch, tmp_path):
+    _register(monkeypatch, good, md5="0" * 32)
+    base = server(good)
+    root = tmp_path / "cache"
+    with pytest.raises(ChecksumError) as info:
+        load_movielens("100k", data_dir=root, base_url=base)
+    assert "MD5" in str(info.value) and base in str(info.value) and "removed" in str(info.value)
+    assert _leftovers(root) == []
+    monkeypatch.setenv("LESSONS_DATA_URL", base)
+    with pytest.raises(ChecksumError):  # corruption is never hidden behind synthetic data
+        load_lesson_data("100k", data_dir=root)
+    assert _leftovers(root) == []
+
+
+def test_connection_cut_before_content_length(good, server, monkeypatch, tmp_path):
+    _register(monkeypatch, good)
+    half = len(good) // 2
+    base = server(good[:half], declared=len(good))
+    with pytest.raises(DataUnavailableError, match=f"cut short after {half} of {len(good)} bytes"):
+        load_movielens("100k", data_dir=tmp_path, base_url=base)
+    assert _leftovers(tmp_path) == []
+
+
+def test_truncated_zip_is_caught_by_size_or_by_zip_structure(good, server, monkeypatch, tmp_path):
+    truncated = good[: len(good) // 2]
+    base = server(truncated)
+    _register(monkeypatch, good)  # published size differs
+    with pytest.raises(ChecksumError, match=f"size is {len(truncated)}, expected {len(good)}"):
+        load_movielens("100k", data_dir=tmp_path, base_url=base)
+    assert _leftovers(tmp_path) == []
+    _register(monkeypatch, good, size=None, md5=None, sha256=None)  # nothing to check against
+    with pytest.raises(DataFormatError, match="ml-100k.zip.*not a readable zip"):
+        load_movielens("100k", data_dir=tmp_path, base_url=base)
+    assert _leftovers(tmp_path) == []
+
+
+def _symlink(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+@pytest.mark.parametrize("member", ["../evil", "ml-100k/../../evil", "ABSOLUTE", "symlink"])
+def test_unsafe_members_are_refused_and_nothing_is_written(
+    server, monkeypatch, tmp_path, members, member
+):
+    root = tmp_path / "deep" / "cache"
+    root.mkdir(parents=True)
+    outside = tmp_path / "deep" / "evil"
+    extra = {
+        "ABSOLUTE": zipfile.ZipInfo(str(outside)),  # "/tmp/.../deep/evil"
+        "symlink": _symlink("ml-100k/link"),
+    }.get(member, zipfile.ZipInfo(member))
+    archive = _zip(members, [extra])
+    _register(monkeypatch, archive)
+    with pytest.raises(UnsafeArchiveError, match="nothing was extracted"):
+        load_movielens("100k", data_dir=root, base_url=server(archive))
+    assert not outside.exists() and not (tmp_path / "evil").exists()
+    assert _leftovers(root) == []
+
+
+def test_server_down_names_the_url_and_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("LESSONS_QUIET", "1")
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    root = tmp_path / "cache"
+    with pytest.raises(DataUnavailableError) as info:
+        load_movielens("100k", data_dir=root, base_url=base)
+    message = str(info.value)
+    assert f"{base}/ml-100k.zip" in message and "offline or the server is down" in message
+    assert str(root) in message and "LESSONS_DATA_DIR" in message
+    assert "synthetic_movielens()" in message
+    assert not root.exists()  # the cache folder it created is gone again
+
+
+def test_http_error_is_reported(good, server, monkeypatch, tmp_path):
+    base = server(good)
+    server.httpd.routes.clear()
+    with pytest.raises(DataUnavailableError, match="HTTP 404"):
+        load_movielens("100k", data_dir=tmp_path, base_url=base)
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("quiet", ["1", "0"])
+def test_progress_bar_is_silenced_by_lessons_quiet(
+    good, server, monkeypatch, tmp_path, capsys, quiet
+):
+    _register(monkeypatch, good)
+    base = server(good)
+    monkeypatch.setenv("LESSONS_QUIET", quiet)
+    capsys.readouterr()
+    load_movielens("100k", data_dir=tmp_path, base_url=base)
+    err = capsys.readouterr().err
+    assert ("ml-100k.zip" in err) == (quiet == "0")
+
+
+def test_bad_base_url_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="ftp://example.org"):
+        load_movielens("100k", data_dir=tmp_path, base_url="ftp://example.org")

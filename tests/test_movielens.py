@@ -1,0 +1,305 @@
+"""MovieLens parsing: the real ML-100K (via $LESSONS_DATA_DIR), and tiny hand-made folders."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lessons.config import ITEM, RATING, TIMESTAMP, USER
+from lessons.data.download import (
+    DataFormatError,
+    DataUnavailableError,
+    file_sha256,
+    resolve_data_dir,
+)
+from lessons.data.loader import SyntheticFallbackWarning, load_lesson_data, load_movielens
+from lessons.data.movielens import _sort_order
+
+realdata = pytest.mark.realdata
+
+
+def _columns(ds) -> list[list]:
+    return [ds.interactions[c].tolist() for c in (USER, ITEM, RATING, TIMESTAMP)]
+
+
+# --- the real ML-100K ------------------------------------------------------------------------
+
+
+@realdata
+def test_real_ml100k_shape(ml100k):
+    assert (ml100k.n_users, ml100k.n_items, len(ml100k.interactions)) == (943, 1682, 100_000)
+    assert len(ml100k.genres) == 19 and ml100k.genres[0] == "unknown"
+    assert ml100k.genres[-1] == "Western"
+    assert ml100k.item_genres.shape == (1682, 19)
+
+
+@realdata
+def test_real_ml100k_u_data_checksum(real_data_dir):
+    # Published SHA-256 of ml-100k/u.data (project issue).
+    expected = "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"
+    assert file_sha256(real_data_dir / "ml-100k" / "u.data") == expected
+
+
+@realdata
+def test_real_ml100k_ids_contiguous_and_sorted(ml100k):
+    frame = ml100k.interactions
+    assert np.array_equal(np.unique(frame[USER]), np.arange(943))
+    assert frame[ITEM].min() == 0 and frame[ITEM].max() == 1681
+    assert list(frame.dtypes) == [np.int64, np.int64, np.float32, np.int64]
+    assert np.array_equal(ml100k.user_ids, np.arange(1, 944))  # ML-100K ids are 1..943
+    keys = frame[[USER, TIMESTAMP, ITEM]].to_numpy()
+    assert (np.diff(keys[:, 0]) >= 0).all()
+    same_user = np.diff(keys[:, 0]) == 0
+    assert (np.diff(keys[:, 1])[same_user] >= 0).all()
+
+
+@realdata
+def test_real_ml100k_maps_back_to_file_ids(ml100k):
+    frame = ml100k.interactions
+    original_user = ml100k.user_ids[frame[USER].to_numpy()]
+    original_item = ml100k.item_ids[frame[ITEM].to_numpy()]
+    row = frame[(original_user == 196) & (original_item == 242)]  # first line of u.data
+    assert row[RATING].tolist() == [3.0] and row[TIMESTAMP].tolist() == [881250949]
+
+
+@realdata
+def test_real_ml100k_users_and_items(ml100k):
+    assert list(ml100k.users.columns) == ["age", "gender", "occupation", "zip"]
+    assert ml100k.users.iloc[0].tolist() == [24, "M", "technician", "85711"]  # u.user line 1
+    toy_story = ml100k.items.iloc[0]
+    assert toy_story["title"] == "Toy Story (1995)" and toy_story["year"] == 1995
+    assert [g for g in ml100k.genres if toy_story[g] == 1] == ["Animation", "Children's", "Comedy"]
+    assert np.isnan(ml100k.items["year"].iloc[266])  # item 267 has no release date
+
+
+# --- tiny hand-made folders ------------------------------------------------------------------
+
+
+def test_fake_ml100k_ids_order_and_features(tmp_path, fake_ml100k):
+    ds = load_movielens("100k", data_dir=fake_ml100k(tmp_path).parent, download=False)
+    assert ds.name == "ml-100k" and ds.has_demographics
+    assert ds.user_ids.tolist() == [1, 2, 5] and ds.item_ids.tolist() == [10, 20, 30, 40]
+    # Sorted by (user, timestamp, item); user 1 rated items 10 and 30 at the same second.
+    assert _columns(ds) == [
+        [0, 0, 0, 1, 2],
+        [1, 0, 2, 0, 1],
+        [3.0, 5.0, 2.0, 1.0, 4.0],
+        [200, 300, 300, 150, 100],
+    ]
+    assert ds.items["title"].tolist() == ["Alpha (1995)", "Beta (1996)", "unknown", "Gamma (1997)"]
+    assert ds.items["year"].tolist()[:2] == [1995.0, 1996.0] and np.isnan(ds.items["year"][2])
+    assert ds.items[["Comedy", "Drama", "unknown"]].to_numpy().tolist() == [
+        [0, 0, 0],
+        [1, 1, 0],
+        [0, 0, 1],
+        [0, 1, 0],
+    ]
+    assert ds.users["zip"].tolist() == ["85711", "94043", "T8H1N"]
+
+
+def test_data_dir_may_be_the_extracted_folder_itself(tmp_path, fake_ml100k):
+    ds = load_movielens("100k", data_dir=fake_ml100k(tmp_path), download=False)
+    assert ds.n_items == 4
+
+
+def test_ml1m_parsing(tmp_path):
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    (folder / "users.dat").write_text(
+        "1::F::1::10::48067\n2::M::56::16::70072\n7::M::25::0::55117\n", encoding="latin-1"
+    )
+    # Unsorted ids, a ':' and a Latin-1 letter in a title, and movie 9 that nobody rated.
+    (folder / "movies.dat").write_text(
+        "1::Toy Story (1995)::Animation|Children's|Comedy\n"
+        "5::Café: The Movie (1999)::Comedy|Drama\n"
+        "3::Grumpier Old Men (1995)::Comedy|Romance\n"
+        "9::Sudden Death (1995)::Action\n",
+        encoding="latin-1",
+    )
+    (folder / "ratings.dat").write_text(
+        "2::5::4::978300760\n1::1::5::978300019\n7::3::3::978300000\n1::5::2::978300019\n"
+    )
+    ds = load_movielens("1m", data_dir=tmp_path, download=False)
+    assert ds.name == "ml-1m" and ds.item_ids.tolist() == [1, 3, 5, 9]
+    assert _columns(ds) == [
+        [0, 0, 1, 2],
+        [0, 2, 2, 1],
+        [5.0, 2.0, 4.0, 3.0],
+        [978300019, 978300019, 978300760, 978300000],
+    ]
+    assert ds.genres == ("Animation", "Children's", "Comedy", "Drama", "Romance", "Action")
+    assert ds.items["title"][2] == "Café: The Movie (1999)"
+    assert ds.items["year"].tolist() == [1995.0, 1995.0, 1999.0, 1995.0]
+    assert ds.items["Drama"].tolist() == [0, 0, 1, 0] and ds.items["Action"].tolist() == [
+        0,
+        0,
+        0,
+        1,
+    ]
+    assert ds.users.to_numpy().tolist() == [
+        [1, "F", "K-12 student", "48067"],
+        [56, "M", "self-employed", "70072"],
+        [25, "M", "other", "55117"],
+    ]
+
+
+def test_latest_small_parsing_without_demographics(tmp_path):
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "movies.csv").write_text(
+        "movieId,title,genres\n"
+        "1,Toy Story (1995),Adventure|Animation|Comedy\n"
+        '4,"American President, The (1995)",Comedy|Drama|Romance\n'
+        "2,Babylon 5,Sci-Fi\n"
+        "8,Some Documentary (2010) ,(no genres listed)\n",
+        encoding="utf-8",
+    )
+    (folder / "ratings.csv").write_text(
+        "userId,movieId,rating,timestamp\n3,4,3.5,964982703\n1,1,4.0,964982224\n3,1,0.5,964981247\n"
+    )
+    ds = load_movielens("latest-small", data_dir=tmp_path, download=False)
+    assert ds.name == "ml-latest-small" and not ds.has_demographics and ds.users is None
+    assert ds.user_ids.tolist() == [1, 3] and ds.item_ids.tolist() == [1, 2, 4, 8]
+    assert _columns(ds) == [
+        [0, 1, 1],
+        [0, 0, 2],
+        [4.0, 0.5, 3.5],
+        [964982224, 964981247, 964982703],
+    ]
+    assert ds.genres == ("Adventure", "Animation", "Comedy", "Drama", "Romance", "Sci-Fi")
+    assert ds.items["title"][2] == "American President, The (1995)"
+    year = ds.items["year"].to_numpy()
+    assert year[[0, 2, 3]].tolist() == [1995.0, 1995.0, 2010.0] and np.isnan(year[1])
+    assert ds.item_genres[3].sum() == 0  # "(no genres listed)"
+
+
+@pytest.mark.parametrize("span", [10, 2**62])  # packed int64 key, and the lexsort fallback
+def test_sort_order_is_user_timestamp_item(span):
+    rng = np.random.default_rng(0)
+    user, item = rng.integers(0, 5, 300), rng.integers(0, 7, 300)
+    timestamp = rng.integers(0, span, 300)
+    keys = np.stack([user, timestamp, item], axis=1)
+    order = _sort_order(user, timestamp, item, 5, 7)
+    assert np.array_equal(keys[order], keys[np.lexsort((item, timestamp, user))])
+
+
+def test_incomplete_folder_is_an_error_not_a_download(tmp_path):
+    (tmp_path / "ml-100k").mkdir()
+    with pytest.raises(DataFormatError, match=r"u\.data"):
+        load_movielens("100k", data_dir=tmp_path, download=True, base_url="http://127.0.0.1:9")
+
+
+def _corrupt(folder: Path, name: str, lines: dict[int, str | None]) -> None:
+    """Replace (str) or drop (None) 1-based lines of `folder/name`."""
+    path = folder / name
+    text = path.read_text(encoding="latin-1").splitlines()
+    for number, new in sorted(lines.items(), reverse=True):
+        if new is None:
+            del text[number - 1]
+        else:
+            text[number - 1] = new
+    path.write_text("\n".join(text) + ("\n" if text else ""), encoding="latin-1")
+
+
+@pytest.mark.parametrize(
+    ("name", "lines", "bad_line"),
+    [
+        ("u.data", {3: "1\t20\tx\t200"}, 3),  # not a number
+        ("u.data", {5: "1\t3"}, 5),  # truncated last line
+        ("u.data", {4: "2\t99\t1\t150"}, 4),  # unknown item
+        ("u.data", {1: "5\t20\t9\t100"}, 1),  # rating outside 0.5..5
+        ("u.data", {2: "1\t10\tnan\t300"}, 2),  # rating not a number after all
+        ("u.item", {2: "20|Beta (1996)|12-Mar-1996"}, 2),  # missing fields
+        ("u.user", {3: "1|33|F|writer|T8H1N"}, 3),  # repeated id
+        ("u.data", {1: None, 2: None, 3: None, 4: None, 5: None}, None),  # empty file
+    ],
+)
+def test_malformed_ml100k_names_file_and_line(tmp_path, fake_ml100k, name, lines, bad_line):
+    _corrupt(fake_ml100k(tmp_path), name, lines)
+    with pytest.raises(DataFormatError) as info:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    assert info.value.path.name == name and info.value.line == bad_line
+    assert name in str(info.value)
+    if bad_line is not None:
+        assert f"line {bad_line}" in str(info.value)
+
+
+def test_malformed_ml1m_and_latest_small_name_the_line(tmp_path):
+    folder = tmp_path / "ml-1m"
+    folder.mkdir()
+    (folder / "users.dat").write_text("1::F::1::10::48067\n")
+    (folder / "movies.dat").write_text("1::Toy Story (1995)::Comedy\n")
+    (folder / "ratings.dat").write_text("1::1::5::978300019\n1::1::5\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.dat, line 2"):
+        load_movielens("1m", data_dir=tmp_path, download=False)
+
+    folder = tmp_path / "ml-latest-small"
+    folder.mkdir()
+    (folder / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Comedy\n")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n1,1,four,2\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.csv, line 3"):
+        load_movielens("latest-small", data_dir=tmp_path, download=False)
+    (folder / "ratings.csv").write_text("user,movie,rating,time\n1,1,4.0,1\n")
+    with pytest.raises(DataFormatError, match=r"ratings\.csv, line 1"):
+        load_movielens("latest-small", data_dir=tmp_path, download=False)
+
+
+def test_unknown_variant_lists_the_valid_ones(tmp_path):
+    with pytest.raises(ValueError, match="10m") as info:
+        load_movielens("10m", data_dir=tmp_path)
+    for valid in ("'100k'", "'1m'", "'latest-small'"):
+        assert valid in str(info.value)
+
+
+def test_data_dir_resolution_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path / "env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_data_dir() == tmp_path / "env"
+    monkeypatch.delenv("LESSONS_DATA_DIR")
+    if sys.platform == "darwin":
+        assert resolve_data_dir() == tmp_path / "home" / "Library" / "Caches" / "lessons"
+        return
+    assert resolve_data_dir() == tmp_path / "xdg" / "lessons"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert resolve_data_dir() == tmp_path / "home" / ".cache" / "lessons"
+
+
+def test_loading_follows_the_resolution_order(tmp_path, monkeypatch, fake_ml100k):
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(fake_ml100k(tmp_path / "env").parent))
+    assert load_movielens("100k", download=False).n_users == 3  # found through the env var
+    with pytest.raises(DataUnavailableError, match=str(tmp_path / "arg")):
+        load_movielens("100k", data_dir=tmp_path / "arg", download=False)  # argument wins
+
+
+def test_missing_data_with_download_false_says_what_to_do(tmp_path):
+    with pytest.raises(DataUnavailableError) as info:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    message = str(info.value)
+    assert "download=False" in message and str(tmp_path) in message
+    assert "LESSONS_DATA_DIR" in message and "synthetic_movielens" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_fallback_is_synthetic_with_a_visible_notice(tmp_path):
+    with pytest.warns(SyntheticFallbackWarning, match="SYNTHETIC") as record:
+        ds = load_lesson_data("100k", data_dir=tmp_path, download=False)
+    assert ds.is_synthetic and str(tmp_path) in ds.notice
+    assert str(record[0].message) == ds.notice
+    assert isinstance(ds.interactions, pd.DataFrame) and ds.n_users > 0
+
+
+def test_no_fallback_when_disabled_or_data_is_corrupt(tmp_path, fake_ml100k):
+    with pytest.raises(DataUnavailableError):
+        load_lesson_data("100k", data_dir=tmp_path / "empty", download=False, fallback=False)
+    _corrupt(fake_ml100k(tmp_path), "u.data", {2: "garbage"})
+    with pytest.raises(DataFormatError):
+        load_lesson_data("100k", data_dir=tmp_path, download=False)
+
+
+def test_real_data_is_used_by_load_lesson_data_without_notice(tmp_path, fake_ml100k):
+    ds = load_lesson_data("100k", data_dir=fake_ml100k(tmp_path).parent, download=False)
+    assert not ds.is_synthetic and ds.notice == ""
