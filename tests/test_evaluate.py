@@ -1,0 +1,176 @@
+"""Tests of `lessons.metrics.evaluate` on tiny hand-made splits."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lessons.config import ITEM, RATING, TIMESTAMP, USER
+from lessons.data.dataset import Dataset, Split
+from lessons.metrics import evaluate, evaluate_dict, top_k
+
+
+def frame(pairs):
+    """Interactions table from (user, item) pairs (a list of tuples or an (n, 2) array)."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    n = len(pairs)
+    return pd.DataFrame(
+        {USER: pairs[:, 0], ITEM: pairs[:, 1], RATING: np.full(n, 4.0), TIMESTAMP: np.arange(n)}
+    )
+
+
+def make_split(train, test, n_users, n_items, **extra):
+    interactions = pd.concat([frame(train), frame(test)], ignore_index=True)
+    items = pd.DataFrame({"title": [f"item {i}" for i in range(n_items)], "year": np.nan})
+    dataset = Dataset(
+        "synthetic", interactions, items, (), None, np.arange(n_users), np.arange(n_items)
+    )
+    return Split(dataset, frame(train), frame(test), **extra)
+
+
+def random_split(seed, n_users=30, n_items=40):
+    rng = np.random.default_rng(seed)
+    seen = rng.random((n_users, n_items)) < 0.2
+    held = ~seen & (rng.random((n_users, n_items)) < 0.1)
+    held[:3] = False  # three users without test items
+    return make_split(np.argwhere(seen), np.argwhere(held), n_users, n_items)
+
+
+# 3 users, 5 items. Train: user 0 {0}, user 1 {1}, user 2 {0, 1}. Test: user 0 {2}, user 1 {0}.
+# Item popularity in train: [2, 2, 0, 0, 0]. User 2 has no test item and is not evaluated.
+HAND = make_split([(0, 0), (1, 1), (2, 0), (2, 1)], [(0, 2), (1, 0)], 3, 5)
+SCORES = np.tile(np.array([5.0, 4.0, 3.0, 2.0, 1.0]), (3, 1))  # item 0 best for everyone
+
+
+def test_evaluate_hand_case():
+    table = evaluate(SCORES, HAND, k=2, recall_k=2)
+    assert table.columns.tolist() == ["metric", "k", "value"]
+    assert table.attrs["n_users"] == 2
+    got = dict(zip(table["metric"], table["value"], strict=True))
+    # Seen items removed: user 0 gets [1, 2] (hit at rank 2), user 1 gets [0, 2] (hit at rank 1).
+    expected = {
+        "recall": (1 + 1) / 2,
+        "ndcg": ((1 / math.log2(3)) / 1 + 1) / 2,
+        "precision": (1 / 2 + 1 / 2) / 2,
+        "map": ((1 / 2) / 1 + 1 / 1) / 2,  # AP: P@2 / min(2, 1) and P@1 / min(2, 1)
+        "hit_rate": 1.0,
+        "coverage": 3 / 5,  # items {0, 1, 2}
+        "arp": ((2 + 0) / 2 + (2 + 0) / 2) / 2,
+        # exposure [1, 1, 2, 0, 0] sorted [0, 0, 1, 1, 2], weights [-4, -2, 0, 2, 4]:
+        # (2·1 + 4·2) / (5 · 4) = 0.5
+        "gini": 0.5,
+        # head = ceil(0.2 · 5) = 1 item; items 0 and 1 tie at 2 -> item 0.
+        # user 0: [1, 2] both tail = 1; user 1: [0, 2] one tail = 1/2
+        "aplt": (1 + 1 / 2) / 2,
+    }
+    assert list(got) == list(expected)
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value), name
+
+
+def test_evaluate_without_excluding_seen_items():
+    got = evaluate_dict(SCORES, HAND, k=2, recall_k=2, exclude_seen=False)
+    # Everyone gets [0, 1]: user 0 misses item 2, user 1 hits item 0 at rank 1.
+    assert got["recall@2"] == pytest.approx((0 + 1) / 2)
+    assert got["coverage@2"] == pytest.approx(2 / 5)
+
+
+def test_evaluate_dict_keys_and_default_cutoffs():
+    got = evaluate_dict(np.random.default_rng(0).random((30, 40)), random_split(0))
+    assert list(got) == [
+        "recall@20",
+        "ndcg@10",
+        "precision@10",
+        "map@10",
+        "hit_rate@10",
+        "coverage@10",
+        "arp@10",
+        "gini@10",
+        "aplt@10",
+    ]
+    assert all(0 <= v <= 1 for name, v in got.items() if not name.startswith("arp"))
+
+
+def test_metric_selection_with_explicit_cutoffs():
+    table = evaluate(SCORES, HAND, metrics=["ndcg@3", "recall", "recall_capped@1"], recall_k=4)
+    assert table[["metric", "k"]].values.tolist() == [
+        ["ndcg", 3],
+        ["recall", 4],
+        ["recall_capped", 1],
+    ]
+
+
+def test_users_without_test_items_are_not_evaluated():
+    split = random_split(1)
+    scores = np.random.default_rng(1).random((30, 40))
+    got = evaluate_dict(scores, split, metrics=["recall@5", "coverage@5"])
+    # Same users, scored directly: only users with test items, seen items removed.
+    truth = split.test_matrix()
+    users = np.flatnonzero(np.diff(truth.indptr))
+    lists = top_k(scores, 5, exclude=split.seen_matrix())
+    assert len(users) == 27
+    hits = [len(set(lists[u]) & set(truth[u].indices)) / truth[u].nnz for u in users]
+    assert got["recall@5"] == pytest.approx(np.mean(hits))
+    assert got["coverage@5"] == pytest.approx(len(np.unique(lists[users])) / 40)
+
+
+def test_topk_input_and_torch_input_match_scores():
+    split = random_split(2)
+    scores = np.random.default_rng(2).random((30, 40)).astype(np.float32)
+    expected = evaluate_dict(scores, split)
+    assert evaluate_dict(torch.from_numpy(scores), split) == expected
+    lists = top_k(scores, 20, exclude=split.seen_matrix())
+    assert evaluate_dict(lists, split) == expected
+    assert evaluate_dict(torch.from_numpy(lists), split) == expected
+
+
+def test_query_items_are_excluded_too():
+    # User 1 revealed item 0 at test time: it must not be recommended back.
+    split = make_split([(0, 0), (1, 1)], [(0, 2), (1, 2)], 2, 5, query=frame([(1, 0)]))
+    got = evaluate_dict(SCORES[:2], split, metrics=["precision@1"])
+    # user 0 ranks [1, 2, ...], user 1 ranks [2, ...] -> precision@1 = (0 + 1) / 2
+    assert got["precision@1"] == pytest.approx(0.5)
+
+
+def test_candidates_restrict_ranking_and_coverage_catalogue():
+    split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=np.array([2, 3, 4]))
+    got = evaluate_dict(SCORES[:2], split, metrics=["recall@1", "coverage@1", "recall@2"])
+    # Both users rank [2, 3, 4]: at k=1 nobody hits; at k=2 user 0 hits 3.
+    assert got["recall@1"] == 0.0
+    assert got["recall@2"] == pytest.approx((1 + 0) / 2)
+    assert got["coverage@1"] == pytest.approx(1 / 3)  # item 2 out of 3 candidates
+    with pytest.raises(ValueError, match="exceeds the 3 rankable"):
+        evaluate(SCORES[:2], split, k=4, recall_k=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "positive integer"),
+        ({"recall_k": -1}, "recall_k must be a positive integer"),
+        ({"k": 6, "recall_k": 2}, "exceeds the 5 rankable"),
+        ({"metrics": ["ndcg", "auc"]}, "unknown metric 'auc'"),
+        ({"metrics": ["ndcg@ten"]}, "positive integer"),
+        ({"metrics": []}, "empty"),
+    ],
+)
+def test_evaluate_rejects_bad_options(kwargs, message):
+    options = {"k": 2, "recall_k": 2} | kwargs
+    with pytest.raises(ValueError, match=message):
+        evaluate(SCORES, HAND, **options)
+
+
+def test_evaluate_rejects_bad_inputs():
+    with pytest.raises(ValueError, match=r"expected \(n_users, n_items\) = \(3, 5\)"):
+        evaluate(SCORES[:, :4], HAND, k=2, recall_k=2)
+    with pytest.raises(ValueError, match="2-D"):
+        evaluate(SCORES[0], HAND, k=2, recall_k=2)
+    with pytest.raises(ValueError, match=r"expected \(3, >= 2\)"):
+        evaluate(np.array([[0, 1], [1, 2]]), HAND, k=2, recall_k=2)
+    with pytest.raises(ValueError, match="lessons.data.Split"):
+        evaluate(SCORES, "split", k=2, recall_k=2)
+    no_test = make_split([(0, 0)], [], 3, 5)
+    with pytest.raises(ValueError, match="no test interactions"):
+        evaluate(SCORES, no_test, k=2, recall_k=2)
