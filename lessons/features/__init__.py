@@ -1,0 +1,26 @@
+"""Turn a `Dataset` / `Split` into the tensors the neural models read.
+
+`query`: history bags, side and dense features of users or ad-hoc queries (ψ's input x),
+and the leak-free per-epoch input/target split. `items`: genre, year and title-word features
+of every item (the item tower φ's input x_item).
+"""
+
+from lessons.features.items import YEAR_EDGES, ItemFeatures, item_features
+from lessons.features.query import (
+    AGE_BUCKETS,
+    DENSE_COLUMNS,
+    DENSE_SCALE,
+    GENDERS,
+    QueryBatch,
+    QueryFeatures,
+    ad_hoc_query,
+    make_batch,
+    query_features,
+    split_history,
+)
+
+__all__ = [
+    "AGE_BUCKETS", "DENSE_COLUMNS", "DENSE_SCALE", "GENDERS", "YEAR_EDGES", "ItemFeatures",
+    "QueryBatch", "QueryFeatures", "ad_hoc_query", "item_features", "make_batch",
+    "query_features", "split_history",
+]  # fmt: skip

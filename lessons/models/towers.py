@@ -1,0 +1,184 @@
+"""Building blocks shared by the neural models: the query tower ψ, the item tower φ, an MLP.
+
+Embedding tables start at N(0, 1/d), so a dot product of two rows has variance ≈ 1/d:
+the initial softmax is near uniform whatever d is.
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from lessons.features import ItemFeatures, QueryBatch
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
+
+
+def check_positive(name: str, value) -> int:
+    """`value` as an int, or ValueError unless it is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def init_table(table: torch.Tensor) -> torch.Tensor:
+    """Fill an embedding table (rows × d) with N(0, 1/d) in place."""
+    with torch.no_grad():
+        return table.normal_(0.0, table.shape[1] ** -0.5)
+
+
+def mlp(
+    in_width: int, hidden: Sequence[int], dim: int, activation: str, dropout: float
+) -> nn.Module:
+    """in_width → hidden[0] → … → dim, with `activation` and dropout after each hidden layer.
+
+    With no hidden layers the map is the identity when in_width == dim (then a query tower
+    over a bag alone is exactly an embedding lookup/mean, i.e. matrix factorization),
+    and a single affine layer W x + b otherwise.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {activation!r}; expected one of {tuple(ACTIVATIONS)}")
+    if isinstance(hidden, int | str) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
+    ):
+        raise ValueError(
+            f"hidden must be a sequence of positive layer widths like (256, 64), got {hidden!r}"
+        )
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+    if not hidden and in_width == dim:
+        return nn.Identity()
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_width, width), ACTIVATIONS[activation]()]
+        layers += [nn.Dropout(dropout)] if dropout > 0 else []
+        in_width = width
+    return nn.Sequential(*layers, nn.Linear(in_width, dim))
+
+
+def batch_target(batch: QueryBatch, n_items: int) -> torch.Tensor:
+    """batch.target (B, n_items), or ValueError when the batch has none or the wrong width."""
+    if batch.target is None or batch.target.shape != (batch.size, n_items):
+        raise ValueError(f"a training batch needs target of shape (B, {n_items}); build it with "
+                         "make_batch(..., targets=...)")  # fmt: skip
+    return batch.target
+
+
+def gather_bags(bag: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
+    """(bag, offsets) of the selected `rows` of a bag list, with index ops only (no loop)."""
+    ends = torch.cat([offsets[1:], offsets.new_tensor([bag.numel()])])
+    lengths = (ends - offsets)[rows]
+    new_offsets = torch.cumsum(lengths, 0) - lengths
+    shift = torch.repeat_interleave(offsets[rows] - new_offsets, lengths)  # source - destination
+    return bag[torch.arange(shift.numel(), device=bag.device) + shift], new_offsets
+
+
+class QueryTower(nn.Module):
+    """Query tower ψ: x = [mean_{j∈bag} E_j ‖ A_age ‖ G_gender ‖ O_occ ‖ dense] → MLP → ψ(x) ∈ R^d.
+
+    Shapes: bag (nnz,), offsets (B,) -> mean bag embedding (B, d); side (B, 3) ->
+    3 × (B, side_dim); dense (B, n_dense); x (B, d + 3·side_dim + n_dense); ψ (B, d).
+    The bag is an nn.EmbeddingBag(mode="mean"): the cost grows with the number of
+    interactions, never with n_users × n_items.
+    Side/dense features of a batch are read only when the tower was built for them.
+    """
+
+    def __init__(self, n_items: int, dim: int = 64, hidden: Sequence[int] = (256,),
+                 activation: str = "relu", dropout: float = 0.0,
+                 side_cardinalities: Sequence[int] | None = None, n_dense: int = 0,
+                 side_dim: int = 8) -> None:  # fmt: skip
+        super().__init__()
+        self.n_items, self.dim = check_positive("n_items", n_items), check_positive("dim", dim)
+        if isinstance(n_dense, bool) or not isinstance(n_dense, int) or n_dense < 0:
+            raise ValueError(f"n_dense must be an integer >= 0, got {n_dense!r}")
+        cards = tuple(check_positive("side cardinality", c) for c in side_cardinalities or ())
+        self.bag = nn.EmbeddingBag(n_items, dim, mode="mean")
+        init_table(self.bag.weight)
+        self.side = nn.ModuleList(
+            nn.Embedding(c, check_positive("side_dim", side_dim)) for c in cards
+        )
+        self.n_dense = n_dense
+        self.register_buffer(
+            "cardinalities", torch.tensor(cards, dtype=torch.long), persistent=False
+        )
+        self.mlp = mlp(dim + len(cards) * side_dim + n_dense, hidden, dim, activation, dropout)
+
+    def forward(self, batch: QueryBatch) -> torch.Tensor:
+        bag, offsets = batch.bag, batch.offsets
+        if offsets.ndim != 1 or offsets.numel() == 0:
+            raise ValueError("the batch has no rows; skip empty batches")
+        lengths = torch.diff(offsets, append=offsets.new_tensor([bag.numel()]))
+        if (lengths <= 0).any():
+            rows = torch.nonzero(lengths <= 0).ravel()[:5].tolist()
+            raise ValueError(
+                f"rows {rows} have an empty history bag; this model reads the history, "
+                "so give every query at least one item (or drop those rows)"
+            )
+        if bag.min() < 0 or bag.max() >= self.n_items:
+            raise ValueError(f"history item ids must lie in [0, {self.n_items}), got "
+                             f"{int(bag.min())}..{int(bag.max())}")  # fmt: skip
+        parts = [self.bag(bag, offsets)]  # (B, d)
+        if len(self.side):
+            side = batch.side
+            if side is None or side.shape != (offsets.numel(), len(self.side)):
+                raise ValueError(
+                    f"this tower reads side features: batch.side must be (B, {len(self.side)}) "
+                    "(make_batch(..., use_side=True) on a dataset with demographics)"
+                )
+            if (side < 0).any() or (side >= self.cardinalities).any():
+                raise ValueError(
+                    f"side indices out of range; cardinalities are {self.cardinalities.tolist()}"
+                )
+            parts += [emb(side[:, i]) for i, emb in enumerate(self.side)]  # 3 × (B, side_dim)
+        if self.n_dense:
+            if batch.dense is None or batch.dense.shape != (offsets.numel(), self.n_dense):
+                raise ValueError(
+                    f"this tower reads {self.n_dense} dense features: batch.dense must be "
+                    f"(B, {self.n_dense}) (make_batch(..., use_dense=True))"
+                )
+            parts.append(batch.dense)  # (B, n_dense)
+        return self.mlp(torch.cat(parts, dim=1))  # (B, d)
+
+
+class ItemTower(nn.Module):
+    """Item tower φ: x_j = [g_j ‖ Y_year(j) ‖ mean_{w∈title_j} W_w ‖ I_j] → MLP → φ(x_j) ∈ R^d.
+
+    Shapes: genres (n, n_genres); year and title embeddings (n, feature_dim) each; optional
+    item-id embedding I (n, d). With use_item_id=False, φ_j is a function of j's features
+    alone, so it embeds items never seen in training (cold start); items with identical
+    features get identical embeddings.
+    """
+
+    def __init__(self, item_features: ItemFeatures, dim: int = 64, hidden: Sequence[int] = (),
+                 use_item_id: bool = True, n_items: int | None = None, activation: str = "relu",
+                 dropout: float = 0.0, feature_dim: int = 16) -> None:  # fmt: skip
+        super().__init__()
+        f, n = item_features, item_features.n_items
+        if n_items is not None and n_items != n:
+            raise ValueError(f"item_features describe {n} items but n_items={n_items}")
+        self.n_items, dim = n, check_positive("dim", dim)
+        for name in ("genres", "year_bucket", "title_bag", "title_offsets"):
+            self.register_buffer(name, getattr(f, name), persistent=False)
+        self.year = nn.Embedding(f.n_year_buckets, check_positive("feature_dim", feature_dim))
+        self.title = nn.EmbeddingBag(max(1, len(f.vocabulary)), feature_dim, mode="mean")
+        init_table(self.year.weight)
+        init_table(self.title.weight)
+        self.item_id = nn.Parameter(init_table(torch.empty(n, dim))) if use_item_id else None
+        width = f.genres.shape[1] + 2 * feature_dim + (dim if use_item_id else 0)
+        self.mlp = mlp(width, hidden, dim, activation, dropout)
+
+    def forward(self, items: torch.Tensor | None = None) -> torch.Tensor:
+        """φ of `items` (ids, (m,)), or of every item when None; shape (m or n_items, d)."""
+        if items is None:
+            items = torch.arange(self.n_items, device=self.genres.device)
+            bag, offsets = self.title_bag, self.title_offsets
+        else:
+            if items.ndim != 1 or (
+                items.numel() and (items.min() < 0 or items.max() >= self.n_items)
+            ):
+                raise ValueError(f"item ids must be a 1-D tensor of ids in [0, {self.n_items})")
+            bag, offsets = gather_bags(self.title_bag, self.title_offsets, items)
+        parts = [self.genres[items], self.year(self.year_bucket[items]), self.title(bag, offsets)]
+        if self.item_id is not None:
+            parts.append(self.item_id[items])  # (m, d)
+        return self.mlp(torch.cat(parts, dim=1))  # (m, d)

@@ -1,0 +1,235 @@
+"""Tests of lessons.features: history bags, leak-free splits, side/dense/item features."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+
+from lessons.data.dataset import Dataset
+from lessons.features import (
+    AGE_BUCKETS,
+    ad_hoc_query,
+    item_features,
+    make_batch,
+    query_features,
+    split_history,
+)
+
+DAY = 86_400
+
+
+def tiny_dataset(users: pd.DataFrame | None = "default") -> Dataset:
+    """4 users × 5 items with hand-picked titles, years, ages and timestamps."""
+    inter = pd.DataFrame(
+        {
+            "user": [0, 0, 0, 1, 1, 2],
+            "item": [0, 1, 2, 1, 3, 4],
+            "rating": [5.0] * 6,
+            "timestamp": [0, 5 * DAY, 10 * DAY, 2 * DAY, 3 * DAY, 10 * DAY],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "title": [
+                "Toy Story (1995)",
+                "Story of Us, The (1999)",
+                "Toy Soldiers (1991)",
+                "Alien (1979)",
+                "unknown",
+            ],
+            "year": [1995.0, 1999.0, 1991.0, 1979.0, np.nan],
+            "Action": [0, 1, 1, 0, 0],
+            "Comedy": [1, 0, 0, 1, 0],
+        }
+    )
+    if isinstance(users, str):
+        users = pd.DataFrame(
+            {
+                "age": [17, 18, 56, 30],
+                "gender": ["M", "F", "F", "M"],
+                "occupation": ["student", "writer", "student", "artist"],
+                "zip": ["1", "2", "3", "4"],
+            }
+        )
+    return Dataset("tiny", inter, items, ("Action", "Comedy"), users, np.arange(4), np.arange(5))
+
+
+def random_csr(n_users=200, n_items=300, seed=0) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_users, n_items)) < 0.05
+    dense[3] = False  # an empty row
+    dense[4] = False
+    dense[4, 7] = True  # a single-item row
+    return sp.csr_matrix(dense.astype(np.float32))
+
+
+# --- split_history -----------------------------------------------------------------------
+
+
+def test_split_history_is_leak_free_and_covers_each_row():
+    x = random_csr()
+    inputs, targets = split_history(x, 0.3, np.random.default_rng(1))
+    assert inputs.multiply(targets).nnz == 0  # input ∩ target = ∅
+    assert abs(inputs + targets - x).sum() == 0  # input ∪ target = the row
+    n, n_in, n_tg = (np.diff(m.indptr) for m in (x, inputs, targets))
+    many = n >= 2
+    assert (n_in[many] >= 1).all() and (n_tg[many] >= 1).all()
+    assert n_tg[4] == 0 and n_in[4] == 1  # a lone item stays input; make_batch drops the row
+    share = n_tg[many].sum() / n[many].sum()
+    assert 0.25 < share < 0.35
+
+
+def test_split_history_is_deterministic_for_a_seed():
+    x = random_csr()
+    a = split_history(x, 0.2, np.random.default_rng(7))
+    b = split_history(x, 0.2, np.random.default_rng(7))
+    c = split_history(x, 0.2, np.random.default_rng(8))
+    assert (a[1] != b[1]).nnz == 0 and (a[0] != b[0]).nnz == 0
+    assert (a[1] != c[1]).nnz > 0
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, -0.1])
+def test_split_history_rejects_bad_share(share):
+    with pytest.raises(ValueError, match="target_share"):
+        split_history(random_csr(), share, np.random.default_rng(0))
+
+
+def test_split_history_rejects_a_seed_instead_of_a_generator():
+    with pytest.raises(ValueError, match="Generator"):
+        split_history(random_csr(), 0.2, 0)
+
+
+# --- make_batch --------------------------------------------------------------------------
+
+
+def test_make_batch_rows_bags_and_normalized_targets():
+    inputs = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 0, 0]], np.float32))
+    targets = sp.csr_matrix(np.array([[0, 0, 1, 1], [0, 0, 0, 0], [0, 1, 1, 1]], np.float32))
+    batch = make_batch(np.array([2, 1, 0]), inputs, None, targets)
+    # user 1 has no target and is dropped; order of the remaining rows is kept
+    assert batch.users.tolist() == [2, 0]
+    assert batch.offsets.tolist() == [0, 1]
+    assert sorted(batch.bag[:1].tolist()) == [0] and sorted(batch.bag[1:].tolist()) == [0, 1]
+    expected = torch.tensor([[0, 1 / 3, 1 / 3, 1 / 3], [0, 0, 0.5, 0.5]])
+    assert torch.allclose(batch.target, expected)
+    assert batch.size == 2 and batch.side is None and batch.dense is None
+
+
+def test_make_batch_reads_side_and_dense_of_the_right_users():
+    ds = tiny_dataset()
+    feats = query_features(ds, ds.interactions)
+    x = ds.matrix()
+    batch = make_batch(np.array([3, 1]), x, feats, None)
+    assert torch.equal(batch.side, feats.side[[3, 1]])
+    assert torch.equal(batch.dense, feats.dense[[3, 1]])
+    assert batch.target is None
+    bare = make_batch(np.array([3, 1]), x, feats, None, use_side=False, use_dense=False)
+    assert bare.side is None and bare.dense is None
+
+
+def test_make_batch_without_inputs_gives_empty_bags_for_mf():
+    x = random_csr()
+    batch = make_batch(np.arange(10), None, None, x)
+    assert batch.bag.numel() == 0 and torch.equal(batch.offsets, torch.zeros(batch.size).long())
+    assert torch.allclose(batch.target.sum(1), torch.ones(batch.size))
+
+
+def test_make_batch_rejects_out_of_range_users():
+    with pytest.raises(ValueError, match=r"user ids must lie in \[0, 200\)"):
+        make_batch(np.array([0, 200]), random_csr(), None, None)
+
+
+# --- query_features ----------------------------------------------------------------------
+
+
+def test_query_features_side_and_dense_by_hand():
+    ds = tiny_dataset()
+    f = query_features(ds, ds.interactions)
+    assert len(AGE_BUCKETS) + 1 == f.cardinalities[0] == 7
+    assert f.occupations == ("artist", "student", "writer")
+    # ages 17, 18, 56, 30 -> buckets <18, 18-24, 56+, 25-34; gender M=0, F=1
+    assert f.side.tolist() == [[0, 0, 1], [1, 1, 2], [6, 1, 1], [2, 0, 0]]
+    # counts 3, 2, 1, 0; last seen 10, 3, 10 days and never (span 10 days) before day 10
+    count = np.log1p([3, 2, 1, 0]) / 5
+    days = np.log1p([0, 7, 0, 10]) / 5
+    np.testing.assert_allclose(f.dense.numpy(), np.stack([count, days], 1), rtol=1e-6)
+
+
+def test_query_features_without_demographics():
+    ds = tiny_dataset(users=None)
+    f = query_features(ds, ds.matrix())
+    assert f.side is None and f.dense.shape == (4, 2)
+
+
+# --- ad_hoc_query ------------------------------------------------------------------------
+
+
+def test_ad_hoc_query_row():
+    ds = tiny_dataset()
+    f = query_features(ds, ds.interactions)
+    q = ad_hoc_query(ds, [3, 1, 3], features=f, age=40, occupation="writer")
+    assert q.size == 1 and q.users is None and q.target is None
+    assert q.bag.tolist() == [1, 3] and q.offsets.tolist() == [0]
+    # age 40 -> bucket 3 (35-44); gender defaults to the most common value (a tie M/F -> 0)
+    assert q.side.tolist() == [[3, 0, 2]]
+    assert torch.allclose(q.dense, torch.tensor([[np.log1p(2) / 5, 0.0]], dtype=torch.float32))
+
+
+@pytest.mark.parametrize(
+    "liked, kwargs, message",
+    [
+        ([], {}, "empty"),
+        ([0, 5], {}, r"unknown item ids \[5\]"),
+        ([-1], {}, "unknown item ids"),
+        ([1.5], {}, "integer"),
+        ([0], {"occupation": "astronaut"}, "unknown occupation 'astronaut'"),
+        ([0], {"gender": "X"}, "unknown gender"),
+        ([0], {"age": 0}, "age"),
+    ],
+)
+def test_ad_hoc_query_validation(liked, kwargs, message):
+    ds = tiny_dataset()
+    f = query_features(ds, ds.interactions)
+    with pytest.raises(ValueError, match=message):
+        ad_hoc_query(ds, liked, features=f, **kwargs)
+
+
+def test_ad_hoc_query_refuses_demographics_the_dataset_lacks():
+    ds = tiny_dataset(users=None)
+    f = query_features(ds, ds.interactions)
+    with pytest.raises(ValueError, match="no demographics"):
+        ad_hoc_query(ds, [0], features=f, age=30)
+
+
+# --- item_features -----------------------------------------------------------------------
+
+
+def test_item_features_by_hand():
+    f = item_features(tiny_dataset())
+    assert f.vocabulary == ("story", "toy")  # the only words in >= 2 titles
+    bags = np.split(f.title_bag.numpy(), f.title_offsets.numpy()[1:])
+    assert [b.tolist() for b in bags] == [[0, 1], [0], [1], [], []]
+    # 1995 -> 1995+ (8), 1999 -> 8, 1991 -> 1990-94 (7), 1979 -> 1970s (5), unknown -> 0
+    assert f.year_bucket.tolist() == [8, 8, 7, 5, 0] and f.n_year_buckets == 9
+    assert f.genres.tolist() == [[0, 1], [1, 0], [1, 0], [0, 1], [0, 0]]
+    everything = item_features(tiny_dataset(), min_word_count=1)
+    assert {"alien", "soldiers", "the", "us", "of", "unknown"} < set(everything.vocabulary)
+
+
+def test_item_features_rejects_bad_min_word_count():
+    with pytest.raises(ValueError, match="min_word_count"):
+        item_features(tiny_dataset(), min_word_count=0)
+
+
+@pytest.mark.realdata
+def test_item_and_query_features_on_movielens_100k(ml100k):
+    f = item_features(ml100k)
+    assert f.n_items == ml100k.n_items and {"the", "story"} < set(f.vocabulary)
+    assert int(f.title_bag.max()) < len(f.vocabulary)
+    first = f.title_bag[f.title_offsets[0] : f.title_offsets[1]].tolist()
+    assert [f.vocabulary[i] for i in first] == ["story"]  # "Toy Story (1995)"; "toy" is rare
+    assert int((f.year_bucket == 0).sum()) == int(ml100k.items["year"].isna().sum())
+    q = query_features(ml100k, ml100k.interactions)
+    assert q.cardinalities == (7, 2, 21) and q.side.shape == (943, 3)
+    assert 0 <= float(q.dense.min()) and float(q.dense.max()) < 1.5  # order-1 scale

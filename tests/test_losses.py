@@ -1,0 +1,78 @@
+"""Tests of lessons.losses against hand computations (float64, explicit exp/sum)."""
+
+import math
+
+import pytest
+import torch
+
+from lessons.losses import gravity, in_batch_softmax, softmax_cross_entropy, wls_loss
+
+
+def test_softmax_cross_entropy_matches_explicit_formula():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 7, generator=gen) * 3
+    hot = (torch.rand(5, 7, generator=gen) < 0.4).double()
+    hot[:, 0] = 1.0  # every row has a target
+    p = hot / hot.sum(1, keepdim=True)
+    s = logits.double()
+    # -Σ_j p_j log(exp(s_j) / Σ_k exp(s_k)), averaged over rows, written out
+    by_hand = -(p * (s - torch.log(torch.exp(s).sum(1, keepdim=True)))).sum(1).mean()
+    got = softmax_cross_entropy(logits, p.float())
+    assert got.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_softmax_cross_entropy_is_stable_for_large_logits():
+    logits = torch.tensor([[1000.0, 0.0]])
+    assert softmax_cross_entropy(logits, torch.tensor([[0.0, 1.0]])).item() == pytest.approx(1000)
+
+
+def test_in_batch_softmax_with_log_q_and_temperature_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    v = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+    log_q = torch.log(torch.tensor([0.5, 0.25, 0.25]))
+    tau = 0.5
+    # s_ik = <q_i, v_k> / τ − log q_k, then −log softmax(s_i)_i, averaged
+    dots = [[2, 0, 1], [0, 1, -1], [2, 1, 0]]
+    lq = [math.log(0.5), math.log(0.25), math.log(0.25)]
+    losses = []
+    for i in range(3):
+        s = [dots[i][k] / tau - lq[k] for k in range(3)]
+        losses.append(-(s[i] - math.log(sum(math.exp(x) for x in s))))
+    expected = sum(losses) / 3
+    got = in_batch_softmax(q, v, log_q=log_q, temperature=tau)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # without the correction the value differs (the correction is really applied)
+    plain = in_batch_softmax(q, v, temperature=tau)
+    assert abs(plain.item() - expected) > 1e-2
+
+
+def test_wls_loss_by_hand():
+    scores = torch.tensor([[0.5, 0.2, -0.1], [1.0, 0.0, 0.3]])
+    x = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    w0 = 0.1
+    row0 = (1 - 0.5) ** 2 + w0 * 0.2**2 + w0 * 0.1**2
+    row1 = w0 * 1.0**2 + w0 * 0.0 + (1 - 0.3) ** 2
+    got = wls_loss(scores, x, unobserved_weight=w0)
+    assert got.item() == pytest.approx((row0 + row1) / 2, rel=1e-6)
+
+
+def test_gravity_equals_the_double_sum():
+    gen = torch.Generator().manual_seed(1)
+    u, v = torch.randn(4, 3, generator=gen), torch.randn(6, 3, generator=gen)
+    double_sum = sum(float(u[a] @ v[b]) ** 2 for a in range(4) for b in range(6)) / 24
+    assert gravity(u, v).item() == pytest.approx(double_sum, rel=1e-5)
+
+
+def test_losses_reject_bad_input():
+    with pytest.raises(ValueError, match="same shape"):
+        softmax_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="empty batch"):
+        softmax_cross_entropy(torch.zeros(0, 3), torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="temperature"):
+        in_batch_softmax(torch.zeros(2, 3), torch.zeros(2, 3), temperature=0.0)
+    with pytest.raises(ValueError, match="log_q"):
+        in_batch_softmax(torch.zeros(2, 3), torch.zeros(2, 3), log_q=torch.zeros(3))
+    with pytest.raises(ValueError, match="unobserved_weight"):
+        wls_loss(torch.zeros(2, 3), torch.zeros(2, 3), unobserved_weight=-1.0)
+    with pytest.raises(ValueError, match="U and V"):
+        gravity(torch.zeros(2, 3), torch.zeros(2, 4))

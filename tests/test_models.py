@@ -1,0 +1,293 @@
+"""Tests of MatrixFactorization, SoftmaxDNN and the query tower (lessons.models)."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from lessons.features import QueryBatch, make_batch
+from lessons.losses import gravity, softmax_cross_entropy
+from lessons.models import MatrixFactorization, QueryTower, SoftmaxDNN
+
+N_USERS, N_ITEMS = 6, 40
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine thread hand-offs dominate."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def histories(n_users=N_USERS, n_items=N_ITEMS, n_input=5, n_target=3, seed=0):
+    """Disjoint input and target rows: user u reads n_input items, must predict n_target others."""
+    rng = np.random.default_rng(seed)
+    perm = np.argsort(rng.random((n_users, n_items)), axis=1)
+    rows = np.repeat(np.arange(n_users), n_input + n_target)
+    cols = perm[:, : n_input + n_target].ravel()
+    is_target = np.tile(np.arange(n_input + n_target) >= n_input, n_users)
+
+    def csr(mask):
+        data = np.ones(mask.sum(), np.float32)
+        return sp.csr_matrix((data, (rows[mask], cols[mask])), shape=(n_users, n_items))
+
+    return csr(~is_target), csr(is_target)
+
+
+def adam_steps(model, batch, steps: int, lr: float) -> None:
+    """Plain Adam (Kingma & Ba 2015) on model.loss(batch). Written out because the first
+    torch.optim optimizer of a process imports torch._dynamo, which takes seconds."""
+    params = list(model.parameters())
+    m, v = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
+    for t in range(1, steps + 1):
+        model.zero_grad()
+        model.loss(batch).backward()
+        with torch.no_grad():
+            for p, m_p, v_p in zip(params, m, v, strict=True):
+                if p.grad is not None:
+                    m_p.lerp_(p.grad, 0.1)
+                    v_p.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
+                    step = (m_p / (1 - 0.9**t)) / ((v_p / (1 - 0.999**t)).sqrt() + 1e-8)
+                    p.sub_(lr * step)
+
+
+def overfit(model, batch, steps=200, lr=0.05):
+    torch.manual_seed(0)
+    first = model.loss(batch).item()
+    adam_steps(model, batch, steps, lr)
+    return first, model.loss(batch).item()
+
+
+def targets_on_top(model, batch) -> bool:
+    with torch.no_grad():
+        logits = model(batch)
+    k = int((batch.target[0] > 0).sum())
+    top = torch.topk(logits, k, dim=1).indices
+    return bool(torch.gather(batch.target, 1, top).gt(0).all())
+
+
+def entropy(p: torch.Tensor) -> float:
+    """Lowest reachable softmax cross-entropy: the mean entropy of the target rows."""
+    return float(-(p * torch.log(p.clamp_min(1e-30))).sum(1).mean())
+
+
+# --- overfitting a tiny batch ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss, gravity_weight", [("softmax", 0.0), ("wls", 0.0), ("wls", 0.1)])
+def test_mf_overfits_a_tiny_batch(loss, gravity_weight):
+    _, targets = histories()
+    batch = make_batch(np.arange(N_USERS), None, None, targets)
+    torch.manual_seed(0)
+    model = MatrixFactorization(N_USERS, N_ITEMS, dim=16, loss=loss, gravity=gravity_weight)
+    first, last = overfit(model, batch)
+    floor = entropy(batch.target) if loss == "softmax" else 0.0
+    assert last - floor < 0.1 * (first - floor)
+    assert targets_on_top(model, batch)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"hidden": ()}, {"hidden": (32, 32), "activation": "tanh"}, {"tie_embeddings": True}],
+)
+def test_softmax_dnn_overfits_a_tiny_batch(kwargs):
+    inputs, targets = histories()
+    batch = make_batch(np.arange(N_USERS), inputs, None, targets)
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=16, **kwargs)
+    first, last = overfit(model, batch)
+    floor = entropy(batch.target)
+    assert last - floor < 0.1 * (first - floor)
+    assert targets_on_top(model, batch)
+
+
+def side_batch(inputs, targets, n_dense=2):
+    """make_batch's output plus hand-made side (7, 2, 4 categories) and dense features."""
+    batch = make_batch(np.arange(N_USERS), inputs, None, targets)
+    gen = torch.Generator().manual_seed(1)
+    side = torch.stack([torch.randint(0, c, (N_USERS,), generator=gen) for c in (7, 2, 4)], dim=1)
+    dense = torch.rand(N_USERS, n_dense, generator=gen)
+    return QueryBatch(batch.bag, batch.offsets, batch.users, side, dense, batch.target)
+
+
+@pytest.mark.parametrize("hidden", [(), (32,)])
+def test_softmax_dnn_with_side_and_dense_features(hidden):
+    batch = side_batch(*histories())
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=16, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
+    assert model.query_embedding(batch).shape == (N_USERS, 16)
+    first, last = overfit(model, batch)
+    assert last < first - 0.5 * (first - entropy(batch.target))
+    # the side features are read: changing one user's occupation changes only its ψ
+    other = batch.side.clone()
+    other[0, 2] = (other[0, 2] + 1) % 4
+    moved = QueryBatch(batch.bag, batch.offsets, batch.users, other, batch.dense, batch.target)
+    with torch.no_grad():
+        delta = (model.query_embedding(moved) - model.query_embedding(batch)).abs().sum(1)
+    assert delta[0] > 1e-4 and torch.all(delta[1:] == 0)
+
+
+# --- shapes and the shared surface -------------------------------------------------------
+
+
+def test_shapes_and_surface():
+    inputs, targets = histories()
+    batch = make_batch(np.arange(4), inputs, None, targets)
+    models = [MatrixFactorization(N_USERS, N_ITEMS, dim=8), SoftmaxDNN(N_ITEMS, dim=8)]
+    for model, uses_history in zip(models, (False, True), strict=True):
+        assert model.uses_history is uses_history
+        assert model.query_embedding(batch).shape == (4, 8)
+        assert model.item_embeddings().shape == (N_ITEMS, 8)
+        assert model(batch).shape == (4, N_ITEMS)
+        assert model.loss(batch).shape == ()
+        # forward is exactly ψ Vᵀ, so ranking by embeddings equals ranking by logits
+        expected = model.query_embedding(batch) @ model.item_embeddings().T
+        assert torch.allclose(model(batch), expected)
+
+
+def test_tied_embeddings_share_one_table():
+    model = SoftmaxDNN(N_ITEMS, dim=8, tie_embeddings=True)
+    untied = SoftmaxDNN(N_ITEMS, dim=8)
+    assert model.item_embeddings() is model.query_tower.bag.weight
+    n_params = sum(p.numel() for p in model.parameters())
+    assert sum(p.numel() for p in untied.parameters()) - n_params == N_ITEMS * 8
+
+
+# --- softmax DNN with a one-hot user-id input and no hidden layer IS softmax MF -----------
+
+
+def test_softmax_dnn_on_one_hot_user_ids_reduces_to_softmax_mf():
+    n_users, n_items, dim = 5, 12, 4
+    # user u's input bag is the single pseudo-item u: the bag mean is a user-embedding lookup
+    one_hot = sp.csr_matrix(sp.eye(n_users, n_items, dtype=np.float32))
+    _, targets = histories(n_users, n_items, n_input=2, n_target=3, seed=3)
+    batch = make_batch(np.arange(n_users), one_hot, None, targets)
+    torch.manual_seed(0)
+    dnn = SoftmaxDNN(n_items, dim=dim, hidden=())
+    mf = MatrixFactorization(n_users, n_items, dim=dim, loss="softmax")
+    with torch.no_grad():
+        mf.user_embedding.copy_(dnn.query_tower.bag.weight[:n_users])
+        mf.item_embedding.copy_(dnn.item_embeddings())
+    assert (mf.user_embedding < 0).any()  # so a ReLU on ψ would break the equality below
+    assert torch.allclose(dnn(batch), mf(batch), atol=1e-6)
+    assert torch.allclose(dnn.loss(batch), mf.loss(batch), atol=1e-6)
+    # one identical optimisation step keeps them identical
+    before = mf.user_embedding.detach().clone()
+    for model in (dnn, mf):  # one plain gradient step, θ ← θ − 0.5 ∇L
+        model.loss(batch).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.sub_(0.5 * p.grad)
+    assert not torch.allclose(mf.user_embedding, before, atol=1e-3)  # the step did move them
+    assert torch.allclose(mf.user_embedding, dnn.query_tower.bag.weight[:n_users], atol=1e-6)
+    assert torch.allclose(mf.item_embedding, dnn.item_embeddings(), atol=1e-6)
+    assert torch.allclose(dnn(batch), mf(batch), atol=1e-6)
+
+
+# --- matrix factorization specifics ------------------------------------------------------
+
+
+def test_mf_loss_adds_the_gravity_term():
+    _, targets = histories()
+    batch = make_batch(np.arange(N_USERS), None, None, targets)
+    torch.manual_seed(0)
+    plain = MatrixFactorization(N_USERS, N_ITEMS, dim=8)
+    heavy = MatrixFactorization(N_USERS, N_ITEMS, dim=8, gravity=2.0)
+    heavy.load_state_dict(plain.state_dict())
+    u, v = plain.query_embedding(batch), plain.item_embeddings()
+    assert heavy.loss(batch).item() == pytest.approx(
+        softmax_cross_entropy(u @ v.T, batch.target).item() + 2.0 * gravity(u, v).item(), rel=1e-6
+    )
+    assert plain.loss(batch).item() < heavy.loss(batch).item()
+
+
+def test_mf_ignores_side_features_and_refuses_unknown_users():
+    _, targets = histories()
+    batch = side_batch(None, targets)  # a batch carrying side features MF simply does not read
+    model = MatrixFactorization(N_USERS, N_ITEMS, dim=8)
+    assert model(batch).shape == (N_USERS, N_ITEMS)
+    ad_hoc = QueryBatch(torch.tensor([1, 2]), torch.tensor([0]), None, None, None, None)
+    with pytest.raises(ValueError, match="refit.*fold in|Refit.*fold in"):
+        model.query_embedding(ad_hoc)
+    stranger = QueryBatch(torch.zeros(0).long(), torch.tensor([0]), torch.tensor([N_USERS]))
+    with pytest.raises(ValueError, match=r"outside \[0, 6\)"):
+        model(stranger)
+
+
+# --- determinism -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [
+    lambda: MatrixFactorization(N_USERS, N_ITEMS, dim=8),
+    lambda: SoftmaxDNN(N_ITEMS, dim=8, hidden=(16,), dropout=0.3),
+])  # fmt: skip
+def test_same_seed_same_parameters_and_outputs(make):
+    inputs, targets = histories()
+    batch = make_batch(np.arange(N_USERS), inputs, None, targets)
+    runs = []
+    for seed in (5, 5, 6):
+        torch.manual_seed(seed)
+        model = make()
+        overfit(model, batch, steps=3)  # dropout draws happen here too
+        torch.manual_seed(seed)
+        runs.append((model.state_dict(), model(batch).detach()))
+    (a, out_a), (b, out_b), (c, _) = runs
+    assert all(torch.equal(a[key], b[key]) for key in a) and torch.equal(out_a, out_b)
+    assert not all(torch.equal(a[key], c[key]) for key in a)
+
+
+# --- bad configurations ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden": (64, -1)}, "hidden"),
+        ({"hidden": (0,)}, "hidden"),
+        ({"hidden": 64}, "hidden"),
+        ({"activation": "sigmoid"}, "unknown activation 'sigmoid'"),
+        ({"dim": 0}, "dim must be a positive integer"),
+        ({"dim": -3}, "dim must be a positive integer"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"n_dense": -1}, "n_dense"),
+        ({"side_cardinalities": (7, 0, 3)}, "side cardinality"),
+    ],
+)
+def test_softmax_dnn_rejects_bad_configurations(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SoftmaxDNN(N_ITEMS, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"dim": 0}, "dim"),
+        ({"loss": "bpr"}, "unknown loss 'bpr'"),
+        ({"unobserved_weight": -0.1}, "unobserved_weight"),
+        ({"gravity": -1.0}, "gravity"),
+    ],
+)
+def test_mf_rejects_bad_configurations(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MatrixFactorization(N_USERS, N_ITEMS, **kwargs)
+
+
+def test_query_tower_rejects_bad_batches():
+    tower = QueryTower(N_ITEMS, dim=8, hidden=(), side_cardinalities=(7, 2, 4))
+    side = torch.zeros(3, 3, dtype=torch.long)
+    empty_row = QueryBatch(torch.tensor([1, 2, 3]), torch.tensor([0, 2, 2]), side=side)
+    with pytest.raises(ValueError, match=r"rows \[1\] have an empty history"):
+        tower(empty_row)
+    with pytest.raises(ValueError, match="history item ids"):
+        tower(QueryBatch(torch.tensor([1, N_ITEMS, 3]), torch.tensor([0, 1, 2]), side=side))
+    with pytest.raises(ValueError, match="side features"):
+        tower(QueryBatch(torch.tensor([1, 2, 3]), torch.tensor([0, 1, 2])))
+    bad_side = side.clone()
+    bad_side[0, 1] = 2
+    with pytest.raises(ValueError, match="side indices out of range"):
+        tower(QueryBatch(torch.tensor([1, 2, 3]), torch.tensor([0, 1, 2]), side=bad_side))
+    model = SoftmaxDNN(N_ITEMS, dim=8)
+    with pytest.raises(ValueError, match="target"):
+        model.loss(QueryBatch(torch.tensor([1]), torch.tensor([0])))
