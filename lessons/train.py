@@ -1,0 +1,402 @@
+"""One model-agnostic training loop for matrix factorization, the softmax DNN and the two-tower.
+
+Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_embeddings()` and
+`uses_history`, so one loop trains them all. One epoch of `fit`:
+
+1. Inputs and targets. A history model (`uses_history`) reads a bag of items x and must predict
+   other items: each user's training items are divided afresh into an input part and a target
+   part (`split_history`, leak-free: no target item is ever in the input). MF reads the user id
+   and its target p is the whole training row.
+2. Users are shuffled and cut into mini-batches; Adam minimises `model.loss` (for the softmax
+   models L = −Σ_j p_j log p̂_j with p̂ = softmax(ψ(x) Vᵀ), averaged over the batch).
+3. Evaluation, without gradients: the query input is the FULL training history, training items
+   are excluded from the ranking, and Recall@k, NDCG@k and Coverage@k of the top-k lists come
+   from `lessons.metrics`; `valid_loss` is `model.loss` with the validation items as targets.
+   The evaluation batches are built once per fit, so an epoch adds only a forward pass and a
+   top-k to the training work.
+"""
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from lessons.config import DEFAULT_K, DEFAULT_SEED, ENV_QUIET
+from lessons.data.dataset import Split
+from lessons.features import QueryBatch, make_batch, split_history
+from lessons.metrics import ndcg_at_k, recall_at_k, top_k
+from lessons.recommend import (
+    check_int,
+    check_model,
+    check_scorable,
+    evaluating,
+    history_matrix,
+    score_users,
+    split_features,
+    user_batches,
+)
+
+DEFAULT_EPOCHS = 12
+DEFAULT_LR = 1e-2
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_TARGET_SHARE = 0.5  # share of a user's training items used as targets, per epoch
+CHUNK_USERS = 4096  # users per make_batch call in training (bounds the dense targets' memory)
+
+Callback = Callable[["History", torch.nn.Module], None]
+
+
+@dataclass
+class History:
+    """What `fit` measured, one row per completed epoch.
+
+    Row keys: `epoch` (1-based), `train_loss` (mean over the epoch's batches), `valid_loss`,
+    `recall@k`, `ndcg@k`, `coverage@k` (on the monitored part) and `seconds` (epoch wall time,
+    training plus evaluation).
+
+    Attributes:
+        rows: One dict per epoch.
+        best_epoch: Epoch with the highest validation NDCG@k, whose weights the model holds
+            after `fit`; None when only the test part was monitored (choosing an epoch on test
+            data would leak it into the model).
+        stopped_early: True when `patience` epochs passed without improvement.
+        interrupted: True when training was stopped by KeyboardInterrupt (e.g. Kernel ▸ Interrupt).
+        k: Cut-off of the ranking metrics.
+        monitor: "valid", or "test" when the split has no validation part (monitoring only).
+    """
+
+    rows: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    interrupted: bool = False
+    k: int = DEFAULT_K
+    monitor: str = "valid"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        metrics = (f"{name}@{self.k}" for name in ("recall", "ndcg", "coverage"))
+        return ("epoch", "train_loss", "valid_loss", *metrics, "seconds")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the columns of `columns` (empty before epoch 1)."""
+        return pd.DataFrame(self.rows, columns=list(self.columns))
+
+    def best(self) -> dict:
+        """The row of `best_epoch`.
+
+        Raises:
+            ValueError: When no epoch was selected (no epoch completed, or test monitoring).
+        """
+        if self.best_epoch is None:
+            why = (
+                "the split has no validation part, so test metrics were only monitored; "
+                "use random_split(..., valid_frac=0.1) to select an epoch"
+                if self.monitor == "test"
+                else "no epoch completed"
+            )
+            raise ValueError(f"no best epoch: {why}")
+        return dict(self.rows[self.best_epoch - 1])
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _check_fit_args(
+    model, data, epochs, lr, batch_size, weight_decay, seed, k, patience, target_share, callbacks
+) -> None:
+    if not isinstance(data, Split):
+        raise ValueError(
+            f"data must be a lessons.data.Split, got {type(data).__name__}; "
+            "build one with lessons.data.splits.random_split(dataset)"
+        )
+    check_model(model, data.n_items)
+    check_int("epochs", epochs, 1, hint="; try 12")
+    check_int("batch_size", batch_size, 1, hint="; try 128")
+    check_int("seed", seed, 0)
+    n_rankable = data.n_items if data.candidates is None else len(data.candidates)
+    check_int("k", k, 1, n_rankable, hint=f" (k <= the {n_rankable} rankable items)")
+    if patience is not None:
+        check_int("patience", patience, 1, hint="; or None to train every epoch")
+        if data.valid is None:
+            raise ValueError(
+                "early stopping needs a validation part, but this split has none; "
+                "use random_split(dataset, valid_frac=0.1) or patience=None"
+            )
+    for name, value, low in (("lr", lr, 0.0), ("weight_decay", weight_decay, None)):
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        if not number or not np.isfinite(value) or (value <= 0 if low is not None else value < 0):
+            rule = "> 0 (e.g. 1e-2)" if low is not None else ">= 0"
+            raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
+    if target_share is not None and not (
+        isinstance(target_share, float | int) and 0 < target_share < 1
+    ):
+        raise ValueError(f"target_share must lie in (0, 1) (e.g. 0.5), got {target_share!r}")
+    for cb in callbacks:
+        if not callable(cb):
+            raise ValueError(f"callbacks must be callables cb(history, model), got {cb!r}")
+
+
+def _loss_and_logits(
+    model: torch.nn.Module, batch: QueryBatch, n_items: int
+) -> tuple[float, torch.Tensor]:
+    """`model.loss(batch)` and the logits `model(batch)`, with a single forward pass when the
+    loss itself calls `model(batch)` (SoftmaxDNN): a hook keeps that output for the ranking."""
+    outputs: list[torch.Tensor] = []
+    hook = model.register_forward_hook(lambda _module, _inputs, out: outputs.append(out))
+    try:
+        loss = float(model.loss(batch))
+    finally:
+        hook.remove()
+    reusable = outputs and outputs[-1].shape == (batch.size, n_items)
+    return loss, outputs[-1] if reusable else model(batch)
+
+
+@dataclass(frozen=True)
+class _Evaluator:
+    """Evaluation on one split part, prepared once per fit (batches, truth, exclusions)."""
+
+    batches: list[QueryBatch]
+    truth: sp.csr_matrix  # (n_eval_users, n_items) relevant items
+    seen: sp.csr_matrix  # (n_eval_users, n_items) items excluded from the ranking
+    candidates: np.ndarray | None
+    n_items: int
+    k: int
+    part: str
+
+    @classmethod
+    def build(cls, model, data: Split, features, k: int, use_side: bool, use_dense: bool):
+        part = "valid" if data.valid is not None else "test"
+        truth = data.valid_matrix() if part == "valid" else data.test_matrix()
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        if users.size == 0:
+            raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
+        history = history_matrix(data)
+        check_scorable(model, data, users)
+        batches = user_batches(data, users, features, truth, use_side=use_side, use_dense=use_dense)
+        # Cold-start items are ranked among the held-out candidates only at test time.
+        candidates = data.candidates if part == "test" else None
+        return cls(batches, truth[users], history[users], candidates, data.n_items, k, part)
+
+    def __call__(self, model: torch.nn.Module) -> dict:
+        with evaluating(model):
+            pairs = [_loss_and_logits(model, b, self.n_items) for b in self.batches]
+        scores = torch.cat([logits for _, logits in pairs])
+        loss = sum(value * b.size for (value, _), b in zip(pairs, self.batches, strict=True))
+        loss /= len(scores)
+        lists = top_k(scores, self.k, exclude=self.seen, candidates=self.candidates)
+        k = self.k
+        n_rankable = self.n_items if self.candidates is None else len(self.candidates)
+        return {
+            "valid_loss": loss,
+            f"recall@{k}": recall_at_k(lists, self.truth, k),
+            f"ndcg@{k}": ndcg_at_k(lists, self.truth, k),
+            # Share of the rankable catalogue (all items, or the candidates) ever shown.
+            f"coverage@{k}": np.unique(lists[lists >= 0]).size / n_rankable,
+        }
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with L2 weight decay: the update of `torch.optim.Adam`.
+
+    g = ∇θ L + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+    θ ← θ − lr · m̂ / (√v̂ + ε)  with  m̂ = m / (1−β₁ᵗ),  v̂ = v / (1−β₂ᵗ).
+
+    Written out instead of taken from `torch.optim` because the first `torch.optim` step of a
+    process imports `torch._dynamo`, which costs ~2 s of CPU: more than a whole default fit.
+    """
+
+    def __init__(self, params, lr: float, weight_decay: float = 0.0,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
+        self.params = [p for p in params if p.requires_grad]
+        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
+        self.m = [torch.zeros_like(p) for p in self.params]  # first moment
+        self.v = [torch.zeros_like(p) for p in self.params]  # second moment
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        (b1, b2), t = self.betas, self.t
+        root_c2 = math.sqrt(1 - b2**t)
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            if p.grad is None:  # a parameter this batch did not reach (e.g. unused side table)
+                continue
+            g = p.grad.add(p, alpha=self.weight_decay) if self.weight_decay else p.grad
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.addcdiv_(m, (v.sqrt() / root_c2).add_(self.eps), value=-self.lr / (1 - b1**t))
+
+
+def _rows(batch: QueryBatch, start: int, stop: int) -> QueryBatch:
+    """Rows start..stop-1 of `batch`: contiguous rows, so every field is a cheap slice."""
+    size, bag = batch.size, batch.bag
+    low = int(batch.offsets[start])
+    high = int(batch.offsets[stop]) if stop < size else bag.numel()
+    part = {n: getattr(batch, n) for n in ("users", "side", "dense", "target")}
+    part = {n: None if t is None else t[start:stop] for n, t in part.items()}
+    return QueryBatch(bag=bag[low:high], offsets=batch.offsets[start:stop] - low, **part)
+
+
+def _minibatches(
+    users: np.ndarray, inputs, features, targets, batch_size: int, use_side: bool, use_dense: bool
+) -> Iterator[QueryBatch]:
+    """Mini-batches of the (shuffled) `users`. One `make_batch` per chunk of CHUNK_USERS users,
+    sliced into contiguous mini-batches: per-call costs (CSR slicing, tensor creation) are paid
+    once per chunk instead of once per mini-batch."""
+    chunk = batch_size * max(1, CHUNK_USERS // batch_size)
+    for start in range(0, len(users), chunk):
+        rows = users[start : start + chunk]
+        big = make_batch(rows, inputs, features, targets, use_side=use_side, use_dense=use_dense)
+        for low in range(0, big.size, batch_size):
+            yield _rows(big, low, min(low + batch_size, big.size))
+
+
+def _train_epoch(model, optimizer: Adam, train: sp.csr_matrix, features,
+                 rng: np.random.Generator, batch_size: int, target_share: float,
+                 use_side: bool, use_dense: bool) -> float:  # fmt: skip
+    """One pass over the shuffled users; returns the mean training loss per query."""
+    model.train()
+    if model.uses_history:
+        inputs, targets = split_history(train, target_share, rng)
+        users = np.flatnonzero((np.diff(inputs.indptr) > 0) & (np.diff(targets.indptr) > 0))
+    else:  # MF: the input is the user id, so the bags stay empty
+        inputs, targets = None, train
+        users = np.flatnonzero(np.diff(train.indptr) > 0)
+    total, count = 0.0, 0
+    for batch in _minibatches(
+        rng.permutation(users), inputs, features, targets, batch_size, use_side, use_dense
+    ):
+        loss = model.loss(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total, count = total + loss.item() * batch.size, count + batch.size
+    return total / max(count, 1)
+
+
+def _quiet(progress: bool | None) -> bool:
+    if progress is not None:
+        return not progress
+    return os.environ.get(ENV_QUIET, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _snapshot(model: torch.nn.Module) -> dict:
+    return {name: t.detach().clone() for name, t in model.state_dict().items()}
+
+
+def fit(
+    model: torch.nn.Module,
+    data: Split,
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    weight_decay: float = 0.0,
+    seed: int = DEFAULT_SEED,
+    k: int = DEFAULT_K,
+    callbacks: Iterable[Callback] = (),
+    patience: int | None = None,
+    target_share: float | None = None,
+    use_side: bool = True,
+    use_dense: bool = True,
+    progress: bool | None = None,
+) -> History:
+    """Train `model` on `data.train` with Adam and evaluate it after every epoch.
+
+    Evaluation runs on `data.valid`; without a validation part it runs on `data.test` as
+    monitoring only (no epoch is selected on it). With a validation part the model ends with
+    the weights of its best validation NDCG@k epoch (`History.best_epoch`) — after all epochs,
+    after early stopping, and after a KeyboardInterrupt alike. It is left in eval mode.
+
+    Randomness (history splits, shuffling, dropout, sampled negatives) derives from `seed` only:
+    NumPy draws use a local generator, and torch's global generator, which dropout and
+    `torch.multinomial` read, is seeded inside `torch.random.fork_rng`, so the caller's global
+    random state is restored afterwards. Same seed and machine give the same History metrics.
+    (Model initialisation happens before `fit`: seed it, or copy one initialised model.)
+
+    Args:
+        model: MatrixFactorization, SoftmaxDNN or TwoTower, built for `data.n_items` items.
+        data: A split; its validation part (if any) drives model selection.
+        epochs: Passes over the training users.
+        lr: Adam learning rate.
+        batch_size: Users per mini-batch.
+        weight_decay: Adam's L2 penalty on every parameter.
+        seed: Seed of every random draw of the loop.
+        k: Cut-off of Recall@k, NDCG@k and Coverage@k.
+        callbacks: `cb(history, model)` called after each epoch (live plots, widgets); an
+            exception propagates (KeyboardInterrupt stops training like an interrupt).
+        patience: Stop after this many epochs without a better validation NDCG@k.
+        target_share: Share of each user's training items used as targets per epoch (history
+            models only; default 0.5).
+        use_side, use_dense: Feed demographics / dense user features to models built for them.
+        progress: Show a progress bar over epochs; None shows it unless LESSONS_QUIET=1.
+
+    Returns:
+        The History (also complete after an interrupt).
+
+    Raises:
+        ValueError: On bad arguments, a model sized for another catalogue, `patience` without a
+            validation part, or a diverging loss (NaN/inf: lower `lr`).
+    """
+    callbacks = tuple(callbacks)
+    _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
+                    target_share, callbacks)  # fmt: skip
+    share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)
+    train = data.train_matrix()
+    features = split_features(data, side=use_side, dense=use_dense)
+    evaluate = _Evaluator.build(model, data, features, k, use_side, use_dense)
+    history = History(k=k, monitor=evaluate.part)
+    ndcg_key = f"ndcg@{k}"
+    optimizer = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
+    rng = np.random.default_rng(numpy_seed)
+    kept = None  # weights to end with: best on valid, else the last completed epoch
+    bar = tqdm(
+        range(1, epochs + 1), desc=type(model).__name__, unit="epoch", disable=_quiet(progress)
+    )
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(int(torch_seed.generate_state(1)[0]))
+            for epoch in bar:
+                start = time.perf_counter()
+                loss = _train_epoch(
+                    model, optimizer, train, features, rng, batch_size, share, use_side, use_dense
+                )
+                if not np.isfinite(loss):
+                    raise ValueError(
+                        f"training diverged at epoch {epoch} (loss {loss}); lower lr "
+                        f"(now {lr}) or add weight_decay"
+                    )
+                row = {"epoch": epoch, "train_loss": loss, **evaluate(model)}
+                row["seconds"] = time.perf_counter() - start
+                history.rows.append(row)
+                if history.monitor == "test":
+                    kept = _snapshot(model)
+                elif history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key]:
+                    history.best_epoch, kept = epoch, _snapshot(model)
+                bar.set_postfix(loss=f"{loss:.4f}", ndcg=f"{row[ndcg_key]:.4f}")
+                for cb in callbacks:
+                    cb(history, model)
+                if patience is not None and epoch - history.best_epoch >= patience:
+                    history.stopped_early = True
+                    break
+    except KeyboardInterrupt:
+        history.interrupted = True
+    finally:
+        bar.close()
+        if kept is not None:
+            model.load_state_dict(kept)
+        model.eval()
+    return history
+
+
+__all__ = ["History", "fit", "score_users"]

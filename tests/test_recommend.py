@@ -1,0 +1,177 @@
+"""Recommendation tables: known users, ad-hoc queries, item neighbours, scoring, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.baselines import Popularity
+from lessons.data.splits import random_split
+from lessons.data.synthetic import synthetic_movielens
+from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.recommend import recommend, recommend_for_query, similar_items
+from lessons.train import fit, score_users
+
+COLUMNS = ["user", "rank", "item", "title", "score", "popularity"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Shared 2-core CI box: OpenMP threads spin-wait for busy cores; one thread is faster here.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return random_split(synthetic_movielens(n_users=300, n_items=400, seed=0), seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(split):
+    torch.manual_seed(0)
+    dnn = SoftmaxDNN(split.n_items, dim=32, hidden=(64,))
+    fit(dnn, split, epochs=10, progress=False)
+    return dnn
+
+
+@pytest.fixture(scope="module")
+def mf(split):
+    torch.manual_seed(0)
+    return MatrixFactorization(split.n_users, split.n_items, dim=8)
+
+
+def seen_pairs(split) -> set[tuple[int, int]]:
+    return set(zip(split.train["user"], split.train["item"], strict=True))
+
+
+def test_recommend_table_for_known_users(split, model):
+    users = [0, 5, 17]
+    table = recommend(model, split, users, k=7)
+    assert list(table.columns) == COLUMNS and len(table) == 21
+    assert table["user"].tolist() == np.repeat(users, 7).tolist()
+    assert table["rank"].tolist() == list(range(1, 8)) * 3
+    for _, rows in table.groupby("user"):
+        assert rows["score"].is_monotonic_decreasing and rows["item"].is_unique
+    titles = split.dataset.items["title"].to_numpy()
+    assert (table["title"].to_numpy() == titles[table["item"]]).all()
+    assert (table["popularity"].to_numpy() == split.item_popularity()[table["item"]]).all()
+    # Scores are the model's logits (alpha = 0, dot).
+    logits = score_users(model, split, users).numpy()
+    expected = logits[np.searchsorted(users, table["user"]), table["item"]]
+    np.testing.assert_allclose(table["score"], expected, rtol=1e-6)
+
+
+def test_seen_items_are_excluded_unless_asked(split, model):
+    seen = seen_pairs(split)
+    users = np.arange(50)
+    kept = recommend(model, split, users, k=10)
+    assert not any((u, i) in seen for u, i in zip(kept["user"], kept["item"], strict=True))
+    everything = recommend(model, split, users, k=10, exclude_seen=False)
+    # A trained model ranks some of each user's training items on top when allowed to.
+    assert (
+        sum((u, i) in seen for u, i in zip(everything["user"], everything["item"], strict=True))
+        > 50
+    )
+
+
+def test_alpha_moves_lists_toward_less_popular_items(split, model):
+    users = np.arange(split.n_users)
+    mean_popularity = [
+        recommend(model, split, users, k=10, alpha=a)["popularity"].mean() for a in (0.0, 1.0, 2.0)
+    ]
+    assert mean_popularity[0] > mean_popularity[1] > mean_popularity[2]
+
+
+def test_alpha_divides_scores_by_item_norm_to_the_alpha(split, model):
+    table = recommend(model, split, [8], k=10, alpha=0.5)
+    logits = score_users(model, split, [8]).numpy()[0].astype(np.float64)
+    norms = np.linalg.norm(model.item_embeddings().detach().numpy().astype(np.float64), axis=1)
+    by_hand = logits / norms**0.5  # ⟨ψ, V_j⟩ / ‖V_j‖^α
+    by_hand[split.train_matrix()[8].indices] = -np.inf
+    assert table["item"].tolist() == np.argsort(-by_hand, kind="stable")[:10].tolist()
+    np.testing.assert_allclose(table["score"], np.sort(by_hand)[::-1][:10], rtol=1e-5)
+
+
+def test_cosine_ranks_like_alpha_one_and_is_bounded(split, model):
+    # ⟨u,v⟩/(‖u‖‖v‖) and ⟨u,v⟩/‖v‖ differ by the per-user constant ‖u‖: same lists.
+    cosine = recommend(model, split, [3, 4], k=10, scoring="cosine")
+    alpha_one = recommend(model, split, [3, 4], k=10, alpha=1.0)
+    assert cosine["item"].tolist() == alpha_one["item"].tolist()
+    assert cosine["score"].between(-1, 1).all()
+
+
+def test_recommend_works_for_a_popularity_baseline(split):
+    train = split.train_matrix()
+    table = recommend(Popularity().fit(train), split, [2], k=5)
+    counts = split.item_popularity().astype(float)
+    counts[train[2].indices] = -np.inf  # seen items are never recommended
+    expected = np.argsort(-counts, kind="stable")[:5]
+    assert table["item"].tolist() == expected.tolist()
+    with pytest.raises(ValueError, match="no embeddings"):
+        recommend(Popularity().fit(train), split, [2], alpha=1.0)
+
+
+def test_ad_hoc_query_equals_a_user_with_that_history(split, model):
+    # This model reads only the history bag, so a visitor who liked user 9's training items
+    # is user 9 to it.
+    liked = split.train_matrix()[9].indices
+    query = recommend_for_query(model, split, liked, k=10)
+    user = recommend(model, split, 9, k=10)
+    assert list(query.columns) == COLUMNS[1:]
+    assert query["item"].tolist() == user["item"].tolist()
+    np.testing.assert_allclose(query["score"], user["score"], rtol=1e-5)
+    assert not set(query["item"]) & set(liked)
+
+
+def test_ad_hoc_query_with_demographics_on_a_side_feature_model(split):
+    torch.manual_seed(0)
+    dnn = SoftmaxDNN(split.n_items, dim=16, hidden=(32,), side_cardinalities=(7, 2, 21), n_dense=2)
+    young = recommend_for_query(dnn, split, [1, 2, 3], age=15, gender="F", occupation="student")
+    old = recommend_for_query(dnn, split, [1, 2, 3], age=70, gender="M", occupation="retired")
+    assert len(young) == len(old) == 10
+    assert not np.allclose(young["score"], old["score"])  # demographics reach ψ
+    with pytest.raises(ValueError, match="occupation"):
+        recommend_for_query(dnn, split, [1], occupation="astronaut")
+
+
+def test_ad_hoc_query_with_matrix_factorization_says_why_not(split, mf):
+    with pytest.raises(ValueError, match="MatrixFactorization has no embedding row.*fold in"):
+        recommend_for_query(mf, split, [1, 2, 3])
+
+
+def test_similar_items_excludes_the_item_and_ranks_by_cosine(split, model):
+    table = similar_items(model, split, 11, k=5)
+    assert list(table.columns) == COLUMNS[1:] and len(table) == 5
+    assert 11 not in table["item"].tolist()
+    v = model.item_embeddings().detach().numpy().astype(np.float64)
+    cos = v @ v[11] / (np.linalg.norm(v, axis=1) * np.linalg.norm(v[11]))
+    cos[11] = -np.inf
+    assert table["item"].tolist() == np.argsort(-cos, kind="stable")[:5].tolist()
+    np.testing.assert_allclose(table["score"], np.sort(cos)[::-1][:5], rtol=1e-5)
+    by_dataset = similar_items(model, split.dataset, 11, k=5, scoring="dot")
+    assert 11 not in by_dataset["item"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m, s: recommend(m, s, [0], k=0), "k must"),
+        (lambda m, s: recommend(m, s, [0], k=401), "k must"),
+        (lambda m, s: recommend(m, s, [300]), "unknown user ids"),
+        (lambda m, s: recommend(m, s, [-1]), "unknown user ids"),
+        (lambda m, s: recommend(m, s, []), "users must"),
+        (lambda m, s: recommend(m, s, [0], scoring="euclid"), "unknown scoring"),
+        (lambda m, s: recommend(m, s, [0], scoring="cosine", alpha=1.0), "cosine already"),
+        (lambda m, s: recommend_for_query(m, s, []), "empty"),
+        (lambda m, s: recommend_for_query(m, s, [400]), "unknown item ids"),
+        (lambda m, s: recommend_for_query(m, s, [1], k=0), "k must"),
+        (lambda m, s: similar_items(m, s, 400), "item must"),
+        (lambda m, s: similar_items(m, s, 0, k=400), "k must"),
+        (lambda m, s: similar_items(m, s, 0, scoring="l2"), "unknown scoring"),
+    ],
+)
+def test_bad_input_raises(split, model, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(model, split)
