@@ -16,14 +16,11 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
    top-k to the training work.
 """
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
@@ -31,17 +28,14 @@ from tqdm.auto import tqdm
 from lessons.config import DEFAULT_K, DEFAULT_SEED, ENV_QUIET
 from lessons.data.dataset import Split
 from lessons.features import QueryBatch, make_batch, split_history
-from lessons.metrics import ndcg_at_k, recall_at_k, top_k
-from lessons.recommend import (
+from lessons.history import History
+from lessons.scoring import (
     check_int,
     check_model,
-    check_scorable,
-    evaluating,
-    history_matrix,
     score_users,
     split_features,
-    user_batches,
 )
+from lessons.validation import Evaluator
 
 DEFAULT_EPOCHS = 12
 DEFAULT_LR = 1e-2
@@ -50,61 +44,6 @@ DEFAULT_TARGET_SHARE = 0.5  # share of a user's training items used as targets, 
 CHUNK_USERS = 4096  # users per make_batch call in training (bounds the dense targets' memory)
 
 Callback = Callable[["History", torch.nn.Module], None]
-
-
-@dataclass
-class History:
-    """What `fit` measured, one row per completed epoch.
-
-    Row keys: `epoch` (1-based), `train_loss` (mean over the epoch's batches), `valid_loss`,
-    `recall@k`, `ndcg@k`, `coverage@k` (on the monitored part) and `seconds` (epoch wall time,
-    training plus evaluation).
-
-    Attributes:
-        rows: One dict per epoch.
-        best_epoch: Epoch with the highest validation NDCG@k, whose weights the model holds
-            after `fit`; None when only the test part was monitored (choosing an epoch on test
-            data would leak it into the model).
-        stopped_early: True when `patience` epochs passed without improvement.
-        interrupted: True when training was stopped by KeyboardInterrupt (e.g. Kernel ▸ Interrupt).
-        k: Cut-off of the ranking metrics.
-        monitor: "valid", or "test" when the split has no validation part (monitoring only).
-    """
-
-    rows: list[dict] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    interrupted: bool = False
-    k: int = DEFAULT_K
-    monitor: str = "valid"
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        metrics = (f"{name}@{self.k}" for name in ("recall", "ndcg", "coverage"))
-        return ("epoch", "train_loss", "valid_loss", *metrics, "seconds")
-
-    def to_frame(self) -> pd.DataFrame:
-        """The rows as a DataFrame with the columns of `columns` (empty before epoch 1)."""
-        return pd.DataFrame(self.rows, columns=list(self.columns))
-
-    def best(self) -> dict:
-        """The row of `best_epoch`.
-
-        Raises:
-            ValueError: When no epoch was selected (no epoch completed, or test monitoring).
-        """
-        if self.best_epoch is None:
-            why = (
-                "the split has no validation part, so test metrics were only monitored; "
-                "use random_split(..., valid_frac=0.1) to select an epoch"
-                if self.monitor == "test"
-                else "no epoch completed"
-            )
-            raise ValueError(f"no best epoch: {why}")
-        return dict(self.rows[self.best_epoch - 1])
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def _check_fit_args(
@@ -142,100 +81,6 @@ def _check_fit_args(
             raise ValueError(f"callbacks must be callables cb(history, model), got {cb!r}")
 
 
-def _loss_and_logits(
-    model: torch.nn.Module, batch: QueryBatch, n_items: int
-) -> tuple[float, torch.Tensor]:
-    """`model.loss(batch)` and the logits `model(batch)`, with a single forward pass when the
-    loss itself calls `model(batch)` (SoftmaxDNN): a hook keeps that output for the ranking."""
-    outputs: list[torch.Tensor] = []
-    hook = model.register_forward_hook(lambda _module, _inputs, out: outputs.append(out))
-    try:
-        loss = float(model.loss(batch))
-    finally:
-        hook.remove()
-    reusable = outputs and outputs[-1].shape == (batch.size, n_items)
-    return loss, outputs[-1] if reusable else model(batch)
-
-
-@dataclass(frozen=True)
-class _Evaluator:
-    """Evaluation on one split part, prepared once per fit (batches, truth, exclusions)."""
-
-    batches: list[QueryBatch]
-    truth: sp.csr_matrix  # (n_eval_users, n_items) relevant items
-    seen: sp.csr_matrix  # (n_eval_users, n_items) items excluded from the ranking
-    candidates: np.ndarray | None
-    n_items: int
-    k: int
-    part: str
-
-    @classmethod
-    def build(cls, model, data: Split, features, k: int, use_side: bool, use_dense: bool):
-        part = "valid" if data.valid is not None else "test"
-        truth = data.valid_matrix() if part == "valid" else data.test_matrix()
-        users = np.flatnonzero(np.diff(truth.indptr) > 0)
-        if users.size == 0:
-            raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
-        history = history_matrix(data)
-        check_scorable(model, data, users)
-        batches = user_batches(data, users, features, truth, use_side=use_side, use_dense=use_dense)
-        # Cold-start items are ranked among the held-out candidates only at test time.
-        candidates = data.candidates if part == "test" else None
-        return cls(batches, truth[users], history[users], candidates, data.n_items, k, part)
-
-    def __call__(self, model: torch.nn.Module) -> dict:
-        with evaluating(model):
-            pairs = [_loss_and_logits(model, b, self.n_items) for b in self.batches]
-        scores = torch.cat([logits for _, logits in pairs])
-        loss = sum(value * b.size for (value, _), b in zip(pairs, self.batches, strict=True))
-        loss /= len(scores)
-        lists = top_k(scores, self.k, exclude=self.seen, candidates=self.candidates)
-        k = self.k
-        n_rankable = self.n_items if self.candidates is None else len(self.candidates)
-        return {
-            "valid_loss": loss,
-            f"recall@{k}": recall_at_k(lists, self.truth, k),
-            f"ndcg@{k}": ndcg_at_k(lists, self.truth, k),
-            # Share of the rankable catalogue (all items, or the candidates) ever shown.
-            f"coverage@{k}": np.unique(lists[lists >= 0]).size / n_rankable,
-        }
-
-
-class Adam:
-    """Adam (Kingma & Ba 2015) with L2 weight decay: the update of `torch.optim.Adam`.
-
-    g = ∇θ L + λθ;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
-    θ ← θ − lr · m̂ / (√v̂ + ε)  with  m̂ = m / (1−β₁ᵗ),  v̂ = v / (1−β₂ᵗ).
-
-    Written out instead of taken from `torch.optim` because the first `torch.optim` step of a
-    process imports `torch._dynamo`, which costs ~2 s of CPU: more than a whole default fit.
-    """
-
-    def __init__(self, params, lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
-        self.params = [p for p in params if p.requires_grad]
-        self.lr, self.weight_decay, self.betas, self.eps, self.t = lr, weight_decay, betas, eps, 0
-        self.m = [torch.zeros_like(p) for p in self.params]  # first moment
-        self.v = [torch.zeros_like(p) for p in self.params]  # second moment
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        (b1, b2), t = self.betas, self.t
-        root_c2 = math.sqrt(1 - b2**t)
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            if p.grad is None:  # a parameter this batch did not reach (e.g. unused side table)
-                continue
-            g = p.grad.add(p, alpha=self.weight_decay) if self.weight_decay else p.grad
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            p.addcdiv_(m, (v.sqrt() / root_c2).add_(self.eps), value=-self.lr / (1 - b1**t))
-
-
 def _rows(batch: QueryBatch, start: int, stop: int) -> QueryBatch:
     """Rows start..stop-1 of `batch`: contiguous rows, so every field is a cheap slice."""
     size, bag = batch.size, batch.bag
@@ -260,7 +105,7 @@ def _minibatches(
             yield _rows(big, low, min(low + batch_size, big.size))
 
 
-def _train_epoch(model, optimizer: Adam, train: sp.csr_matrix, features,
+def _train_epoch(model, optimizer: torch.optim.Optimizer, train: sp.csr_matrix, features,
                  rng: np.random.Generator, batch_size: int, target_share: float,
                  use_side: bool, use_dense: bool) -> float:  # fmt: skip
     """One pass over the shuffled users; returns the mean training loss per query."""
@@ -353,10 +198,10 @@ def fit(
     share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)
     train = data.train_matrix()
     features = split_features(data, side=use_side, dense=use_dense)
-    evaluate = _Evaluator.build(model, data, features, k, use_side, use_dense)
+    evaluate = Evaluator.build(model, data, features, k, use_side, use_dense)
     history = History(k=k, monitor=evaluate.part)
     ndcg_key = f"ndcg@{k}"
-    optimizer = Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
     kept = None  # weights to end with: best on valid, else the last completed epoch

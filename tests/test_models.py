@@ -37,20 +37,12 @@ def histories(n_users=N_USERS, n_items=N_ITEMS, n_input=5, n_target=3, seed=0):
 
 
 def adam_steps(model, batch, steps: int, lr: float) -> None:
-    """Plain Adam (Kingma & Ba 2015) on model.loss(batch). Written out because the first
-    torch.optim optimizer of a process imports torch._dynamo, which takes seconds."""
-    params = list(model.parameters())
-    m, v = [torch.zeros_like(p) for p in params], [torch.zeros_like(p) for p in params]
-    for t in range(1, steps + 1):
-        model.zero_grad()
+    """`steps` Adam steps on model.loss(batch)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
         model.loss(batch).backward()
-        with torch.no_grad():
-            for p, m_p, v_p in zip(params, m, v, strict=True):
-                if p.grad is not None:
-                    m_p.lerp_(p.grad, 0.1)
-                    v_p.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
-                    step = (m_p / (1 - 0.9**t)) / ((v_p / (1 - 0.999**t)).sqrt() + 1e-8)
-                    p.sub_(lr * step)
+        optimizer.step()
 
 
 def overfit(model, batch, steps=200, lr=0.05):

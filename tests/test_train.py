@@ -12,7 +12,7 @@ from lessons.data.splits import cold_start_users, random_split
 from lessons.data.synthetic import synthetic_movielens
 from lessons.metrics import evaluate_dict
 from lessons.models import MatrixFactorization, SoftmaxDNN
-from lessons.train import Adam, History, fit, score_users
+from lessons.train import History, fit, score_users
 
 K = 10
 
@@ -223,24 +223,6 @@ def test_score_users_reads_the_query_of_cold_users(data):
     torch.testing.assert_close(score_users(model, cold, held_out), scores[held_out])
     with pytest.raises(ValueError, match="unknown user ids"):
         score_users(model, cold, [cold.n_users])
-
-
-def test_adam_matches_its_update_rule_by_hand():
-    # Constant gradient c: m̂_t = c and v̂_t = c² for every t, so each step moves θ by
-    # lr · sign(c) (up to ε). With weight decay λ the first gradient is c + λθ₀.
-    c = torch.tensor([3.0, -0.5, 2.0])
-    theta = torch.nn.Parameter(torch.tensor([1.0, -2.0, -1.0]))
-    opt = Adam([theta], lr=0.1)
-    for _ in range(3):
-        opt.zero_grad()
-        (theta * c).sum().backward()
-        opt.step()
-    torch.testing.assert_close(theta.detach(), torch.tensor([0.7, -1.7, -1.3]), atol=1e-6, rtol=0)
-    theta = torch.nn.Parameter(torch.tensor([1.0, -2.0, -1.0]))
-    opt = Adam([theta], lr=0.1, weight_decay=3.0)  # g = c + 3θ₀ = (6, -6.5, -1)
-    (theta * c).sum().backward()
-    opt.step()
-    torch.testing.assert_close(theta.detach(), torch.tensor([0.9, -1.9, -0.9]), atol=1e-6, rtol=0)
 
 
 def test_softmax_dnn_beats_popularity_on_synthetic_data():

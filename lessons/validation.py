@@ -1,0 +1,76 @@
+"""Evaluation during training: the monitored split part, prepared once per fit.
+
+The query input is the FULL training history, training items are excluded from the ranking,
+and Recall@k, NDCG@k and Coverage@k of the top-k lists come from `lessons.metrics`;
+`valid_loss` is `model.loss` with the validation items as targets.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from lessons.data.dataset import Split
+from lessons.features import QueryBatch
+from lessons.metrics import ndcg_at_k, recall_at_k, top_k
+from lessons.scoring import check_scorable, evaluating, history_matrix, user_batches
+
+
+def _loss_and_logits(
+    model: torch.nn.Module, batch: QueryBatch, n_items: int
+) -> tuple[float, torch.Tensor]:
+    """`model.loss(batch)` and the logits `model(batch)`, with a single forward pass when the
+    loss itself calls `model(batch)` (SoftmaxDNN): a hook keeps that output for the ranking."""
+    outputs: list[torch.Tensor] = []
+    hook = model.register_forward_hook(lambda _module, _inputs, out: outputs.append(out))
+    try:
+        loss = float(model.loss(batch))
+    finally:
+        hook.remove()
+    reusable = outputs and outputs[-1].shape == (batch.size, n_items)
+    return loss, outputs[-1] if reusable else model(batch)
+
+
+@dataclass(frozen=True)
+class Evaluator:
+    """Evaluation on one split part, prepared once per fit (batches, truth, exclusions)."""
+
+    batches: list[QueryBatch]
+    truth: sp.csr_matrix  # (n_eval_users, n_items) relevant items
+    seen: sp.csr_matrix  # (n_eval_users, n_items) items excluded from the ranking
+    candidates: np.ndarray | None
+    n_items: int
+    k: int
+    part: str
+
+    @classmethod
+    def build(cls, model, data: Split, features, k: int, use_side: bool, use_dense: bool):
+        part = "valid" if data.valid is not None else "test"
+        truth = data.valid_matrix() if part == "valid" else data.test_matrix()
+        users = np.flatnonzero(np.diff(truth.indptr) > 0)
+        if users.size == 0:
+            raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
+        history = history_matrix(data)
+        check_scorable(model, data, users)
+        batches = user_batches(data, users, features, truth, use_side=use_side, use_dense=use_dense)
+        # Cold-start items are ranked among the held-out candidates only at test time.
+        candidates = data.candidates if part == "test" else None
+        return cls(batches, truth[users], history[users], candidates, data.n_items, k, part)
+
+    def __call__(self, model: torch.nn.Module) -> dict:
+        with evaluating(model):
+            pairs = [_loss_and_logits(model, b, self.n_items) for b in self.batches]
+        scores = torch.cat([logits for _, logits in pairs])
+        loss = sum(value * b.size for (value, _), b in zip(pairs, self.batches, strict=True))
+        loss /= len(scores)
+        lists = top_k(scores, self.k, exclude=self.seen, candidates=self.candidates)
+        k = self.k
+        n_rankable = self.n_items if self.candidates is None else len(self.candidates)
+        return {
+            "valid_loss": loss,
+            f"recall@{k}": recall_at_k(lists, self.truth, k),
+            f"ndcg@{k}": ndcg_at_k(lists, self.truth, k),
+            # Share of the rankable catalogue (all items, or the candidates) ever shown.
+            f"coverage@{k}": np.unique(lists[lists >= 0]).size / n_rankable,
+        }
