@@ -16,6 +16,7 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
    top-k to the training work.
 """
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +42,7 @@ DEFAULT_EPOCHS = 12
 DEFAULT_LR = 1e-2
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_TARGET_SHARE = 0.5  # share of a user's training items used as targets, per epoch
+LR_SCHEDULES = ("cosine", "constant")
 CHUNK_USERS = 4096  # users per make_batch call in training (bounds the dense targets' memory)
 
 Callback = Callable[["History", torch.nn.Module], None]
@@ -105,8 +107,8 @@ def _minibatches(
             yield _rows(big, low, min(low + batch_size, big.size))
 
 
-def _train_epoch(model, optimizer: torch.optim.Optimizer, train: sp.csr_matrix, features,
-                 rng: np.random.Generator, batch_size: int, target_share: float,
+def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, train: sp.csr_matrix,
+                 features, rng: np.random.Generator, batch_size: int, target_share: float,
                  use_side: bool, use_dense: bool) -> float:  # fmt: skip
     """One pass over the shuffled users; returns the mean training loss per query."""
     model.train()
@@ -124,6 +126,7 @@ def _train_epoch(model, optimizer: torch.optim.Optimizer, train: sp.csr_matrix, 
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
         total, count = total + loss.item() * batch.size, count + batch.size
     return total / max(count, 1)
 
@@ -132,6 +135,26 @@ def _quiet(progress: bool | None) -> bool:
     if progress is not None:
         return not progress
     return os.environ.get(ENV_QUIET, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _scheduler(optimizer, kind: str, epochs: int, train: sp.csr_matrix, batch_size: int,
+               uses_history: bool):  # fmt: skip
+    """Per-step learning-rate factor: constant, or cosine decay from lr to 0 over all steps.
+
+    Cosine decay lets a high initial lr make fast progress and still settle at the end,
+    which matters when a widget trains for only a few dozen steps.
+    """
+    if kind not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {kind!r}; expected one of {LR_SCHEDULES}")
+    # Users that yield a training example: a history model needs >= 2 items (input + target).
+    per_user = np.diff(train.indptr)
+    n_users = int((per_user >= (2 if uses_history else 1)).sum())
+    total = max(1, epochs * math.ceil(n_users / batch_size))
+    if kind == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+    )
 
 
 def _snapshot(model: torch.nn.Module) -> dict:
@@ -153,6 +176,8 @@ def fit(
     target_share: float | None = None,
     use_side: bool = True,
     use_dense: bool = True,
+    lr_schedule: str = "cosine",
+    eval_every: int | None = 1,
     progress: bool | None = None,
 ) -> History:
     """Train `model` on `data.train` with Adam and evaluate it after every epoch.
@@ -183,6 +208,10 @@ def fit(
         target_share: Share of each user's training items used as targets per epoch (history
             models only; default 0.5).
         use_side, use_dense: Feed demographics / dense user features to models built for them.
+        lr_schedule: "cosine" (decay from `lr` to 0 over all steps) or "constant".
+        eval_every: Evaluate every this many epochs and always after the last one; None
+            evaluates after the last epoch only (fastest; the History then has one row with
+            metrics, the other rows carry the training loss and NaN metrics).
         progress: Show a progress bar over epochs; None shows it unless LESSONS_QUIET=1.
 
     Returns:
@@ -195,6 +224,8 @@ def fit(
     callbacks = tuple(callbacks)
     _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
                     target_share, callbacks)  # fmt: skip
+    if eval_every is not None:
+        check_int("eval_every", eval_every, 1, hint="; or None to evaluate after the last epoch")
     share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)
     train = data.train_matrix()
     features = split_features(data, side=use_side, dense=use_dense)
@@ -202,6 +233,7 @@ def fit(
     history = History(k=k, monitor=evaluate.part)
     ndcg_key = f"ndcg@{k}"
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = _scheduler(optimizer, lr_schedule, epochs, train, batch_size, model.uses_history)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
     kept = None  # weights to end with: best on valid, else the last completed epoch
@@ -213,25 +245,28 @@ def fit(
             torch.manual_seed(int(torch_seed.generate_state(1)[0]))
             for epoch in bar:
                 start = time.perf_counter()
-                loss = _train_epoch(
-                    model, optimizer, train, features, rng, batch_size, share, use_side, use_dense
-                )
+                loss = _train_epoch(model, optimizer, scheduler, train, features, rng,
+                                    batch_size, share, use_side, use_dense)  # fmt: skip
                 if not np.isfinite(loss):
                     raise ValueError(
                         f"training diverged at epoch {epoch} (loss {loss}); lower lr "
                         f"(now {lr}) or add weight_decay"
                     )
-                row = {"epoch": epoch, "train_loss": loss, **evaluate(model)}
+                due = epoch == epochs or (eval_every is not None and epoch % eval_every == 0)
+                row = {"epoch": epoch, "train_loss": loss, **(evaluate(model) if due else {})}
                 row["seconds"] = time.perf_counter() - start
                 history.rows.append(row)
-                if history.monitor == "test":
+                if due and history.monitor == "test":
                     kept = _snapshot(model)
-                elif history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key]:
+                elif due and (
+                    history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key]
+                ):
                     history.best_epoch, kept = epoch, _snapshot(model)
-                bar.set_postfix(loss=f"{loss:.4f}", ndcg=f"{row[ndcg_key]:.4f}")
+                bar.set_postfix(loss=f"{loss:.4f}", ndcg=f"{row.get(ndcg_key, np.nan):.4f}")
                 for cb in callbacks:
                     cb(history, model)
-                if patience is not None and epoch - history.best_epoch >= patience:
+                best = history.best_epoch
+                if patience is not None and best is not None and epoch - best >= patience:
                     history.stopped_early = True
                     break
     except KeyboardInterrupt:

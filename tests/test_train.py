@@ -240,3 +240,39 @@ def test_softmax_dnn_beats_popularity_on_synthetic_data():
     dnn = evaluate_dict(score_users(model, split), split, metrics=["ndcg"])["ndcg@10"]
     assert pop == pytest.approx(0.215, abs=0.02)  # the baseline itself did not drift
     assert dnn >= 1.10 * pop
+
+
+def test_eval_every_none_evaluates_only_after_the_last_epoch(split):
+    frame = fit(tiny(split.n_items), split, epochs=3, eval_every=None).to_frame()
+    assert frame["train_loss"].notna().all()
+    assert frame["ndcg@10"].isna().tolist() == [True, True, False]
+
+
+def test_eval_every_two_evaluates_even_epochs_and_the_last(split):
+    frame = fit(tiny(split.n_items), split, epochs=5, eval_every=2).to_frame()
+    assert frame["ndcg@10"].notna().tolist() == [False, True, False, True, True]
+
+
+def test_cosine_schedule_ends_near_zero_and_differs_from_constant(split):
+    seen = []
+
+    def record_lr(history, model):  # the optimizer is internal; watch the weights move instead
+        seen.append(torch.cat([p.detach().flatten() for p in model.parameters()]).clone())
+
+    fit(tiny(split.n_items), split, epochs=4, lr=0.05, callbacks=[record_lr])
+    cosine_last_step = (seen[-1] - seen[-2]).abs().mean()
+    seen.clear()
+    fit(tiny(split.n_items), split, epochs=4, lr=0.05, lr_schedule="constant",
+        callbacks=[record_lr])  # fmt: skip
+    constant_last_step = (seen[-1] - seen[-2]).abs().mean()
+    # The last cosine epoch runs at lr · (0…0.15): its weights move far less.
+    assert cosine_last_step < 0.5 * constant_last_step
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"lr_schedule": "step"}, "lr_schedule"), ({"eval_every": 0}, "eval_every")],
+)
+def test_bad_schedule_arguments_raise(split, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        fit(tiny(split.n_items), split, epochs=1, **kwargs)
