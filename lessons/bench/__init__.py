@@ -1,0 +1,1 @@
+"""The benchmark behind the README's table: `python -m lessons.bench [--json]`."""

@@ -1,0 +1,5 @@
+"""`python -m lessons.bench`."""
+
+from lessons.bench.core import main
+
+main()

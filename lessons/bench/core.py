@@ -1,0 +1,90 @@
+"""Benchmark: `python -m lessons.bench [--json]` measures every model on this machine.
+
+Protocol (fixed so figures are comparable): MovieLens 100K, all ratings implicit, a per-user
+random 80/20 split with seed 0, full-catalogue ranking with training items excluded. The
+markdown table it prints goes into the README; `--json` prints one object with sections
+`models`, `machine` (and, once the neural models exist, `cold_start` and `logq`).
+
+It is a benchmark, not a test: it prints figures and asserts nothing.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from lessons.bench.measure import PeakRSS, machine_info
+from lessons.bench.runners import measure, runners, speed_report, warm_up
+from lessons.config import DEFAULT_SEED
+
+
+def run(data_dir: str | None = None) -> dict:
+    """Run the whole benchmark and return its results as one JSON-ready dict."""
+    from lessons.data.loader import load_movielens
+    from lessons.data.splits import random_split
+    from lessons.runtime import set_threads
+
+    set_threads()
+    with PeakRSS() as total:
+        start = time.perf_counter()
+        data = load_movielens("100k", data_dir=data_dir)
+        load_s = time.perf_counter() - start
+        split = random_split(data, test_frac=0.2, seed=DEFAULT_SEED)
+        machine = machine_info()
+        warm_up()
+        models = {name: measure(runner, split) for name, runner in runners().items()}
+        speed = speed_report(split, machine["matmul_gflops"])
+    return {
+        "protocol": f"{data.name}, per-user random 80/20, seed {DEFAULT_SEED}, "
+        "all ratings implicit",
+        "load_s": load_s,
+        "models": models,
+        "speed": speed,
+        "machine": {**machine, "peak_rss_mb": total.peak_mb},
+    }
+
+
+COLUMNS = (
+    ("recall@20", "Recall@20", "{:.3f}"),
+    ("ndcg@10", "NDCG@10", "{:.3f}"),
+    ("coverage@10", "Coverage@10", "{:.3f}"),
+    ("arp@10", "ARP@10", "{:.1f}"),
+    ("fit_s", "fit s", "{:.2f}"),
+    ("epoch_s", "s/epoch", "{:.3f}"),
+    ("peak_mb", "peak MB", "{:.0f}"),
+)
+
+
+def to_markdown(results: dict) -> str:
+    """Render the results as the markdown the README quotes."""
+    head = "| model | " + " | ".join(title for _, title, _ in COLUMNS) + " |"
+    lines = [f"Protocol: {results['protocol']}.", "", head, "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, row in results["models"].items():
+        cells = (fmt.format(row[key]) if key in row else "–" for key, _, fmt in COLUMNS)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    m, s = results["machine"], results["speed"]
+    lines += [
+        "",
+        f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "
+        f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
+        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch); scoring all users "
+        f"{s['score_all_users_s'] * 1e3:.0f} ms.",
+        "",
+        f"Machine: {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads, "
+        f"float32 matmul {m['matmul_gflops']} GFLOP/s; peak RSS {m['peak_rss_mb']:.0f} MB; "
+        f"ML-100K loaded in {results['load_s']:.2f} s.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m lessons.bench", description=__doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--data-dir", help="folder holding ml-100k/ (default: LESSONS_DATA_DIR)")
+    args = parser.parse_args(argv)
+    results = run(args.data_dir)
+    if args.json:
+        json.dump(results, sys.stdout, indent=2, default=float)
+        print()
+    else:
+        print(to_markdown(results))

@@ -1,0 +1,129 @@
+"""How each model is fitted, scored and timed by the benchmark.
+
+A runner takes the split and returns (scores, info): the (n_users, n_items) score matrix
+the metrics rank, and timings. Neural models are trained from their `lessons.recipes`
+recipe with evaluation after the last epoch only, so "fit s" includes one evaluation.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from lessons.bench.measure import PeakRSS, timed
+from lessons.config import DEFAULT_K, RECALL_K
+
+
+def _baseline(make: Callable) -> Callable:
+    """Runner for a baseline: fit on the training matrix, score every user's history."""
+
+    def runner(split) -> tuple[np.ndarray, dict]:
+        train = split.train_matrix()
+        model, fit_s = timed(make().fit, train)
+        scores, score_s = timed(model.scores, train)
+        return scores, {"fit_s": fit_s, "score_s": score_s}
+
+    return runner
+
+
+def _ease(split) -> tuple[np.ndarray, dict]:
+    """EASE with λ chosen on a validation carve-out; the search is timed apart from the fit."""
+    from lessons.baselines import EASE
+
+    train = split.train_matrix()
+    lam, select_s = timed(EASE().select_lambda, train)
+    model, fit_s = timed(EASE(lam=lam).fit, train)
+    scores, score_s = timed(model.scores, train)
+    return scores, {"fit_s": fit_s, "score_s": score_s, "select_s": select_s, "lambda": lam}
+
+
+def _recipe(name: str) -> Callable:
+    """Runner for a neural recipe: train, then score every user from their full history."""
+
+    def runner(split) -> tuple[np.ndarray, dict]:
+        from lessons.recipes import train
+        from lessons.scoring import score_users
+
+        (model, history), fit_s = timed(train, name, split, eval_every=None, progress=False)
+        scores, score_s = timed(score_users, model, split)
+        epoch_s = history.to_frame()["seconds"].iloc[:-1]  # the last epoch also evaluates
+        info = {"fit_s": fit_s, "score_s": score_s, "epochs": len(history)}
+        info["epoch_s"] = float(epoch_s.median()) if len(epoch_s) else float("nan")
+        return scores.numpy(), info
+
+    return runner
+
+
+def runners() -> dict[str, Callable]:
+    """Model name -> runner(split) returning (scores, info)."""
+    from lessons.baselines import ItemKNN, Popularity
+
+    return {
+        "Popularity": _baseline(Popularity),
+        "ItemKNN": _baseline(ItemKNN),
+        "EASE": _ease,
+        "MF": _recipe("MF"),
+        "SoftmaxDNN": _recipe("SoftmaxDNN"),
+    }
+
+
+def measure(runner: Callable, split) -> dict:
+    """Metrics, timings and peak memory of one runner on the split."""
+    from lessons.metrics import evaluate_dict
+
+    with PeakRSS() as mem:
+        scores, info = runner(split)
+        metrics = evaluate_dict(scores, split, k=DEFAULT_K, recall_k=RECALL_K)
+    return {**metrics, **info, "peak_mb": mem.peak_mb}
+
+
+def warm_up() -> None:
+    """Pay one-time process costs (torch.optim's first import, kernel start-up) before timing."""
+    from lessons.data.splits import random_split
+    from lessons.data.synthetic import synthetic_movielens
+    from lessons.recipes import train
+
+    tiny = random_split(synthetic_movielens(n_users=60, n_items=80, seed=0), seed=0)
+    for name in ("MF", "SoftmaxDNN"):
+        train(name, tiny, epochs=1, eval_every=None, progress=False)
+
+
+def training_flops_per_epoch(model: torch.nn.Module, split, target_share: float) -> float:
+    """Analytic FLOPs of one training epoch of a softmax model (forward + backward ≈ 3 × forward).
+
+    Per training row: 2·in·out for every nn.Linear, 2·d·n for the logits ψVᵀ; plus d per
+    pooled history item. Softmax/cross-entropy and optimizer updates are O(n) per row and
+    left out, so this is the matmul floor.
+    """
+    train = split.train_matrix()
+    per_user = np.diff(train.indptr)
+    rows = int((per_user >= (2 if model.uses_history else 1)).sum())
+    linear = sum(2 * m.in_features * m.out_features for m in model.modules()
+                 if isinstance(m, torch.nn.Linear))  # fmt: skip
+    with torch.no_grad():
+        d, n = model.item_embeddings().shape[1], split.n_items
+    pooled = (1 - target_share) * train.nnz * d if model.uses_history else 0.0
+    return 3.0 * (rows * (linear + 2 * d * n) + pooled)
+
+
+def speed_report(split, gflops: float) -> dict:
+    """The default SoftmaxDNN's speed: fit, epoch vs its FLOP floor, scoring all users."""
+    from lessons.metrics import top_k
+    from lessons.recipes import RECIPES, train
+    from lessons.scoring import score_users
+
+    (model, history), fit_s = timed(train, "SoftmaxDNN", split, eval_every=None, progress=False)
+    epoch_s = float(history.to_frame()["seconds"].iloc[:-1].median())
+    share = RECIPES["SoftmaxDNN"].fit_kwargs.get("target_share", 0.5)
+    flops = training_flops_per_epoch(model, split, share)
+    seen = split.train_matrix()
+    _, score_s = timed(lambda: top_k(score_users(model, split), DEFAULT_K, exclude=seen))
+    floor_s = flops / (gflops * 1e9)
+    return {
+        "fit_s": fit_s,
+        "epoch_s": epoch_s,
+        "flops_per_epoch": flops,
+        "epoch_floor_s": floor_s,
+        "epoch_over_floor": epoch_s / floor_s,
+        "score_all_users_s": score_s,
+    }
