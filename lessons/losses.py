@@ -7,6 +7,8 @@ p is the normalized multi-hot target (each row sums to 1).
 import torch
 import torch.nn.functional as F
 
+_EXCLUDED = -1e30  # the logit of an item left out of a softmax
+
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
     if a.ndim != 2 or a.shape != b.shape:
@@ -16,21 +18,88 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
         raise ValueError(f"{names} have no rows: an empty batch has no loss; skip it")
 
 
-def softmax_cross_entropy(logits: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+def _check_exclude(exclude: torch.Tensor, shape: torch.Size, what: str) -> torch.Tensor:
+    """`exclude` as a bool tensor broadcastable to `shape` ((n,) or the full shape)."""
+    if exclude.dtype != torch.bool or exclude.shape not in (shape, shape[1:]):
+        raise ValueError(
+            f"{what} must be a bool tensor of shape {tuple(shape)} or {tuple(shape[1:])}, "
+            f"got {exclude.dtype} {tuple(exclude.shape)}"
+        )
+    return exclude.expand(shape)
+
+
+def softmax_cross_entropy(
+    logits: torch.Tensor,
+    p: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    exclude: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Full-softmax cross-entropy against a distribution over items.
 
-    L = -(1/B) Σ_u Σ_j p_uj log p̂_uj,  p̂_u = softmax(s_u) = exp(s_uj) / Z_u,  Z_u = Σ_j exp(s_uj).
+    L = -(1/B) Σ_u Σ_{j∈A_u} t_uj log p̂_uj,  p̂_uj = exp(s_uj) / Z_u,  Z_u = Σ_{j∈A_u} exp(s_uj),
+    t_u = (1 − ε) p_u + ε · 1/|A_u|  (label smoothing ε, uniform over A_u),
+
+    where A_u is the set of items NOT excluded in row u. With no exclusion and ε = 0 this
+    is -(1/B) Σ_u Σ_j p_uj log softmax(s_u)_j over all n items.
+
+    Excluding an item removes it from the partition function Z_u: use it for items that are
+    neither targets nor negatives — the user's own input items (known positives, not
+    targets) and cold-start items no training row can ever target (left in, they would only
+    ever be pushed down, and the item tower would learn "looks new → score low").
 
     Args:
         logits: s, shape (B, n).
         p: Target distribution per row, shape (B, n), rows summing to 1.
+        label_smoothing: ε in [0, 1).
+        exclude: Bool mask of items left out of the softmax, shape (B, n) or (n,) (the same
+            items for every row); True = excluded. They must carry no target mass.
 
     Returns:
         Scalar mean over rows.
+
+    Raises:
+        ValueError: On mismatched shapes, an empty batch, ε outside [0, 1), an exclusion
+            mask that is not bool (B, n) / (n,), excludes a whole row, or excludes a target.
     """
     _check_pair(logits, p, "logits and p")
-    # Same value as -(p * log_softmax(logits)).sum(1).mean(), in one fused, stable kernel.
-    return F.cross_entropy(logits, p)
+    if isinstance(label_smoothing, bool) or not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+    if exclude is None:
+        # Same value as -(t * log_softmax(logits)).sum(1).mean(), in one fused, stable kernel.
+        return F.cross_entropy(logits, p, label_smoothing=label_smoothing)
+    exclude = _check_exclude(exclude, logits.shape, "exclude")
+    if (exclude & (p > 0)).any():
+        rows = torch.nonzero((p > 0) & exclude)[:5, 0].tolist()
+        raise ValueError(f"rows {rows} put target mass on excluded items; an excluded item "
+                         "cannot be a target: drop it from exclude or from the target")  # fmt: skip
+    target = p
+    if label_smoothing:
+        kept = (~exclude).sum(dim=1, keepdim=True).clamp_min(1)  # |A_u|
+        target = (1 - label_smoothing) * p + label_smoothing * (~exclude) / kept
+    # -inf in effect: exp(-1e30 - max) is exactly 0, so excluded items leave Z_u, and their
+    # zero target times the finite log p̂ stays 0 (a true -inf would give 0 · -inf = NaN).
+    return F.cross_entropy(logits.masked_fill(exclude, _EXCLUDED), target)
+
+
+def item_log_q(counts) -> torch.Tensor:
+    """log q_j of the logQ correction: q_j = max(c_j, 1) / Σ_k c_k, c_j = training count of j.
+
+    In-batch negatives are the batch's positives, so item j shows up as a negative with a
+    probability proportional to its training count; q_j estimates it. An item never seen
+    in training counts as 1 (log q stays finite).
+
+    Args:
+        counts: (n_items,) non-negative training counts, e.g. `split.item_popularity()`.
+
+    Returns:
+        (n_items,) float32 tensor of log q.
+    """
+    c = torch.as_tensor(counts, dtype=torch.float64)
+    if c.ndim != 1 or c.numel() == 0 or (c < 0).any() or c.sum() <= 0:
+        raise ValueError("counts must be a non-empty 1-D array of non-negative training counts "
+                         "with a positive total, e.g. split.item_popularity()")  # fmt: skip
+    return torch.log(c.clamp_min(1) / c.sum()).float()
 
 
 def in_batch_softmax(
@@ -39,21 +108,26 @@ def in_batch_softmax(
     *,
     log_q: torch.Tensor | None = None,
     temperature: float = 1.0,
+    exclude: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sampled softmax whose negatives are the other rows' positives (Yi et al. 2019).
 
-    s_ik = ⟨ψ_i, φ_k⟩ / τ − log q_k,   L = -(1/B) Σ_i log( exp(s_ii) / Σ_k exp(s_ik) ).
+    s_ik = ⟨ψ_i, φ_k⟩ / τ − log q_k,   L = -(1/B) Σ_i log( exp(s_ii) / Σ_{k∉E_i} exp(s_ik) ).
 
+    Row i is one (query, positive item) pair; the columns are the positives of all B pairs.
     Popular items appear as in-batch negatives more often than uniform sampling would make
     them, so they are over-penalised; subtracting log q_k (q_k = probability that item k is
-    in the batch, e.g. its training frequency) corrects that bias (logQ correction). Two
-    rows that drew the same item count each other's positive as a negative (no masking).
+    in the batch, e.g. its training frequency; scale it by α for a partial correction)
+    corrects that bias (logQ correction). E_i are columns left out of row i's softmax:
+    pass the columns whose item is a known positive of query i (a duplicate of its own
+    positive, another of its targets), else a popular item is its own negative.
 
     Args:
         query: ψ, shape (B, d).
         items: φ of each row's positive item, shape (B, d); row i is the label of query i.
         log_q: log q of each row's positive item, shape (B,), or None for no correction.
         temperature: τ > 0; a smaller τ sharpens the softmax.
+        exclude: Bool (B, B) mask of E (True = left out); the diagonal must be False.
     """
     _check_pair(query, items, "query and items")
     if temperature <= 0:
@@ -63,6 +137,12 @@ def in_batch_softmax(
         if log_q.shape != (query.shape[0],):
             raise ValueError(f"log_q must have shape ({query.shape[0]},), got {tuple(log_q.shape)}")
         logits = logits - log_q[None, :]  # column k is item k: subtract its log q_k
+    if exclude is not None:
+        exclude = _check_exclude(exclude, logits.shape, "exclude")
+        if exclude.diagonal().any():
+            raise ValueError("exclude masks a row's own positive (its diagonal entry); "
+                             "only other columns can be left out")  # fmt: skip
+        logits = logits.masked_fill(exclude, -torch.inf)
     labels = torch.arange(query.shape[0], device=query.device)
     return F.cross_entropy(logits, labels)
 
@@ -104,4 +184,4 @@ def gravity(U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     return ((U.T @ U) * (V.T @ V)).sum() / (U.shape[0] * V.shape[0])
 
 
-__all__ = ["gravity", "in_batch_softmax", "softmax_cross_entropy", "wls_loss"]
+__all__ = ["gravity", "in_batch_softmax", "item_log_q", "softmax_cross_entropy", "wls_loss"]

@@ -20,6 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -90,11 +91,19 @@ def _rows(batch: QueryBatch, start: int, stop: int) -> QueryBatch:
     high = int(batch.offsets[stop]) if stop < size else bag.numel()
     part = {n: getattr(batch, n) for n in ("users", "side", "dense", "target")}
     part = {n: None if t is None else t[start:stop] for n, t in part.items()}
-    return QueryBatch(bag=bag[low:high], offsets=batch.offsets[start:stop] - low, **part)
+    return QueryBatch(bag=bag[low:high], offsets=batch.offsets[start:stop] - low, **part,
+                      exclude_items=batch.exclude_items)  # fmt: skip
 
 
 def _minibatches(
-    users: np.ndarray, inputs, features, targets, batch_size: int, use_side: bool, use_dense: bool
+    users: np.ndarray,
+    inputs,
+    features,
+    targets,
+    batch_size: int,
+    use_side: bool,
+    use_dense: bool,
+    exclude_items: torch.Tensor | None = None,
 ) -> Iterator[QueryBatch]:
     """Mini-batches of the (shuffled) `users`. One `make_batch` per chunk of CHUNK_USERS users,
     sliced into contiguous mini-batches: per-call costs (CSR slicing, tensor creation) are paid
@@ -103,13 +112,15 @@ def _minibatches(
     for start in range(0, len(users), chunk):
         rows = users[start : start + chunk]
         big = make_batch(rows, inputs, features, targets, use_side=use_side, use_dense=use_dense)
+        big = replace(big, exclude_items=exclude_items)
         for low in range(0, big.size, batch_size):
             yield _rows(big, low, min(low + batch_size, big.size))
 
 
 def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, train: sp.csr_matrix,
                  features, rng: np.random.Generator, batch_size: int, target_share: float,
-                 use_side: bool, use_dense: bool) -> float:  # fmt: skip
+                 use_side: bool, use_dense: bool,
+                 exclude_items: torch.Tensor | None = None) -> float:  # fmt: skip
     """One pass over the shuffled users; returns the mean training loss per query."""
     model.train()
     if model.uses_history:
@@ -119,9 +130,8 @@ def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, train: sp.c
         inputs, targets = None, train
         users = np.flatnonzero(np.diff(train.indptr) > 0)
     total, count = 0.0, 0
-    for batch in _minibatches(
-        rng.permutation(users), inputs, features, targets, batch_size, use_side, use_dense
-    ):
+    for batch in _minibatches(rng.permutation(users), inputs, features, targets, batch_size,
+                              use_side, use_dense, exclude_items):  # fmt: skip
         loss = model.loss(batch)
         optimizer.zero_grad()
         loss.backward()
@@ -157,6 +167,13 @@ def _scheduler(optimizer, kind: str, epochs: int, train: sp.csr_matrix, batch_si
     )
 
 
+def _param_groups(model: torch.nn.Module, lr: float) -> list[dict]:
+    """Optimizer groups: `model.parameter_groups()` (each with an `lr_scale`) when offered."""
+    if not hasattr(model, "parameter_groups"):
+        return [{"params": list(model.parameters()), "lr": lr}]
+    return [{"params": g["params"], "lr": lr * g["lr_scale"]} for g in model.parameter_groups()]
+
+
 def _snapshot(model: torch.nn.Module) -> dict:
     return {name: t.detach().clone() for name, t in model.state_dict().items()}
 
@@ -178,6 +195,7 @@ def fit(
     use_dense: bool = True,
     lr_schedule: str = "cosine",
     eval_every: int | None = 1,
+    exclude_cold_items: bool = True,
     progress: bool | None = None,
 ) -> History:
     """Train `model` on `data.train` with Adam and evaluate it after every epoch.
@@ -212,6 +230,9 @@ def fit(
         eval_every: Evaluate every this many epochs and always after the last one; None
             evaluates after the last epoch only (fastest; the History then has one row with
             metrics, the other rows carry the training loss and NaN metrics).
+        exclude_cold_items: Leave the held-out items of a cold-start-items split out of
+            every training softmax (`QueryBatch.exclude_items`); kept in, they could only be
+            pushed down, and an item tower learns "looks new → score low" (False shows it).
         progress: Show a progress bar over epochs; None shows it unless LESSONS_QUIET=1.
 
     Returns:
@@ -229,10 +250,14 @@ def fit(
     share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)
     train = data.train_matrix()
     features = split_features(data, side=use_side, dense=use_dense)
-    evaluate = Evaluator.build(model, data, features, k, use_side, use_dense)
+    evaluate = Evaluator.build(model, data, features, k, use_side, use_dense, batch_size)
+    exclude = None
+    if exclude_cold_items and data.candidates is not None:
+        exclude = torch.zeros(data.n_items, dtype=torch.bool)
+        exclude[torch.as_tensor(data.candidates, dtype=torch.long)] = True
     history = History(k=k, monitor=evaluate.part)
     ndcg_key = f"ndcg@{k}"
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(_param_groups(model, lr), lr=lr, weight_decay=weight_decay)
     scheduler = _scheduler(optimizer, lr_schedule, epochs, train, batch_size, model.uses_history)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
@@ -246,7 +271,7 @@ def fit(
             for epoch in bar:
                 start = time.perf_counter()
                 loss = _train_epoch(model, optimizer, scheduler, train, features, rng,
-                                    batch_size, share, use_side, use_dense)  # fmt: skip
+                                    batch_size, share, use_side, use_dense, exclude)  # fmt: skip
                 if not np.isfinite(loss):
                     raise ValueError(
                         f"training diverged at epoch {epoch} (loss {loss}); lower lr "

@@ -5,7 +5,7 @@ and Recall@k, NDCG@k and Coverage@k of the top-k lists come from `lessons.metric
 `valid_loss` is `model.loss` with the validation items as targets.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -14,7 +14,13 @@ import torch
 from lessons.data.dataset import Split
 from lessons.features import QueryBatch
 from lessons.metrics import ndcg_at_k, recall_at_k, top_k
-from lessons.scoring import check_scorable, evaluating, history_matrix, user_batches
+from lessons.scoring import (
+    SCORE_BATCH,
+    check_scorable,
+    evaluating,
+    history_matrix,
+    user_batches,
+)
 
 
 def _loss_and_logits(
@@ -45,7 +51,10 @@ class Evaluator:
     part: str
 
     @classmethod
-    def build(cls, model, data: Split, features, k: int, use_side: bool, use_dense: bool):
+    def build(cls, model, data: Split, features, k: int, use_side: bool, use_dense: bool,
+              batch_size: int = SCORE_BATCH):  # fmt: skip
+        """Batches of `batch_size` users (the training batch size: an in-batch loss depends on
+        the batch, and its (P, P) logits grow with the square of the batch)."""
         part = "valid" if data.valid is not None else "test"
         truth = data.valid_matrix() if part == "valid" else data.test_matrix()
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
@@ -53,9 +62,15 @@ class Evaluator:
             raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
         history = history_matrix(data)
         check_scorable(model, data, users)
-        batches = user_batches(data, users, features, truth, use_side=use_side, use_dense=use_dense)
-        # Cold-start items are ranked among the held-out candidates only at test time.
+        batches = user_batches(data, users, features, truth, use_side=use_side,
+                               use_dense=use_dense, size=batch_size)  # fmt: skip
+        # Cold-start items are ranked among the held-out candidates only at test time; the
+        # test loss then leaves every other item out of the softmax, like the ranking.
         candidates = data.candidates if part == "test" else None
+        if candidates is not None:
+            others = torch.ones(data.n_items, dtype=torch.bool)
+            others[torch.as_tensor(candidates, dtype=torch.long)] = False
+            batches = [replace(b, exclude_items=others) for b in batches]
         return cls(batches, truth[users], history[users], candidates, data.n_items, k, part)
 
     def __call__(self, model: torch.nn.Module) -> dict:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from lessons.baselines import EASE, ItemKNN, Popularity
+from lessons.baselines import EASE, ContentProfile, ItemKNN, Popularity
 
 X = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 0, 1]], dtype=np.float32))
 
@@ -75,6 +75,50 @@ def test_bad_input_raises_value_error(call, message):
 
 
 # --- quality regression on fixed seeds (tolerances catch a regression, not noise) -----------
+
+
+def test_content_profile_cosine_and_dot_by_hand():
+    # Items: c0 = (1, 0), c1 = (0, 1), c2 = (1, 1). User 0 saw items 0, 2; user 1 saw item 1.
+    content = np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32)
+    x = sp.csr_matrix(np.array([[1, 0, 1], [0, 1, 0]], dtype=np.float32))
+    # P_0 = ((1,0) + (1,1)) / 2 = (1, 0.5); P_1 = (0, 1)
+    dot = ContentProfile(content, scoring="dot").fit(x).scores(x)
+    np.testing.assert_allclose(dot, [[1.0, 0.5, 1.5], [0.0, 1.0, 1.0]], rtol=1e-6)
+    # cos(P_0, c_j) = P_0·c_j / (‖P_0‖ ‖c_j‖), ‖P_0‖ = √1.25
+    r = np.sqrt(1.25)
+    cosine = ContentProfile(content).fit(x).scores(x)
+    expected = [[1 / r, 0.5 / r, 1.5 / (r * np.sqrt(2))], [0.0, 1.0, 1 / np.sqrt(2)]]
+    np.testing.assert_allclose(cosine, expected, rtol=1e-6)
+    # a user with no history has a zero profile and scores 0 everywhere (no NaN)
+    empty = sp.csr_matrix(np.array([[0, 0, 0], [1, 0, 0]], dtype=np.float32))
+    assert np.array_equal(ContentProfile(content).fit(x).scores(empty)[0], [0.0, 0.0, 0.0])
+
+
+def test_content_profile_from_dataset_reads_genres_and_date_buckets():
+    from lessons.data import synthetic_movielens
+    from lessons.features import item_content
+
+    data = synthetic_movielens(n_users=50, n_items=60, seed=0)
+    model = ContentProfile.from_dataset(data, date_buckets="year", date_weight=2.0, scoring="dot")
+    expected = item_content(data, date_buckets="year", date_weight=2.0)
+    np.testing.assert_array_equal(model.content, expected)
+    # unknown, <1970, four 5-year buckets, 1990..1998 (the newest synthetic year): 15
+    assert data.items["year"].max() == 1998 and model.content.shape == (60, len(data.genres) + 15)
+    assert model.scoring == "dot"
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: ContentProfile(np.ones(3)), "item_content must be a finite 2-D"),
+        (lambda: ContentProfile(np.ones((3, 2)), scoring="euclid"), "unknown scoring 'euclid'"),
+        (lambda: ContentProfile(np.ones((4, 2))).fit(X), "describes 4 items"),
+        (lambda: ContentProfile(np.ones((3, 2))).scores(X), "not fitted"),
+    ],
+)
+def test_content_profile_rejects_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 def _quality(split, model):

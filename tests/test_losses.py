@@ -5,7 +5,13 @@ import math
 import pytest
 import torch
 
-from lessons.losses import gravity, in_batch_softmax, softmax_cross_entropy, wls_loss
+from lessons.losses import (
+    gravity,
+    in_batch_softmax,
+    item_log_q,
+    softmax_cross_entropy,
+    wls_loss,
+)
 
 
 def test_softmax_cross_entropy_matches_explicit_formula():
@@ -24,6 +30,93 @@ def test_softmax_cross_entropy_matches_explicit_formula():
 def test_softmax_cross_entropy_is_stable_for_large_logits():
     logits = torch.tensor([[1000.0, 0.0]])
     assert softmax_cross_entropy(logits, torch.tensor([[0.0, 1.0]])).item() == pytest.approx(1000)
+
+
+def _log_softmax_over(row: list[float], kept: list[int]) -> dict[int, float]:
+    """log softmax of row restricted to the columns `kept`, written out."""
+    z = sum(math.exp(row[j]) for j in kept)
+    return {j: row[j] - math.log(z) for j in kept}
+
+
+def test_softmax_cross_entropy_with_exclusion_and_label_smoothing_by_hand():
+    logits = [[2.0, 0.5, -1.0, 1.0], [0.0, 3.0, 1.0, -2.0]]
+    p = [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
+    exclude = [[False, False, True, False], [False, True, False, True]]
+    eps = 0.2
+    losses = []
+    for s, target, ex in zip(logits, p, exclude, strict=True):
+        kept = [j for j in range(4) if not ex[j]]
+        log_p_hat = _log_softmax_over(s, kept)
+        # t = (1 - ε) p + ε / |A| on the kept items A; excluded items are out of Z
+        t = {j: (1 - eps) * target[j] + eps / len(kept) for j in kept}
+        losses.append(-sum(t[j] * log_p_hat[j] for j in kept))
+    expected = sum(losses) / 2
+    got = softmax_cross_entropy(torch.tensor(logits), torch.tensor(p), label_smoothing=eps,
+                                exclude=torch.tensor(exclude))  # fmt: skip
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    # without smoothing: only the excluded items leave the partition function
+    plain = []
+    for s, target, ex in zip(logits, p, exclude, strict=True):
+        log_p_hat = _log_softmax_over(s, [j for j in range(4) if not ex[j]])
+        plain.append(-sum(target[j] * log_p_hat[j] for j in log_p_hat))
+    got = softmax_cross_entropy(
+        torch.tensor(logits), torch.tensor(p), exclude=torch.tensor(exclude)
+    )
+    assert got.item() == pytest.approx(sum(plain) / 2, rel=1e-6)
+    assert torch.isfinite(got)
+
+
+def test_softmax_cross_entropy_exclusion_gradients_are_zero_on_excluded_items():
+    logits = torch.tensor([[2.0, 0.5, -1.0, 1.0]], requires_grad=True)
+    exclude = torch.tensor([False, False, True, False])  # (n,): the same items for every row
+    softmax_cross_entropy(logits, torch.tensor([[1.0, 0.0, 0.0, 0.0]]), exclude=exclude).backward()
+    assert logits.grad[0, 2] == 0 and torch.isfinite(logits.grad).all()
+    assert logits.grad[0, [1, 3]].gt(0).all()  # kept negatives are still pushed down
+
+
+def test_softmax_cross_entropy_label_smoothing_without_exclusion_is_uniform_over_all():
+    logits, p, eps = [0.3, -0.2, 1.5], [0.0, 1.0, 0.0], 0.1
+    log_p_hat = _log_softmax_over(logits, [0, 1, 2])
+    expected = -sum(((1 - eps) * p[j] + eps / 3) * log_p_hat[j] for j in range(3))
+    got = softmax_cross_entropy(torch.tensor([logits]), torch.tensor([p]), label_smoothing=eps)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_softmax_cross_entropy_rejects_targets_on_excluded_items():
+    p = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"rows \[1\] put target mass on excluded items"):
+        softmax_cross_entropy(torch.zeros(2, 3), p, exclude=torch.tensor([False, False, True]))
+    with pytest.raises(ValueError, match="bool tensor of shape"):
+        softmax_cross_entropy(torch.zeros(2, 3), p, exclude=torch.zeros(3))
+    with pytest.raises(ValueError, match="bool tensor of shape"):
+        softmax_cross_entropy(torch.zeros(2, 3), p, exclude=torch.zeros(4, dtype=torch.bool))
+    for eps in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing"):
+            softmax_cross_entropy(torch.zeros(2, 3), p, label_smoothing=eps)
+
+
+def test_in_batch_softmax_leaves_excluded_columns_out_by_hand():
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    v = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+    # Rows 0 and 2 drew the same item: each is the other's duplicate, not its negative.
+    exclude = torch.tensor([[False, False, True], [False, False, False], [True, False, False]])
+    dots = [[2, 0, 1], [0, 1, -1], [2, 1, 0]]
+    kept = [[0, 1], [0, 1, 2], [1, 2]]
+    expected = -sum(_log_softmax_over(dots[i], kept[i])[i] for i in range(3)) / 3
+    got = in_batch_softmax(q, v, exclude=exclude)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match="diagonal"):
+        in_batch_softmax(q, v, exclude=torch.eye(3, dtype=torch.bool))
+
+
+def test_item_log_q_by_hand():
+    # q_j = max(c_j, 1) / Σ c: the unseen item counts as 1, so log q stays finite
+    got = item_log_q([6, 0, 2])
+    expected = [math.log(6 / 8), math.log(1 / 8), math.log(2 / 8)]
+    assert got.dtype == torch.float32 and got.tolist() == pytest.approx(expected, rel=1e-6)
+    for bad in ([], [0, 0], [1, -1], [[1, 2]]):
+        with pytest.raises(ValueError, match="counts"):
+            item_log_q(bad)
 
 
 def test_in_batch_softmax_with_log_q_and_temperature_by_hand():

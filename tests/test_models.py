@@ -36,6 +36,16 @@ def histories(n_users=N_USERS, n_items=N_ITEMS, n_input=5, n_target=3, seed=0):
     return csr(~is_target), csr(is_target)
 
 
+# The textbook model of the lesson (no residual block, bias, smoothing, dropout or masking):
+# the mechanics tests below check the equations on it; the tuned defaults get their own tests.
+TEXTBOOK = {"residual": False, "input_dropout": 0.0, "item_bias": False,
+            "label_smoothing": 0.0, "mask_inputs": False}  # fmt: skip
+
+
+def textbook_dnn(n_items, **kwargs) -> SoftmaxDNN:
+    return SoftmaxDNN(n_items, **{**TEXTBOOK, **kwargs})
+
+
 def adam_steps(model, batch, steps: int, lr: float) -> None:
     """`steps` Adam steps on model.loss(batch)."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -88,7 +98,7 @@ def test_softmax_dnn_overfits_a_tiny_batch(kwargs):
     inputs, targets = histories()
     batch = make_batch(np.arange(N_USERS), inputs, None, targets)
     torch.manual_seed(0)
-    model = SoftmaxDNN(N_ITEMS, dim=16, **kwargs)
+    model = textbook_dnn(N_ITEMS, dim=16, **kwargs)
     first, last = overfit(model, batch)
     floor = entropy(batch.target)
     assert last - floor < 0.1 * (first - floor)
@@ -108,7 +118,7 @@ def side_batch(inputs, targets, n_dense=2):
 def test_softmax_dnn_with_side_and_dense_features(hidden):
     batch = side_batch(*histories())
     torch.manual_seed(0)
-    model = SoftmaxDNN(N_ITEMS, dim=16, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
+    model = textbook_dnn(N_ITEMS, dim=16, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
     assert model.query_embedding(batch).shape == (N_USERS, 16)
     first, last = overfit(model, batch)
     assert last < first - 0.5 * (first - entropy(batch.target))
@@ -127,7 +137,7 @@ def test_softmax_dnn_with_side_and_dense_features(hidden):
 def test_shapes_and_surface():
     inputs, targets = histories()
     batch = make_batch(np.arange(4), inputs, None, targets)
-    models = [MatrixFactorization(N_USERS, N_ITEMS, dim=8), SoftmaxDNN(N_ITEMS, dim=8)]
+    models = [MatrixFactorization(N_USERS, N_ITEMS, dim=8), textbook_dnn(N_ITEMS, dim=8)]
     for model, uses_history in zip(models, (False, True), strict=True):
         assert model.uses_history is uses_history
         assert model.query_embedding(batch).shape == (4, 8)
@@ -140,8 +150,8 @@ def test_shapes_and_surface():
 
 
 def test_tied_embeddings_share_one_table():
-    model = SoftmaxDNN(N_ITEMS, dim=8, tie_embeddings=True)
-    untied = SoftmaxDNN(N_ITEMS, dim=8)
+    model = textbook_dnn(N_ITEMS, dim=8, tie_embeddings=True)
+    untied = textbook_dnn(N_ITEMS, dim=8)
     assert model.item_embeddings() is model.query_tower.bag.weight
     n_params = sum(p.numel() for p in model.parameters())
     assert sum(p.numel() for p in untied.parameters()) - n_params == N_ITEMS * 8
@@ -157,7 +167,7 @@ def test_softmax_dnn_on_one_hot_user_ids_reduces_to_softmax_mf():
     _, targets = histories(n_users, n_items, n_input=2, n_target=3, seed=3)
     batch = make_batch(np.arange(n_users), one_hot, None, targets)
     torch.manual_seed(0)
-    dnn = SoftmaxDNN(n_items, dim=dim, hidden=())
+    dnn = textbook_dnn(n_items, dim=dim, hidden=())
     mf = MatrixFactorization(n_users, n_items, dim=dim, loss="softmax")
     with torch.no_grad():
         mf.user_embedding.copy_(dnn.query_tower.bag.weight[:n_users])
@@ -283,3 +293,49 @@ def test_query_tower_rejects_bad_batches():
     model = SoftmaxDNN(N_ITEMS, dim=8)
     with pytest.raises(ValueError, match="target"):
         model.loss(QueryBatch(torch.tensor([1]), torch.tensor([0])))
+
+
+# --- the tuned defaults of SoftmaxDNN ------------------------------------------------------
+
+
+def tuned_batch():
+    inputs, targets = histories()
+    return make_batch(np.arange(N_USERS), inputs, None, targets)
+
+
+def test_residual_block_starts_as_the_identity_and_bias_is_an_embedding_coordinate():
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=8, hidden=(16,)).eval()
+    batch = tuned_batch()
+    psi = model.query_embedding(batch)
+    # ψ = x + W₂ReLU(W₁x) with W₂ = 0 at initialisation, and a trailing 1 for the bias.
+    torch.testing.assert_close(psi[:, :-1], model.query_tower(batch))
+    assert (psi[:, -1] == 1).all()
+    with torch.no_grad():
+        model.item_bias.copy_(torch.arange(N_ITEMS, dtype=torch.float32))
+    logits = model(batch)
+    torch.testing.assert_close(logits, psi @ model.item_embeddings().T)
+    bias = torch.arange(N_ITEMS, dtype=torch.float32).expand_as(logits)
+    torch.testing.assert_close(logits - psi[:, :-1] @ model.item_embedding.T, bias)
+
+
+def test_parameter_groups_cover_every_parameter_once_with_the_hidden_scale():
+    model = SoftmaxDNN(N_ITEMS, dim=8, hidden=(16,), hidden_lr_scale=0.25)
+    groups = model.parameter_groups()
+    ids = [id(p) for g in groups for p in g["params"]]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())
+    block = {id(p) for p in model.block.parameters()}
+    assert [g["lr_scale"] for g in groups] == [1.0, 0.25]
+    assert {id(p) for p in groups[1]["params"]} == block
+
+
+@pytest.mark.parametrize("mask", [True, False])
+def test_mask_inputs_leaves_input_only_items_out_of_the_softmax(mask):
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=8, hidden=(16,), input_dropout=0.0, mask_inputs=mask)
+    inputs, targets = histories()
+    batch = make_batch(np.array([0]), inputs, None, targets)  # one query: its 5 input items
+    model.loss(batch).backward()
+    grad = model.item_embedding.grad[batch.bag].abs().sum()
+    # Excluded items are neither targets nor negatives: no gradient reaches their V_j.
+    assert (grad == 0) if mask else (grad > 0)

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from lessons.baselines import Popularity
-from lessons.data.splits import cold_start_users, random_split
+from lessons.data.splits import cold_start_items, cold_start_users, random_split
 from lessons.data.synthetic import synthetic_movielens
+from lessons.features import item_features
 from lessons.metrics import evaluate_dict
-from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.models import MatrixFactorization, SoftmaxDNN, TwoTower
 from lessons.train import History, fit, score_users
 
 K = 10
@@ -44,7 +45,9 @@ def split(data):
 
 def tiny(n_items: int, seed: int = 0, **kwargs) -> SoftmaxDNN:
     torch.manual_seed(seed)  # model initialisation happens before fit, outside its seed
-    return SoftmaxDNN(n_items, dim=16, hidden=(32,), **kwargs)
+    textbook = {"residual": False, "input_dropout": 0.0, "item_bias": False,
+                "label_smoothing": 0.0, "mask_inputs": False}  # fmt: skip
+    return SoftmaxDNN(n_items, dim=16, hidden=(32,), **{**textbook, **kwargs})
 
 
 def valid_ndcg(model, split) -> float:
@@ -71,9 +74,11 @@ def test_history_has_one_finite_row_per_epoch(split):
     assert not history.stopped_early and not history.interrupted
 
 
-def test_train_loss_goes_down(split):
-    history = fit(tiny(split.n_items), split, epochs=6)
-    losses = history.to_frame()["train_loss"]
+def test_train_loss_goes_down(data, split):
+    # A TwoTower with a plain full softmax: no label smoothing to raise the loss floor.
+    torch.manual_seed(0)
+    model = TwoTower(split.n_items, item_features(data), dim=16, query_hidden=(), item_hidden=())
+    losses = fit(model, split, epochs=6, eval_every=None).to_frame()["train_loss"]
     assert losses.iloc[-1] < losses.iloc[0] - 0.2
 
 
@@ -195,7 +200,8 @@ def test_bad_model_or_data_raise(data, split):
 def test_diverging_loss_is_reported(split):
     model = tiny(split.n_items)
     with torch.no_grad():
-        model.item_embeddings().fill_(float("nan"))
+        for parameter in model.parameters():
+            parameter.fill_(float("nan"))
     with pytest.raises(ValueError, match="diverged"):
         fit(model, split, epochs=1)
 
@@ -276,3 +282,41 @@ def test_cosine_schedule_ends_near_zero_and_differs_from_constant(split):
 def test_bad_schedule_arguments_raise(split, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit(tiny(split.n_items), split, epochs=1, **kwargs)
+
+
+# --- cold-start items: the held-out items stay out of the training softmax ------------------
+
+
+def record_exclusions(model) -> list[tuple[bool, torch.Tensor | None]]:
+    """Make `model.loss` record (training mode?, batch.exclude_items) of every call."""
+    calls, loss = [], model.loss
+    model.loss = lambda batch: (calls.append((model.training, batch.exclude_items)), loss(batch))[1]
+    return calls
+
+
+def test_fit_leaves_cold_items_out_of_training_and_scores_only_candidates_at_test(data):
+    cold = cold_start_items(data, item_frac=0.2, seed=0)
+    candidates = torch.zeros(cold.n_items, dtype=torch.bool)
+    candidates[cold.candidates] = True
+    model = tiny(cold.n_items)
+    calls = record_exclusions(model)
+    history = fit(model, cold, epochs=2, batch_size=64)
+    training = [ex for is_training, ex in calls if is_training]
+    testing = [ex for is_training, ex in calls if not is_training]
+    assert len(training) == 2 * int(np.ceil(cold.train["user"].nunique() / 64))
+    assert all(torch.equal(ex, candidates) for ex in training)
+    # the monitored test loss ranks among the candidates only, like the metrics do
+    assert testing and all(torch.equal(ex, ~candidates) for ex in testing)
+    assert np.isfinite(history.to_frame()["valid_loss"]).all()
+
+
+def test_fit_can_keep_cold_items_in_the_softmax_and_warm_splits_exclude_nothing(data, split):
+    cold = cold_start_items(data, item_frac=0.2, seed=0)
+    model = tiny(cold.n_items)
+    calls = record_exclusions(model)
+    fit(model, cold, epochs=1, exclude_cold_items=False)
+    assert all(ex is None for is_training, ex in calls if is_training)
+    model = tiny(split.n_items)
+    calls = record_exclusions(model)
+    fit(model, split, epochs=1)
+    assert calls and all(ex is None for _, ex in calls)

@@ -1,11 +1,19 @@
 """Turn a `Dataset` / `Split` into the tensors the neural models read.
 
 `query`: history bags, side and dense features of users or ad-hoc queries (ψ's input x),
-and the leak-free per-epoch input/target split. `items`: genre, year and title-word features
-of every item (the item tower φ's input x_item).
+and the leak-free per-epoch input/target split. `items`: genre, release-date bucket and
+title-word features of every item (the item tower φ's input x_item), and the content
+vectors of the content-based baseline.
 """
 
-from lessons.features.items import YEAR_EDGES, ItemFeatures, item_features
+from lessons.features.items import (
+    DATE_SCHEMES,
+    YEAR_EDGES,
+    ItemFeatures,
+    item_content,
+    item_features,
+    release_buckets,
+)
 from lessons.features.query import (
     AGE_BUCKETS,
     DENSE_COLUMNS,
@@ -20,7 +28,7 @@ from lessons.features.query import (
 )
 
 __all__ = [
-    "AGE_BUCKETS", "DENSE_COLUMNS", "DENSE_SCALE", "GENDERS", "YEAR_EDGES", "ItemFeatures",
-    "QueryBatch", "QueryFeatures", "ad_hoc_query", "item_features", "make_batch",
-    "query_features", "split_history",
+    "AGE_BUCKETS", "DATE_SCHEMES", "DENSE_COLUMNS", "DENSE_SCALE", "GENDERS", "YEAR_EDGES",
+    "ItemFeatures", "QueryBatch", "QueryFeatures", "ad_hoc_query", "item_content",
+    "item_features", "make_batch", "query_features", "release_buckets", "split_history",
 ]  # fmt: skip

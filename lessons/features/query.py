@@ -38,6 +38,8 @@ class QueryBatch:
         side: (B, 3) age-bucket, gender, occupation indices, or None.
         dense: (B, n_dense) dense features, or None.
         target: (B, n_items) p, rows of the normalized multi-hot (each sums to 1), or None.
+        exclude_items: (n_items,) bool, True for items left out of every row's training
+            softmax (`fit`: the held-out items of a cold-start-items split), or None.
     """
 
     bag: torch.Tensor
@@ -46,6 +48,7 @@ class QueryBatch:
     side: torch.Tensor | None = None
     dense: torch.Tensor | None = None
     target: torch.Tensor | None = None
+    exclude_items: torch.Tensor | None = None
 
     @property
     def size(self) -> int:

@@ -73,26 +73,82 @@ def gather_bags(bag: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
     return bag[torch.arange(shift.numel(), device=bag.device) + shift], new_offsets
 
 
+def input_mask(batch: QueryBatch, n_items: int) -> torch.Tensor:
+    """Bool (B, n_items) mask, True at each row's input-bag items.
+
+    The input items are known positives of the query, not targets: the full softmax leaves
+    them out of its denominator (`softmax_cross_entropy(..., exclude=...)`) instead of
+    pushing them down as negatives. Vectorized: row ids repeated over the bag lengths.
+    """
+    bag, offsets = batch.bag, batch.offsets
+    if bag.numel() and (bag.min() < 0 or bag.max() >= n_items):
+        raise ValueError(f"bag item ids must lie in [0, {n_items}), got "
+                         f"{int(bag.min())}..{int(bag.max())}")  # fmt: skip
+    lengths = torch.diff(offsets, append=offsets.new_tensor([bag.numel()]))
+    rows = torch.repeat_interleave(torch.arange(offsets.numel(), device=bag.device), lengths)
+    mask = torch.zeros(offsets.numel(), n_items, dtype=torch.bool, device=bag.device)
+    mask[rows, bag] = True
+    return mask
+
+
+MAX_IN_BATCH = 8192  # examples per in-batch softmax: its (P, P) logits take P² floats
+
+
+def in_batch_examples(
+    positive: torch.Tensor, known: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The examples of an in-batch softmax: one per (row, positive item) pair.
+
+    Args:
+        positive: Bool (B, n_items), the rows' target items.
+        known: Bool (B, n_items), other known positives of each row (its input items).
+
+    Returns:
+        rows (P,), items (P,) of the P pairs (row-major), and the bool (P, P) mask of
+        columns left out of each example's softmax: column c for example r when c's item is
+        a known positive (target or input) of r's row — a duplicate of r's own item, or
+        another of its targets — never the diagonal.
+
+    Raises:
+        ValueError: When P > MAX_IN_BATCH (use fewer users per batch).
+    """
+    rows, items = positive.nonzero(as_tuple=True)
+    if rows.numel() > MAX_IN_BATCH:
+        raise ValueError(
+            f"this batch has {rows.numel()} (user, target) pairs; the in-batch softmax "
+            f"takes at most {MAX_IN_BATCH} (its logits are pairs²): lower batch_size (users "
+            "per batch, e.g. 32) or target_share"
+        )
+    exclude = (known | positive).index_select(1, items).index_select(0, rows)  # (P, P)
+    return rows, items, exclude.fill_diagonal_(False)
+
+
 class QueryTower(nn.Module):
     """Query tower ψ: x = [mean_{j∈bag} E_j ‖ A_age ‖ G_gender ‖ O_occ ‖ dense] → MLP → ψ(x) ∈ R^d.
 
-    Shapes: bag (nnz,), offsets (B,) -> mean bag embedding (B, d); side (B, 3) ->
-    3 × (B, side_dim); dense (B, n_dense); x (B, d + 3·side_dim + n_dense); ψ (B, d).
+    Shapes: bag (nnz,), offsets (B,) -> mean bag embedding (B, e) (e = embedding_dim,
+    default d); side (B, 3) -> 3 × (B, side_dim); dense (B, n_dense);
+    x (B, e + 3·side_dim + n_dense); ψ (B, d).
     The bag is an nn.EmbeddingBag(mode="mean"): the cost grows with the number of
-    interactions, never with n_users × n_items.
+    interactions, never with n_users × n_items. `input_dropout` zeroes entries of x (rescaling
+    the rest) in training mode only, so ψ cannot lean on a few history items.
     Side/dense features of a batch are read only when the tower was built for them.
     """
 
     def __init__(self, n_items: int, dim: int = 64, hidden: Sequence[int] = (256,),
                  activation: str = "relu", dropout: float = 0.0,
                  side_cardinalities: Sequence[int] | None = None, n_dense: int = 0,
-                 side_dim: int = 8) -> None:  # fmt: skip
+                 side_dim: int = 8, input_dropout: float = 0.0,
+                 embedding_dim: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.n_items, self.dim = check_positive("n_items", n_items), check_positive("dim", dim)
         if isinstance(n_dense, bool) or not isinstance(n_dense, int) or n_dense < 0:
             raise ValueError(f"n_dense must be an integer >= 0, got {n_dense!r}")
+        if isinstance(input_dropout, bool) or not 0 <= input_dropout < 1:
+            raise ValueError(f"input_dropout must lie in [0, 1), got {input_dropout!r}")
         cards = tuple(check_positive("side cardinality", c) for c in side_cardinalities or ())
-        self.bag = nn.EmbeddingBag(n_items, dim, mode="mean")
+        e = dim if embedding_dim is None else check_positive("embedding_dim", embedding_dim)
+        self.bag = nn.EmbeddingBag(n_items, e, mode="mean")
         init_table(self.bag.weight)
         self.side = nn.ModuleList(
             nn.Embedding(c, check_positive("side_dim", side_dim)) for c in cards
@@ -101,7 +157,8 @@ class QueryTower(nn.Module):
         self.register_buffer(
             "cardinalities", torch.tensor(cards, dtype=torch.long), persistent=False
         )
-        self.mlp = mlp(dim + len(cards) * side_dim + n_dense, hidden, dim, activation, dropout)
+        self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
+        self.mlp = mlp(e + len(cards) * side_dim + n_dense, hidden, dim, activation, dropout)
 
     def forward(self, batch: QueryBatch) -> torch.Tensor:
         bag, offsets = batch.bag, batch.offsets
@@ -117,7 +174,7 @@ class QueryTower(nn.Module):
         if bag.min() < 0 or bag.max() >= self.n_items:
             raise ValueError(f"history item ids must lie in [0, {self.n_items}), got "
                              f"{int(bag.min())}..{int(bag.max())}")  # fmt: skip
-        parts = [self.bag(bag, offsets)]  # (B, d)
+        parts = [self.bag(bag, offsets)]  # (B, e)
         if len(self.side):
             side = batch.side
             if side is None or side.shape != (offsets.numel(), len(self.side)):
@@ -137,48 +194,58 @@ class QueryTower(nn.Module):
                     f"(B, {self.n_dense}) (make_batch(..., use_dense=True))"
                 )
             parts.append(batch.dense)  # (B, n_dense)
-        return self.mlp(torch.cat(parts, dim=1))  # (B, d)
+        return self.mlp(self.input_dropout(torch.cat(parts, dim=1)))  # (B, d)
 
 
 class ItemTower(nn.Module):
-    """Item tower φ: x_j = [g_j ‖ Y_year(j) ‖ mean_{w∈title_j} W_w ‖ I_j] → MLP → φ(x_j) ∈ R^d.
+    """Item tower φ: x_j = [G g_j ‖ Y_date(j) ‖ mean_{w∈title_j} W_w ‖ I_j] → MLP → φ(x_j) ∈ R^d.
 
-    Shapes: genres (n, n_genres); year and title embeddings (n, feature_dim) each; optional
-    item-id embedding I (n, d). With use_item_id=False, φ_j is a function of j's features
-    alone, so it embeds items never seen in training (cold start); items with identical
-    features get identical embeddings.
+    g_j is the genre multi-hot and G a bias-free linear map (the sum of j's genre vectors);
+    Y the release-date bucket embedding (`ItemFeatures.year_bucket`); W the title-word
+    embeddings (use_title=True); I the item-id embedding (use_item_id=True). Each part is
+    feature_dim wide. Shapes: genres (n, n_genres) -> (n, f); date, title, id (n, f) each;
+    x (n, k·f) for k parts; φ (n, d).
+    With use_item_id=False, φ_j is a function of j's features alone, so it embeds items
+    never seen in training (cold start); items with identical features get identical
+    embeddings. Title words are off by default: on MovieLens 100K the tower memorises the
+    training titles and cold-start recall drops (research: R@20 0.29 -> 0.21).
     """
 
     def __init__(self, item_features: ItemFeatures, dim: int = 64, hidden: Sequence[int] = (),
                  use_item_id: bool = True, n_items: int | None = None, activation: str = "relu",
-                 dropout: float = 0.0, feature_dim: int = 16) -> None:  # fmt: skip
+                 dropout: float = 0.0, feature_dim: int = 32,
+                 use_title: bool = False) -> None:  # fmt: skip
         super().__init__()
         f, n = item_features, item_features.n_items
         if n_items is not None and n_items != n:
             raise ValueError(f"item_features describe {n} items but n_items={n_items}")
         self.n_items, dim = n, check_positive("dim", dim)
+        width = check_positive("feature_dim", feature_dim)
         for name in ("genres", "year_bucket", "title_bag", "title_offsets"):
             self.register_buffer(name, getattr(f, name), persistent=False)
-        self.year = nn.Embedding(f.n_year_buckets, check_positive("feature_dim", feature_dim))
-        self.title = nn.EmbeddingBag(max(1, len(f.vocabulary)), feature_dim, mode="mean")
+        self.genre = nn.Linear(f.genres.shape[1], width, bias=False)
+        self.year = nn.Embedding(f.n_year_buckets, width)
         init_table(self.year.weight)
-        init_table(self.title.weight)
-        self.item_id = nn.Parameter(init_table(torch.empty(n, dim))) if use_item_id else None
-        width = f.genres.shape[1] + 2 * feature_dim + (dim if use_item_id else 0)
-        self.mlp = mlp(width, hidden, dim, activation, dropout)
+        self.title = None
+        if use_title:
+            self.title = nn.EmbeddingBag(max(1, len(f.vocabulary)), width, mode="mean")
+            init_table(self.title.weight)
+        self.item_id = nn.Parameter(init_table(torch.empty(n, width))) if use_item_id else None
+        n_parts = 2 + (self.title is not None) + (self.item_id is not None)
+        self.mlp = mlp(n_parts * width, hidden, dim, activation, dropout)
 
     def forward(self, items: torch.Tensor | None = None) -> torch.Tensor:
         """φ of `items` (ids, (m,)), or of every item when None; shape (m or n_items, d)."""
         if items is None:
             items = torch.arange(self.n_items, device=self.genres.device)
-            bag, offsets = self.title_bag, self.title_offsets
-        else:
-            if items.ndim != 1 or (
-                items.numel() and (items.min() < 0 or items.max() >= self.n_items)
-            ):
-                raise ValueError(f"item ids must be a 1-D tensor of ids in [0, {self.n_items})")
+        elif items.ndim != 1 or (
+            items.numel() and (items.min() < 0 or items.max() >= self.n_items)
+        ):
+            raise ValueError(f"item ids must be a 1-D tensor of ids in [0, {self.n_items})")
+        parts = [self.genre(self.genres[items]), self.year(self.year_bucket[items])]  # (m, f)
+        if self.title is not None:
             bag, offsets = gather_bags(self.title_bag, self.title_offsets, items)
-        parts = [self.genres[items], self.year(self.year_bucket[items]), self.title(bag, offsets)]
+            parts.append(self.title(bag, offsets))  # (m, f)
         if self.item_id is not None:
-            parts.append(self.item_id[items])  # (m, d)
+            parts.append(self.item_id[items])  # (m, f)
         return self.mlp(torch.cat(parts, dim=1))  # (m, d)

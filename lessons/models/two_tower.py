@@ -8,65 +8,66 @@ from torch import nn
 
 from lessons.features import ItemFeatures, QueryBatch
 from lessons.losses import in_batch_softmax, softmax_cross_entropy
-from lessons.models.towers import ItemTower, QueryTower, batch_target
+from lessons.models.towers import (
+    ItemTower,
+    QueryTower,
+    batch_target,
+    in_batch_examples,
+    input_mask,
+)
 
 LOSSES = ("full", "in_batch")
-
-
-def sample_positives(p: torch.Tensor) -> torch.Tensor:
-    """One item per row, k_i ~ p_i, by inverting the row CDFs (torch's global generator).
-
-    Same distribution as torch.multinomial(p, 1) but ~50x faster on 943×1682 rows: one
-    cumsum and a binary search per row. Items with p_ij = 0 are never drawn.
-    """
-    cdf = p.double().cumsum(dim=1)  # (B, n); float64 so the last entry is ~exactly 1
-    u = torch.rand(p.shape[0], 1, dtype=torch.float64, device=p.device) * cdf[:, -1:]
-    # right=True: the first j with cdf_j > u, which always has p_j > 0
-    return torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_max(p.shape[1] - 1)
 
 
 class TwoTower(nn.Module):
     """Score s(x, j) = ⟨ψ(x), φ(x_j)⟩; with normalize=True both towers are L2-normalized (cosine).
 
-    loss="full":     L = -(1/B) Σ_i Σ_j p_ij log softmax(ψ_i Φᵀ / τ)_j over all n items.
-    loss="in_batch": one positive k_i ~ p_i per row; with Φ_B = φ(k_1..k_B) (B, d),
-                     L = -(1/B) Σ_i log softmax(ψ_i Φ_Bᵀ / τ − log q_k)_i   (Yi et al. 2019),
-                     the other rows' positives being the negatives, log q the optional logQ
-                     correction (log sampling probability of each item, shape (n_items,)).
-    φ reads genre multi-hot, year bucket, title words and (use_item_id=True) an item-id
-    embedding; with use_item_id=False it embeds items never seen in training (cold start).
-    Shapes: ψ (B, d); Φ (n_items, d); forward returns the scores ψΦᵀ (B, n_items) (τ only
-    sharpens the training softmax, it never changes a ranking).
+    loss="full":     L = -(1/B) Σ_i Σ_{j∈A_i} p_ij log softmax_{A_i}(ψ_i Φᵀ / τ)_j, where A_i
+                     leaves out row i's input items (known positives, not targets) and
+                     `batch.exclude_items` (cold-start items no row can target).
+    loss="in_batch": every (row i, positive k) of batch.target is one example e; with
+                     Φ_P = φ(k_1..k_P) (P, d) the negatives are the other examples' items,
+                     L = -(1/P) Σ_e log softmax_{E_e}(ψ_e Φ_Pᵀ / τ − α log q)_e   (Yi et al. 2019),
+                     E_e leaving out columns whose item is a known positive of e's row (its
+                     input or target items: duplicates of e's own item included); α log q
+                     the optional logQ correction (log_q: (n_items,), `losses.item_log_q`).
+                     Batches of B users give P ≈ B × (targets per user) examples.
+    ψ: `QueryTower` (mean of the history's embeddings, e = embedding_dim → query_hidden → d).
+    φ: `ItemTower` (genre, release-date bucket, optional title words and item id, each
+    feature_dim wide → item_hidden → d); use_item_id=False embeds items never seen in
+    training (cold start). Shapes: ψ (B, d); Φ (n_items, d); forward returns ψΦᵀ (B, n_items)
+    (τ and log q only shape the training softmax, they never change a ranking).
     """
 
     uses_history = True
 
-    def __init__(self, n_items: int, item_features: ItemFeatures, dim: int = 64,
-                 query_hidden: Sequence[int] = (256,), item_hidden: Sequence[int] = (),
+    def __init__(self, n_items: int, item_features: ItemFeatures, dim: int = 32,
+                 query_hidden: Sequence[int] = (64,), item_hidden: Sequence[int] = (64,),
                  use_item_id: bool = True, loss: str = "full", log_q: torch.Tensor | None = None,
                  temperature: float = 1.0, normalize: bool = False,
                  side_cardinalities: Sequence[int] | None = None, n_dense: int = 0,
-                 activation: str = "relu", dropout: float = 0.0) -> None:  # fmt: skip
+                 activation: str = "relu", dropout: float = 0.0, *, log_q_weight: float = 1.0,
+                 embedding_dim: int = 32, feature_dim: int = 32, use_title: bool = False,
+                 input_dropout: float = 0.0) -> None:  # fmt: skip
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}")
-        if log_q is not None and (
-            loss != "in_batch" or log_q.shape != (n_items,) or not log_q.isfinite().all()
-        ):
+        if not temperature > 0 or not log_q_weight >= 0:
+            raise ValueError(f"temperature must be > 0 and log_q_weight >= 0, got "
+                             f"{temperature!r}, {log_q_weight!r}")  # fmt: skip
+        if log_q is not None and (loss != "in_batch" or log_q.shape != (n_items,)
+                                  or not log_q.isfinite().all()):  # fmt: skip
             raise ValueError(
-                f"log_q must be a finite ({n_items},) tensor of log sampling probabilities, "
-                "and only applies to loss='in_batch'"
+                f"log_q must be a finite ({n_items},) tensor (losses.item_log_q"
+                "(split.item_popularity())); it only applies to loss='in_batch'"
             )
-        self.query_tower = QueryTower(
-            n_items, dim, query_hidden, activation, dropout, side_cardinalities, n_dense
-        )
-        self.item_tower = ItemTower(
-            item_features, dim, item_hidden, use_item_id, n_items, activation, dropout
-        )
+        self.query_tower = QueryTower(n_items, dim, query_hidden, activation, dropout,
+                                      side_cardinalities, n_dense, input_dropout=input_dropout,
+                                      embedding_dim=embedding_dim)  # fmt: skip
+        self.item_tower = ItemTower(item_features, dim, item_hidden, use_item_id, n_items,
+                                    activation, dropout, feature_dim, use_title)  # fmt: skip
         self.n_items, self.loss_kind = n_items, loss
-        self.temperature, self.normalize = temperature, normalize
+        self.temperature, self.normalize, self.log_q_weight = temperature, normalize, log_q_weight
         self.register_buffer("log_q", None if log_q is None else log_q.detach().float().clone())
 
     def _norm(self, emb: torch.Tensor) -> torch.Tensor:
@@ -86,10 +87,15 @@ class TwoTower(nn.Module):
     def loss(self, batch: QueryBatch) -> torch.Tensor:
         target = batch_target(batch, self.n_items)  # p (B, n_items)
         psi = self.query_embedding(batch)  # (B, d)
+        positive = target > 0
+        known = input_mask(batch, self.n_items) & ~positive  # an input that is a target stays
         if self.loss_kind == "full":
-            return softmax_cross_entropy(psi @ self.item_embeddings().T / self.temperature, target)
-        positive = sample_positives(target)  # (B,) one item k_i ~ p_i per row
-        log_q = None if self.log_q is None else self.log_q[positive]
-        return in_batch_softmax(
-            psi, self.item_embeddings(positive), log_q=log_q, temperature=self.temperature
-        )
+            if batch.exclude_items is not None:
+                known = known | batch.exclude_items
+            logits = psi @ self.item_embeddings().T / self.temperature
+            return softmax_cross_entropy(logits, target, exclude=known)
+        rows, items, exclude = in_batch_examples(positive, known)
+        unique, index = items.unique(return_inverse=True)  # run φ once per distinct item
+        log_q = None if self.log_q is None else self.log_q_weight * self.log_q[items]
+        return in_batch_softmax(psi[rows], self.item_embeddings(unique)[index], log_q=log_q,
+                                temperature=self.temperature, exclude=exclude)  # fmt: skip
