@@ -12,8 +12,10 @@ import torch
 
 from lessons.config import DEFAULT_SEED
 from lessons.data.dataset import Split
+from lessons.features import item_features
 from lessons.history import History
-from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.losses import item_log_q
+from lessons.models import MatrixFactorization, SoftmaxDNN, TwoTower
 from lessons.train import fit
 
 
@@ -42,6 +44,20 @@ def _softmax_dnn(split: Split, **kwargs) -> SoftmaxDNN:
     return SoftmaxDNN(split.n_items, **kwargs)
 
 
+def _two_tower(split: Split, *, log_q: bool = False, **kwargs) -> TwoTower:
+    """TwoTower over genre + release-year item features; log_q=True turns on the correction
+    with q_j from the split's training counts."""
+    features = item_features(split.dataset, date_buckets="year")
+    correction = item_log_q(split.item_popularity()) if log_q else None
+    return TwoTower(split.n_items, features, log_q=correction, **kwargs)
+
+
+# Linear towers beat 64-unit hidden towers on ML-100K in every setting measured; every
+# two-tower recipe uses them, with 20% of each user's items as targets per epoch.
+_TOWERS = {"dim": 32, "query_hidden": (), "item_hidden": ()}
+_TOWER_FIT = {"lr": 2e-2, "target_share": 0.2}
+_IN_BATCH = {**_TOWERS, "loss": "in_batch", "normalize": True, "temperature": 0.1}
+
 RECIPES: dict[str, Recipe] = {
     # Softmax MF: L2 on the embeddings is the setting that matters (0.03 overfits, 1.0 collapses
     # to popularity); one full batch of users per step, 50 steps of Adam with cosine decay.
@@ -59,6 +75,34 @@ RECIPES: dict[str, Recipe] = {
         _softmax_dnn,
         fit_kwargs={"epochs": 20, "lr": 0.035, "batch_size": 256, "target_share": 0.6},
         note="softmax DNN, d=128, residual ReLU block, label smoothing 0.8",
+    ),
+    # Full softmax over φ(x_item) for every item, with an item-id embedding (warm items).
+    "TwoTower": Recipe(
+        _two_tower,
+        model_kwargs=_TOWERS,
+        fit_kwargs={**_TOWER_FIT, "epochs": 40, "batch_size": 512},
+        note="two-tower, full softmax, linear towers, d=32",
+    ),
+    # No item-id embedding: φ reads genres and release year only, so it embeds items never
+    # seen in training. Held-out items are left out of the training softmax by `fit`.
+    "TwoTower-cold": Recipe(
+        _two_tower,
+        model_kwargs={**_TOWERS, "use_item_id": False},
+        fit_kwargs={**_TOWER_FIT, "epochs": 40, "batch_size": 1024},
+        note="two-tower for cold-start items: features only",
+    ),
+    # In-batch sampled softmax: the other examples' items are the negatives.
+    "TwoTower-inbatch": Recipe(
+        _two_tower,
+        model_kwargs=_IN_BATCH,
+        fit_kwargs={**_TOWER_FIT, "epochs": 10, "batch_size": 32},
+        note="two-tower, in-batch softmax without correction",
+    ),
+    "TwoTower-inbatch-logQ": Recipe(
+        _two_tower,
+        model_kwargs={**_IN_BATCH, "log_q": True},
+        fit_kwargs={**_TOWER_FIT, "epochs": 10, "batch_size": 32},
+        note="two-tower, in-batch softmax with logQ correction (Yi et al. 2019)",
     ),
 }
 

@@ -64,6 +64,7 @@ def runners() -> dict[str, Callable]:
         "EASE": _ease,
         "MF": _recipe("MF"),
         "SoftmaxDNN": _recipe("SoftmaxDNN"),
+        "TwoTower": _recipe("TwoTower"),
     }
 
 
@@ -84,7 +85,7 @@ def warm_up() -> None:
     from lessons.recipes import train
 
     tiny = random_split(synthetic_movielens(n_users=60, n_items=80, seed=0), seed=0)
-    for name in ("MF", "SoftmaxDNN"):
+    for name in ("MF", "SoftmaxDNN", "TwoTower"):
         train(name, tiny, epochs=1, eval_every=None, progress=False)
 
 
