@@ -24,7 +24,7 @@ lab: setup
 
 # The whole suite: unit tests plus every notebook executed by nbval.
 test: setup
-	LESSONS_QUIET=1 $(PY) -m pytest --nbval-lax --sanitize-with notebooks/sanitize.cfg
+	LESSONS_QUIET=1 $(PY) -m pytest --nbval-lax --nbval-sanitize-with notebooks/sanitize.cfg
 
 bench: setup
 	$(PY) -m lessons.bench

@@ -1,0 +1,197 @@
+"""Exercises for the lesson notebooks: `check()`, `hint()` and `solution()`.
+
+An exercise cell in a notebook looks like
+
+    answer = ...  # your code here
+    nb00.long_tail_items.check(answer, data=data)
+
+`check` answers one of three things, as a `Result` that prints as a coloured line:
+
+* "not attempted": the answer is still the scaffold's placeholder (`...` or `None`);
+* "correct": it matches the expected value (exactly, within a tolerance, or as a choice);
+* "incorrect": anything else, with a message saying what differs (never an exception, so an
+  untouched or half-done notebook still runs top to bottom).
+
+The expected value is computed from the context passed to `check` (the notebook's data or
+model), never hard-coded, so an exercise stays right on the synthetic fallback data too.
+"""
+
+import html
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
+_COLOURS = {CORRECT: "#1b7e1b", INCORRECT: "#b00020", NOT_ATTEMPTED: "#8a6d00"}
+_ICONS = {CORRECT: "✔", INCORRECT: "✘", NOT_ATTEMPTED: "…"}
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome of `Exercise.check`: `status` is "correct", "incorrect" or "not attempted"."""
+
+    status: str
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == CORRECT
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __str__(self) -> str:
+        return f"{_ICONS[self.status]} {self.status}: {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        colour = _COLOURS[self.status]
+        return f"<span style='color:{colour}'><b>{_ICONS[self.status]} {self.status}</b>: " + (
+            f"{html.escape(self.message)}</span>"
+        )
+
+
+@dataclass(frozen=True)
+class Text:
+    """A hint or solution: prints as plain text, renders as preformatted HTML in Jupyter."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(self.text)}</pre>"
+
+
+def is_placeholder(answer: Any) -> bool:
+    """True for the scaffold's placeholders: `...` and `None`."""
+    return answer is Ellipsis or answer is None
+
+
+def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tuple[bool, str]]:
+    """Comparison for numbers and arrays: |answer − expected| <= atol + rtol · |expected|."""
+
+    def compare(answer: Any, expected: Any) -> tuple[bool, str]:
+        a = np.asarray(answer, dtype=np.float64)
+        e = np.asarray(expected, dtype=np.float64)
+        if a.shape != e.shape:
+            return False, f"expected shape {e.shape}, got {a.shape}"
+        if np.allclose(a, e, rtol=rtol, atol=atol):
+            return True, "matches"
+        if e.ndim == 0:
+            direction = "too large" if a > e else "too small"
+            return False, f"{float(a):.6g} is {direction}"
+        return False, f"{int((~np.isclose(a, e, rtol=rtol, atol=atol)).sum())} entries differ"
+
+    return compare
+
+
+def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
+    """Comparison for ordered lists of ids: same items in the same order."""
+    a, e = [int(x) for x in np.ravel(answer)], [int(x) for x in np.ravel(expected)]
+    if a == e:
+        return True, "matches"
+    if len(a) != len(e):
+        return False, f"expected {len(e)} items, got {len(a)}"
+    if sorted(a) == sorted(e):
+        return False, "the right items, in the wrong order"
+    return False, f"{len(set(a) - set(e))} of your {len(a)} items are not in the expected list"
+
+
+def choice(answer: Any, expected: Any) -> tuple[bool, str]:
+    """Comparison for multiple choice: the letter, case and spaces ignored."""
+    if not isinstance(answer, str):
+        return False, f"answer with one letter as a string, e.g. 'a'; got {answer!r}"
+    ok = answer.strip().lower() == str(expected).lower()
+    return ok, "matches" if ok else f"{answer.strip()!r} is not the right option"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: a question, how to get the expected answer, and how to compare.
+
+    Attributes:
+        name: Short identifier, shown in messages.
+        question: The task, as shown in the notebook.
+        expected: `expected(**context)` returns the right answer from the notebook's objects.
+        compare: `compare(answer, expected) -> (ok, message)`.
+        hints: Hints, from gentle to explicit; `hint(i)` returns the i-th.
+        solution_code: Code that sets `answer`, runnable in the notebook's namespace.
+        explanation: Why the answer is what it is, shown when correct.
+        choices: For multiple choice, letter -> option text (shown by `question_text`).
+    """
+
+    name: str
+    question: str
+    expected: Callable[..., Any]
+    compare: Callable[[Any, Any], tuple[bool, str]]
+    hints: Sequence[str]
+    solution_code: str
+    explanation: str = ""
+    choices: dict[str, str] = field(default_factory=dict)
+
+    def check(self, answer: Any, **context: Any) -> Result:
+        """Compare `answer` with the expected value computed from `context`; never raises."""
+        if is_placeholder(answer):
+            return Result(NOT_ATTEMPTED, f"replace the placeholder with your answer ({self.name})")
+        try:
+            expected = self.expected(**self._context(context))
+        except TypeError as exc:  # the notebook passed the wrong context: say which is needed
+            needed = ", ".join(f"{name}=..." for name in self._needs())
+            return Result(INCORRECT, f"call check(answer, {needed}): {exc}")
+        try:
+            ok, detail = self.compare(answer, expected)
+        except Exception as exc:  # a malformed answer is feedback, not a crash
+            return Result(INCORRECT, f"could not compare your answer: {exc}")
+        if ok:
+            return Result(CORRECT, self.explanation or "well done")
+        return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
+
+    def _needs(self) -> list[str]:
+        params = inspect.signature(self.expected).parameters.values()
+        return [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    def _context(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The part of `context` that `expected` takes (extra objects are fine to pass)."""
+        params = inspect.signature(self.expected).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return context
+        return {k: v for k, v in context.items() if k in self._needs()}
+
+    def hint(self, i: int = 0) -> Text:
+        """The i-th hint (0 = gentlest); past the last one, the last."""
+        if not self.hints:
+            return Text("no hint for this one; see solution()")
+        return Text(self.hints[min(max(int(i), 0), len(self.hints) - 1)])
+
+    def solution(self) -> Text:
+        """Code that computes the answer (it sets `answer`)."""
+        return Text(self.solution_code)
+
+    def question_text(self) -> Text:
+        """The question, with the options of a multiple-choice exercise."""
+        options = "".join(f"\n  ({k}) {v}" for k, v in self.choices.items())
+        return Text(self.question + options)
+
+
+__all__ = [
+    "CORRECT",
+    "INCORRECT",
+    "NOT_ATTEMPTED",
+    "Exercise",
+    "Result",
+    "Text",
+    "choice",
+    "close_to",
+    "is_placeholder",
+    "same_sequence",
+]

@@ -1,0 +1,79 @@
+"""Exercises of notebook 01 (matrix factorization). Context: `model`, `split`, or `table`."""
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lessons.data import Split
+from lessons.exercises import Exercise, choice, close_to, same_sequence
+from lessons.recommend import recommend
+
+TOP_N, ALPHA, USER = 5, 1.0, 0
+
+
+def _alpha_top(model: torch.nn.Module, split: Split) -> np.ndarray:
+    return recommend(model, split, USER, TOP_N, alpha=ALPHA)["item"].to_numpy()
+
+
+def _arp(table: pd.DataFrame) -> float:
+    return float(table.groupby("user")["popularity"].mean().mean())
+
+
+alpha_top = Exercise(
+    name="nb01.alpha_top",
+    question=f"Without `recommend`, compute the top-{TOP_N} item ids of user {USER} for the score "
+    f"⟨U_u, V_j⟩ / ‖V_j‖^{ALPHA:g}, leaving out the items in the user's training history.",
+    expected=_alpha_top,
+    compare=same_sequence,
+    hints=[
+        "U = model.user_embedding and V = model.item_embeddings() (detach().numpy() both).",
+        "Divide V @ U[0] by np.linalg.norm(V, axis=1); set the seen items "
+        "(split.train_matrix()[0].indices) to -np.inf before sorting.",
+    ],
+    solution_code=(
+        "U = model.user_embedding.detach().numpy()\n"
+        "V = model.item_embeddings().detach().numpy()\n"
+        f"scores = V @ U[{USER}] / np.linalg.norm(V, axis=1) ** {ALPHA}\n"
+        f"scores[split.train_matrix()[{USER}].indices] = -np.inf\n"
+        f"answer = np.argsort(-scores)[:{TOP_N}]"
+    ),
+    explanation="dividing by ‖V_j‖ ranks by direction only, like cosine scoring",
+)
+
+arp = Exercise(
+    name="nb01.arp",
+    question="ARP = (1/|U|) Σ_u (1/|L_u|) Σ_{i∈L_u} φ(i). Compute it for the lists in `table` "
+    "(columns user, item, popularity).",
+    expected=_arp,
+    compare=close_to(rtol=1e-6),
+    hints=[
+        "First the mean popularity of each user's list, then the mean over users.",
+        'table.groupby("user")["popularity"].mean() gives the per-user means.',
+    ],
+    solution_code='answer = table.groupby("user")["popularity"].mean().mean()',
+    explanation="that is lessons.metrics.arp_at_k, the mean training count of a recommended item",
+)
+
+new_user = Exercise(
+    name="nb01.new_user",
+    question="A new visitor rates five movies. What has to happen before matrix factorization can "
+    "score the catalogue for her?",
+    expected=lambda **_: "b",
+    compare=choice,
+    choices={
+        "a": "nothing: score her with the mean of the rows of U",
+        "b": "learn a row U_u for her: refit the model, or fold in (solve for U_u with V fixed)",
+        "c": "add her age and occupation to the model's input",
+        "d": "switch to cosine scoring",
+    },
+    hints=[
+        "Which parameter of s_uj = ⟨U_u, V_j⟩ belongs to the user, and where does it come from?"
+    ],
+    solution_code='answer = "b"',
+    explanation="MF's only input is the user id; the softmax DNN of notebook 02 reads her history "
+    "and features instead",
+)
+
+EXERCISES = (alpha_top, arp, new_user)
+
+__all__ = ["EXERCISES", "alpha_top", "arp", "new_user"]

@@ -1,0 +1,75 @@
+"""The shared shell of every lesson widget: controls, a result area and an error line.
+
+A panel recomputes when a control's value changes (controls use `continuous_update=False`,
+so a slider fires once, on release) or when its button is clicked. `compute()` is a thin call
+into the library; a `ValueError` it raises is shown in the panel's status line, in red, and the
+panel keeps its last good result and keeps working. Everything is plain ipywidgets state, so a
+test can set `.value` (or call `refresh()`) and read `result`, `error` and `output.value`
+without a browser.
+"""
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+ERROR_STYLE = "color:#b00020;font-weight:bold"
+
+
+def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
+    """A DataFrame as a compact HTML table (floats rounded), for an HTML widget."""
+    return frame.to_html(index=False, float_format=floatfmt.format, border=0)
+
+
+class Panel(widgets.VBox):
+    """Controls on top, a status line, then an HTML result area.
+
+    Subclasses implement `compute()` (returns the result, raises ValueError on bad input) and
+    `render(result)` (returns HTML).
+
+    Attributes:
+        result: The last good result of `compute()`, or None.
+        error: The message of the last failed `compute()`, or None after a success.
+        status: HTML widget with the error message (empty when all is well).
+        output: HTML widget with the rendered result.
+    """
+
+    def __init__(self, controls: Sequence[widgets.Widget], *, auto: bool = True, **kwargs: Any):
+        self.result: Any = None
+        self.error: str | None = None
+        self.status = widgets.HTML()
+        self.output = widgets.HTML()
+        self.controls = list(controls)
+        if auto:  # a button-driven panel recomputes on click only
+            for control in self.controls:
+                if hasattr(control, "value"):
+                    control.observe(self._on_change, names="value")
+        super().__init__([widgets.HBox(self.controls), self.status, self.output], **kwargs)
+
+    def compute(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def render(self, result: Any) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _on_change(self, change: Any = None) -> None:
+        self.refresh()
+
+    def refresh(self) -> Any:
+        """Recompute and redraw; on ValueError show the message and keep the last result."""
+        try:
+            result = self.compute()
+            rendered = self.render(result)
+        except ValueError as exc:
+            self.error = str(exc)
+            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(self.error)}</span>"
+            return None
+        self.result, self.error = result, None
+        self.status.value = ""
+        self.output.value = rendered
+        return result
+
+
+__all__ = ["ERROR_STYLE", "Panel", "frame_html"]

@@ -1,0 +1,185 @@
+"""Exercise machinery and the exercises of notebooks 00 and 01: right, wrong and untouched."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lessons.data import random_split, synthetic_movielens
+from lessons.exercises import (
+    CORRECT,
+    INCORRECT,
+    NOT_ATTEMPTED,
+    Exercise,
+    Result,
+    choice,
+    close_to,
+    nb00,
+    nb01,
+    same_sequence,
+)
+from lessons.models import MatrixFactorization
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_movielens(n_users=60, n_items=80, seed=3)
+
+
+@pytest.fixture(scope="module")
+def split(data):
+    return random_split(data, 0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(split):
+    torch.manual_seed(0)
+    return MatrixFactorization(split.n_users, split.n_items, dim=8)
+
+
+def _run_solution(exercise: Exercise, namespace: dict):
+    scope = {"np": np, "pd": pd, **namespace}
+    exec(exercise.solution_code, scope)  # the code a learner would paste
+    return scope["answer"]
+
+
+# --- machinery -------------------------------------------------------------------------------
+
+
+def test_placeholders_are_not_attempted():
+    ex = Exercise("demo", "2 + 2?", lambda: 4, close_to(), ["add"], "answer = 4")
+    for placeholder in (..., None):
+        result = ex.check(placeholder)
+        assert result.status == NOT_ATTEMPTED and not result
+
+
+def test_close_to_reports_direction_and_shape():
+    compare = close_to(rtol=0.01)
+    assert compare(4.03, 4.0)[0] is True
+    assert compare(4.1, 4.0) == (False, "4.1 is too large")
+    assert compare(3.0, 4.0) == (False, "3 is too small")
+    assert compare([1, 2], [1, 2, 3])[0] is False
+    assert compare([1, 2, 9], [1, 2, 3]) == (False, "1 entries differ")
+
+
+def test_same_sequence_and_choice_messages():
+    assert same_sequence([3, 1, 2], [3, 1, 2])[0]
+    assert same_sequence([1, 2, 3], [3, 1, 2]) == (False, "the right items, in the wrong order")
+    assert same_sequence([1, 2], [3, 1, 2]) == (False, "expected 3 items, got 2")
+    assert choice(" B ", "b")[0] and not choice("a", "b")[0]
+    assert not choice(2, "b")[0]
+
+
+def test_malformed_answer_is_incorrect_not_an_exception():
+    ex = Exercise("demo", "q", lambda: [1, 2], same_sequence, [], "answer = [1, 2]")
+    result = ex.check("not a list of ids")
+    assert result.status == INCORRECT and "could not compare" in result.message
+
+
+def test_result_and_text_render():
+    result = Result(CORRECT, "a < b")
+    assert str(result).startswith("✔ correct") and "a &lt; b" in result._repr_html_()
+    ex = Exercise("demo", "q", lambda: 1, close_to(), ["first", "second"], "answer = 1")
+    assert str(ex.hint()) == "first" and str(ex.hint(5)) == "second"
+    assert "answer = 1" in ex.solution()._repr_html_()
+
+
+# --- notebook 00 ------------------------------------------------------------------------------
+
+
+def test_nb00_rare_items(data):
+    counts = np.bincount(data.interactions["item"], minlength=data.n_items)
+    right = int((counts < 5).sum())
+    assert nb00.rare_items.check(right, data=data).status == CORRECT
+    assert nb00.rare_items.check(right + 1, data=data).status == INCORRECT
+    # A classic slip: value_counts() forgets the items nobody rated.
+    slip = int((data.interactions["item"].value_counts() < 5).sum())
+    if slip != right:
+        assert nb00.rare_items.check(slip, data=data).status == INCORRECT
+
+
+def test_nb00_density(data):
+    right = len(data.interactions) / (data.n_users * data.n_items)  # pairs are unique
+    assert nb00.density.check(right, data=data).status == CORRECT
+    assert nb00.density.check(right * 1.1, data=data).status == INCORRECT
+    assert nb00.density.check(1 - right, data=data).status == INCORRECT
+
+
+def test_nb00_protocol():
+    assert nb00.protocol.check("b").status == CORRECT
+    for wrong in ("a", "c", "d"):
+        assert nb00.protocol.check(wrong).status == INCORRECT
+    assert "(b) temporal" in str(nb00.protocol.question_text())
+
+
+# --- notebook 01 ------------------------------------------------------------------------------
+
+
+def test_nb01_alpha_top_hand_computed(model, split):
+    u = model.user_embedding.detach().numpy()[0]
+    v = model.item_embedding.detach().numpy()
+    scores = (v @ u) / np.linalg.norm(v, axis=1)
+    seen = set(split.train.loc[split.train["user"] == 0, "item"])
+    right = [j for j in np.argsort(-scores) if j not in seen][:5]
+    assert nb01.alpha_top.check(right, model=model, split=split).status == CORRECT
+    plain = [j for j in np.argsort(-(v @ u)) if j not in seen][:5]  # forgot the ‖V_j‖ divisor
+    if plain != right:
+        assert nb01.alpha_top.check(plain, model=model, split=split).status == INCORRECT
+    reversed_ = nb01.alpha_top.check(right[::-1], model=model, split=split)
+    assert reversed_.status == INCORRECT and "wrong order" in reversed_.message
+
+
+def test_nb01_arp_hand_computed():
+    table = pd.DataFrame({"user": [0, 0, 1], "item": [5, 6, 7], "popularity": [10, 20, 60]})
+    right = (15 + 60) / 2  # per-user means 15 and 60, then their mean
+    assert nb01.arp.check(right, table=table).status == CORRECT
+    pooled = (10 + 20 + 60) / 3  # the pooled mean weights users by list length: wrong
+    assert nb01.arp.check(pooled, table=table).status == INCORRECT
+
+
+def test_nb01_new_user():
+    assert nb01.new_user.check("b").status == CORRECT
+    assert nb01.new_user.check("a").status == INCORRECT
+
+
+# --- every exercise ---------------------------------------------------------------------------
+
+
+def _context(data, split, model):
+    table = pd.DataFrame({"user": [0, 0, 1, 1], "item": [1, 2, 3, 4], "popularity": [1, 3, 4, 9]})
+    return {"data": data, "split": split, "model": model, "table": table}
+
+
+def test_missing_context_says_what_to_pass(data):
+    result = nb00.rare_items.check(3)
+    assert result.status == INCORRECT and "check(answer, data=...)" in result.message
+
+
+@pytest.mark.parametrize("ex", [*nb00.EXERCISES, *nb01.EXERCISES], ids=lambda e: e.name)
+def test_every_solution_is_correct_and_scaffold_not_attempted(ex, data, split, model):
+    context = _context(data, split, model)  # extra objects are ignored
+    assert ex.check(..., **context).status == NOT_ATTEMPTED
+    assert ex.check(_run_solution(ex, context), **context).status == CORRECT
+    assert str(ex.hint()) and str(ex.solution())
+
+
+# --- the committed notebooks ------------------------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize(
+    ("notebook", "module"),
+    [("00_movielens_tour.ipynb", nb00), ("01_matrix_factorization.ipynb", nb01)],
+)
+def test_notebook_exercises_are_untouched_scaffolds(notebook, module):
+    """Every exercise of the module is checked in its notebook, on a placeholder answer."""
+    cells = json.loads((NOTEBOOKS / notebook).read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    for ex in module.EXERCISES:
+        checking = [s for s in sources if f"{ex.name}.check(answer" in s]
+        assert len(checking) == 1, f"{ex.name} is checked in {len(checking)} cells"
+        assert "answer = ...  #" in checking[0], f"{ex.name}: the scaffold is not a placeholder"

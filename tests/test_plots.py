@@ -1,0 +1,64 @@
+"""Static lesson figures: they draw what they are given, label it, and reject bad input."""
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from lessons.plots import alpha_sweep, long_tail, metric_bars, norm_vs_popularity  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _draw_and_close_figures():
+    """Render every figure a test made with warnings as errors (e.g. a missing glyph)."""
+    yield
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for number in plt.get_fignums():
+            plt.figure(number).canvas.draw()
+    plt.close("all")
+
+
+def test_long_tail_sorts_and_reports_head_share():
+    counts = np.array([1, 50, 0, 10, 4, 30, 2, 2, 1, 0])  # total 100; top 2 items hold 80
+    ax = long_tail(counts, share=0.2)
+    y = ax.lines[0].get_ydata()
+    assert y[0] == 50 and y[1] == 30 and np.all(np.diff(y) <= 0)
+    assert "80%" in ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_long_tail_rejects_bad_input():
+    with pytest.raises(ValueError, match="non-negative counts"):
+        long_tail([])
+    with pytest.raises(ValueError, match="share"):
+        long_tail([1, 2], share=1.5)
+
+
+def test_norm_vs_popularity_medians():
+    pop = np.arange(20, dtype=float)
+    norms = np.where(pop < 10, 5.0, 1.0)  # rare items long, popular short
+    ax = norm_vs_popularity(norms, pop)
+    med = ax.lines[0].get_ydata()
+    assert med[0] == 5.0 and med[-1] == 1.0  # bins run from rare to popular
+    with pytest.raises(ValueError, match="one norm"):
+        norm_vs_popularity(norms[:5], pop)
+
+
+def test_alpha_sweep_and_metric_bars():
+    frame = pd.DataFrame({"alpha": [0, 1], "arp@10": [200.0, 100.0], "coverage@10": [0.2, 0.4]})
+    ax = alpha_sweep(frame)
+    assert list(ax.lines[0].get_ydata()) == [200.0, 100.0] and "alpha" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="alpha_sweep"):
+        alpha_sweep(frame.drop(columns="arp@10"))
+    table = pd.DataFrame({"recall@20": [0.3, 0.5], "ndcg@10": [0.2, 0.4]}, index=["a", "b"])
+    ax = metric_bars(table, ["recall@20", "ndcg@10"], title="t")
+    heights = sorted(round(p.get_height(), 2) for p in ax.patches)
+    assert heights == [0.2, 0.3, 0.4, 0.5] and ax.get_title() == "t"
+    with pytest.raises(ValueError, match="not columns"):
+        metric_bars(table, ["map@10"])
