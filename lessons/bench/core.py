@@ -19,8 +19,14 @@ from lessons.bench.sections import cold_start, logq
 from lessons.config import DEFAULT_SEED
 
 
-def run(data_dir: str | None = None) -> dict:
-    """Run the whole benchmark and return its results as one JSON-ready dict."""
+def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dict:
+    """Run the whole benchmark and return its results as one JSON-ready dict.
+
+    Args:
+        data_dir: Folder holding ml-100k/ (default: $LESSONS_DATA_DIR, then the cache).
+        dataset: Benchmark this `Dataset` instead of MovieLens 100K (used by the smoke test).
+        download: Fetch MovieLens 100K when it is not on disk.
+    """
     from lessons.data.loader import load_movielens
     from lessons.data.splits import random_split
     from lessons.runtime import set_threads
@@ -28,7 +34,11 @@ def run(data_dir: str | None = None) -> dict:
     set_threads()
     with PeakRSS() as total:
         start = time.perf_counter()
-        data = load_movielens("100k", data_dir=data_dir)
+        data = (
+            load_movielens("100k", data_dir=data_dir, download=download)
+            if dataset is None
+            else dataset
+        )
         load_s = time.perf_counter() - start
         split = random_split(data, test_frac=0.2, seed=DEFAULT_SEED)
         machine = machine_info()
@@ -99,8 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m lessons.bench", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--data-dir", help="folder holding ml-100k/ (default: LESSONS_DATA_DIR)")
+    parser.add_argument("--offline", action="store_true", help="never download MovieLens")
     args = parser.parse_args(argv)
-    results = run(args.data_dir)
+    results = run(args.data_dir, download=not args.offline)
     if args.json:
         json.dump(results, sys.stdout, indent=2, default=float)
         print()
