@@ -76,3 +76,15 @@ def fake_ml100k() -> Callable[[Path], Path]:
         return folder
 
     return write
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread, then restore the count."""
+    import torch
+
+    # Shared 2-core CI box: OpenMP threads spin-wait for busy cores; one thread is faster here.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

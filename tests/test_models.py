@@ -8,6 +8,7 @@ import torch
 from lessons.features import QueryBatch, make_batch
 from lessons.losses import gravity, softmax_cross_entropy
 from lessons.models import MatrixFactorization, QueryTower, SoftmaxDNN
+from tests.helpers import train_steps
 
 N_USERS, N_ITEMS = 6, 40
 
@@ -46,22 +47,6 @@ def textbook_dnn(n_items, **kwargs) -> SoftmaxDNN:
     return SoftmaxDNN(n_items, **{**TEXTBOOK, **kwargs})
 
 
-def adam_steps(model, batch, steps: int, lr: float) -> None:
-    """`steps` Adam steps on model.loss(batch)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.loss(batch).backward()
-        optimizer.step()
-
-
-def overfit(model, batch, steps=200, lr=0.05):
-    torch.manual_seed(0)
-    first = model.loss(batch).item()
-    adam_steps(model, batch, steps, lr)
-    return first, model.loss(batch).item()
-
-
 def targets_on_top(model, batch) -> bool:
     with torch.no_grad():
         logits = model(batch)
@@ -84,7 +69,7 @@ def test_mf_overfits_a_tiny_batch(loss, gravity_weight):
     batch = make_batch(np.arange(N_USERS), None, None, targets)
     torch.manual_seed(0)
     model = MatrixFactorization(N_USERS, N_ITEMS, dim=16, loss=loss, gravity=gravity_weight)
-    first, last = overfit(model, batch)
+    first, last = train_steps(model, batch)
     floor = entropy(batch.target) if loss == "softmax" else 0.0
     assert last - floor < 0.1 * (first - floor)
     assert targets_on_top(model, batch)
@@ -99,7 +84,7 @@ def test_softmax_dnn_overfits_a_tiny_batch(kwargs):
     batch = make_batch(np.arange(N_USERS), inputs, None, targets)
     torch.manual_seed(0)
     model = textbook_dnn(N_ITEMS, dim=16, **kwargs)
-    first, last = overfit(model, batch)
+    first, last = train_steps(model, batch)
     floor = entropy(batch.target)
     assert last - floor < 0.1 * (first - floor)
     assert targets_on_top(model, batch)
@@ -120,7 +105,7 @@ def test_softmax_dnn_with_side_and_dense_features(hidden):
     torch.manual_seed(0)
     model = textbook_dnn(N_ITEMS, dim=16, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
     assert model.query_embedding(batch).shape == (N_USERS, 16)
-    first, last = overfit(model, batch)
+    first, last = train_steps(model, batch)
     assert last < first - 0.5 * (first - entropy(batch.target))
     # the side features are read: changing one user's occupation changes only its ψ
     other = batch.side.clone()
@@ -232,7 +217,7 @@ def test_same_seed_same_parameters_and_outputs(make):
     for seed in (5, 5, 6):
         torch.manual_seed(seed)
         model = make()
-        overfit(model, batch, steps=3)  # dropout draws happen here too
+        train_steps(model, batch, steps=3)  # dropout draws happen here too
         torch.manual_seed(seed)
         runs.append((model.state_dict(), model(batch).detach()))
     (a, out_a), (b, out_b), (c, _) = runs

@@ -14,13 +14,7 @@ from lessons.train import fit, score_users
 COLUMNS = ["user", "rank", "item", "title", "score", "popularity"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Shared 2-core CI box: OpenMP threads spin-wait for busy cores; one thread is faster here.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,7 @@ def quiet(monkeypatch):
     monkeypatch.setenv("LESSONS_QUIET", "1")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # On a shared 2-core box OpenMP threads spin-wait for busy cores: a 1 s fit took 15-30 s
-    # with 2 threads. These models are small enough that one thread is just as fast.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import torch
 from lessons.features import ItemFeatures, QueryBatch, make_batch
 from lessons.models import ItemTower, QueryTower, TwoTower
 from lessons.models.towers import input_mask
+from tests.helpers import train_steps
 
 N_USERS, N_ITEMS = 6, 40
 
@@ -57,22 +58,6 @@ def histories(n_target=3, seed=0):
     return make_batch(np.arange(N_USERS), csr(~is_target), None, csr(is_target))
 
 
-def adam_steps(model, batch, steps: int, lr: float) -> None:
-    """`steps` Adam steps on model.loss(batch)."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        model.loss(batch).backward()
-        optimizer.step()
-
-
-def train(model, batch, steps=200, lr=0.05):
-    torch.manual_seed(0)
-    first = model.loss(batch).item()
-    adam_steps(model, batch, steps, lr)
-    return first, model.loss(batch).item()
-
-
 def test_shapes_and_surface():
     batch = histories()
     for loss in ("full", "in_batch"):
@@ -90,7 +75,7 @@ def test_full_softmax_overfits_a_tiny_batch():
     batch = histories()
     torch.manual_seed(0)
     model = TwoTower(N_ITEMS, fake_item_features(), dim=16, query_hidden=(32,), item_hidden=(32,))
-    first, last = train(model, batch)
+    first, last = train_steps(model, batch)
     floor = float(np.log(3))  # entropy of a uniform target over 3 items
     assert last - floor < 0.1 * (first - floor)
     with torch.no_grad():
@@ -105,7 +90,7 @@ def test_in_batch_softmax_overfits_a_tiny_batch(normalize, temperature):
     log_q = torch.log(torch.full((N_ITEMS,), 1.0 / N_ITEMS))
     model = TwoTower(N_ITEMS, fake_item_features(), dim=16, loss="in_batch", log_q=log_q,
                      normalize=normalize, temperature=temperature)  # fmt: skip
-    first, last = train(model, batch)
+    first, last = train_steps(model, batch)
     assert last < 0.1 * first
     positives = batch.target.argmax(1)
     with torch.no_grad():
@@ -326,7 +311,7 @@ def test_same_seed_same_parameters_and_outputs():
     for seed in (2, 2, 3):
         torch.manual_seed(seed)
         model = TwoTower(N_ITEMS, fake_item_features(), dim=8, loss="in_batch", dropout=0.2)
-        train(model, batch, steps=3)
+        train_steps(model, batch, steps=3)
         states.append((model.state_dict(), model.eval()(batch)))
     (a, out_a), (b, out_b), (c, _) = states
     assert all(torch.equal(a[k], b[k]) for k in a) and torch.equal(out_a, out_b)
