@@ -1,0 +1,71 @@
+"""Exercises of notebook 04 (two-tower models). Context: `split`, `logits`, `log_q`, `items`."""
+
+import numpy as np
+
+from lessons.data import Split
+from lessons.exercises import Exercise, choice, close_to
+from lessons.losses import item_log_q
+
+
+def _log_q(split: Split) -> np.ndarray:
+    return item_log_q(split.item_popularity()).numpy()
+
+
+def _corrected(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> np.ndarray:
+    # Column c of the in-batch logits is example c's item: subtract that item's log q.
+    return np.asarray(logits) - np.asarray(log_q)[np.asarray(items)][None, :]
+
+
+sampling_log_q = Exercise(
+    name="nb04.sampling_log_q",
+    question="Compute log q_j for every item, q_j = max(c_j, 1) / Σ_k c_k with c_j the item's "
+    "training count (split.item_popularity()). Answer: an array of shape (n_items,).",
+    expected=_log_q,
+    compare=close_to(rtol=1e-4, atol=1e-6),
+    hints=[
+        "c = split.item_popularity(); an item never seen in training counts as 1.",
+        "np.log(np.maximum(c, 1) / c.sum())",
+    ],
+    solution_code=("c = split.item_popularity()\nanswer = np.log(np.maximum(c, 1) / c.sum())"),
+    explanation="q_j is how often item j turns up in a batch: a popular item is a negative "
+    "for many more examples than a rare one",
+)
+
+corrected_logits = Exercise(
+    name="nb04.corrected_logits",
+    question="`logits` is a (P, P) in-batch logit matrix (row i: example i's query; column c: "
+    "example c's item, whose id is items[c]). Apply the logQ correction s_ic − log q_{items[c]} "
+    "with `log_q` (one value per catalogue item).",
+    expected=_corrected,
+    compare=close_to(rtol=1e-5, atol=1e-6),
+    hints=[
+        "Each column gets its own item's log q; every row gets the same correction.",
+        "logits - log_q[items][None, :]",
+    ],
+    solution_code="answer = logits - log_q[items][None, :]",
+    explanation="subtracting log q_j raises rare items' logits: it undoes the extra push a "
+    "popular item gets from being sampled as a negative so often",
+)
+
+popularity_aversion = Exercise(
+    name="nb04.popularity_aversion",
+    question="Trained with an in-batch softmax and NO logQ correction, the two-tower model's "
+    "lists have a much lower ARP (mean popularity) than with it. Why?",
+    expected=lambda **_: "c",
+    compare=choice,
+    choices={
+        "a": "the temperature τ = 0.1 flattens the scores of popular items",
+        "b": "in-batch training never sees popular items as positives",
+        "c": "negatives are the batch's positives, so a popular item is a negative far more "
+        "often than a uniform sample would make it: its score is pushed down too hard",
+        "d": "the item tower cannot represent popularity from genres and release year",
+    },
+    hints=["How often does an item with 400 training interactions appear in a random batch?"],
+    solution_code='answer = "c"',
+    explanation="sampling negatives ∝ q_j over-penalises popular items; − log q_j cancels it "
+    "(Yi et al. 2019), and accuracy comes back",
+)
+
+EXERCISES = (sampling_log_q, corrected_logits, popularity_aversion)
+
+__all__ = ["EXERCISES", "corrected_logits", "popularity_aversion", "sampling_log_q"]

@@ -1,0 +1,70 @@
+"""Notebook 04's logQ panel, headless: set controls, click Train, read the run table."""
+
+import pandas as pd
+import pytest
+import torch
+
+from lessons.data import random_split, synthetic_movielens
+from lessons.widgets.logq import LOGQ_METRICS, LogQExplorer, logq_run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models train fastest on one thread (no contention on a shared machine)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+
+
+def test_logq_run_reports_settings_and_metrics(split):
+    row = logq_run(split, alpha=0.5, temperature=0.2, batch_size=8, epochs=1)
+    assert (row["alpha"], row["temperature"], row["batch_size"], row["epochs"]) == (0.5, 0.2, 8, 1)
+    assert 0 <= row["recall@20"] <= 1 and 0 <= row["ndcg@10"] <= 1
+    assert 0 < row["coverage@10"] <= 1 and row["arp@10"] > 0
+
+
+def test_alpha_changes_the_model(split):
+    plain = logq_run(split, alpha=0.0, batch_size=8, epochs=2)
+    corrected = logq_run(split, alpha=1.0, batch_size=8, epochs=2)
+    assert plain["arp@10"] != corrected["arp@10"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"alpha": -1.0}, "alpha"), ({"temperature": 0.0}, "temperature"),
+     ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs")],
+)  # fmt: skip
+def test_logq_run_rejects_bad_settings(split, kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        logq_run(split, **kwargs)
+
+
+def test_click_adds_a_run_row(split):
+    w = LogQExplorer(split, epochs=1)
+    assert w.runs.empty and w.result is None
+    w.alpha.value, w.temperature.value, w.batch_size.value = 0.0, 0.2, 8
+    w.train_button.click()
+    assert w.error is None and len(w.runs) == 1
+    row = w.runs.iloc[0]
+    assert (row["run"], row["alpha"], row["temperature"], row["batch_size"]) == (1, 0.0, 0.2, 8)
+    assert all(f"{m}@{10 if m != 'recall' else 20}" in w.runs for m in LOGQ_METRICS)
+    assert "recall@20" in w.output.value and w.status.value == ""
+
+
+def test_bad_input_shows_error_then_recovers(split):
+    start = pd.DataFrame([logq_run(split, batch_size=8, epochs=1)])
+    w = LogQExplorer(split, runs=start, epochs=1)
+    assert list(w.runs["run"]) == [1] and "recall@20" in w.output.value
+    w.temperature.value = 0.0
+    w.train_button.click()
+    assert "temperature" in w.error and "temperature" in w.status.value
+    assert len(w.runs) == 1  # nothing added, the last table still shown
+    w.temperature.value, w.batch_size.value = 0.1, 8
+    w.train_button.click()
+    assert w.error is None and w.status.value == "" and list(w.runs["run"]) == [1, 2]
