@@ -1,0 +1,309 @@
+"""Honest evaluation, measured: three leakage demos and a feedback-loop simulator (notebook 05).
+
+* `leaky_input_scores` / `leakage_table`: the test items added to each user's input history
+  (the target left in the input); `UnconstrainedEASE` is a model trained to copy its input.
+* `protocol_gap`: one model fitted and scored on a random and on a temporal split.
+* `sampled_vs_full`: HR@k / NDCG@k among `n_negatives` sampled items vs the full catalogue.
+* `feedback_loop`: retrain on the model's own recommendations; coverage per round.
+
+A "scorer" is a trained lessons model or a fitted baseline (Popularity, ItemKNN, EASE).
+"""
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from lessons.config import DEFAULT_K, DEFAULT_SEED
+from lessons.data import Dataset, Split, random_split, temporal_split
+from lessons.metrics import evaluate_dict, short_head, top_k
+from lessons.metrics.topk import to_numpy
+from lessons.scoring import check_int, score_users
+
+Fitter = Callable[[sp.csr_matrix], Any]  # X_train -> fitted baseline (has .scores(X))
+LOOP_METRICS = ("coverage", "gini", "aplt")
+_PAIR_BLOCK = 2048  # (user, test item) pairs ranked per block: bounds the (B, n_items) temporaries
+
+
+def _check_split(split: Any) -> Split:
+    if not isinstance(split, Split):
+        raise ValueError(f"split must be a lessons.data.Split, got {type(split).__name__}")
+    if split.test.empty:
+        raise ValueError(f"{split!r} has no test interactions to evaluate against")
+    return split
+
+
+def scores_for(model: Any, split: Split) -> np.ndarray:
+    """Scores (n_users, n_items) of a lessons model or a fitted baseline, from `split`'s history."""
+    if isinstance(model, torch.nn.Module):
+        return score_users(model, split).numpy()
+    if hasattr(model, "scores"):
+        return np.asarray(model.scores(split.seen_matrix()), dtype=np.float32)
+    raise ValueError(
+        f"expected a lessons model or a fitted baseline with .scores(X), got {type(model).__name__}"
+    )
+
+
+class UnconstrainedEASE:
+    """EASE without its diag(B) = 0 constraint: a model trained with the targets in its input.
+
+    B = argmin ‖X − XB‖²_F + λ‖B‖²_F = (XᵀX + λI)⁻¹ XᵀX = I − λ(XᵀX + λI)⁻¹, so
+    score(u, ·) = X_u B. Every item predicts itself, with weight B_jj = 1 − λP_jj > 0 (larger
+    for popular items): the model learned to copy its input. Evaluated honestly (seen items
+    excluded, test items not in the input) the copy does nothing; once the test items reach
+    the input, it finds them.
+    """
+
+    def __init__(self, lam: float = 500.0):
+        if not lam > 0:
+            raise ValueError(f"lam must be > 0, got {lam!r}")
+        self.lam = float(lam)
+
+    def fit(self, train: sp.spmatrix) -> "UnconstrainedEASE":
+        x = sp.csr_matrix(train, dtype=np.float64)
+        if x.nnz == 0:
+            raise ValueError("train is empty; pass the binary user×item training matrix")
+        gram = (x.T @ x).toarray()
+        p = np.linalg.inv(gram + self.lam * np.eye(x.shape[1]))
+        self.weights_ = (np.eye(x.shape[1]) - self.lam * p).astype(np.float32)
+        return self
+
+    def scores(self, x: sp.spmatrix) -> np.ndarray:
+        if not hasattr(self, "weights_"):
+            raise ValueError("UnconstrainedEASE is not fitted; call fit(train) first")
+        return np.asarray(x @ self.weights_, dtype=np.float32)
+
+
+def leaky_input_scores(model: Any, split: Split) -> np.ndarray:
+    """Scores computed as if the test items were part of each user's input history.
+
+    The leak: x_u reads train_u ∪ test_u, so the query "knows" the targets. Items that
+    co-occur with the test items rise, and so do the test items themselves. Matrix
+    factorization reads only the user id, so its scores do not change: the leak needs a
+    history input. Evaluate the result against `split` itself (its seen items are train only,
+    so the test items stay rankable).
+    """
+    split = _check_split(split)
+    leaky = replace(split, train=pd.concat([split.train, split.test], ignore_index=True))
+    return scores_for(model, leaky)
+
+
+def leakage_table(model: Any, split: Split, *, k: int = DEFAULT_K) -> pd.DataFrame:
+    """Recall@20 and NDCG@k honest vs with the test items in the input, plus the inflation.
+
+    Returns:
+        Rows "honest", "test items in the input", "inflation" (leaky / honest − 1).
+    """
+    metrics = ("recall", "ndcg")
+    honest = evaluate_dict(scores_for(model, split), split, k=k, metrics=metrics)
+    leaky = evaluate_dict(leaky_input_scores(model, split), split, k=k, metrics=metrics)
+    table = pd.DataFrame({"honest": honest, "test items in the input": leaky}).T
+    table.loc["inflation"] = table.iloc[1] / table.iloc[0] - 1
+    return table
+
+
+def protocol_gap(
+    data: Dataset,
+    fitter: Fitter,
+    *,
+    test_frac: float = 0.2,
+    seed: int = DEFAULT_SEED,
+    k: int = DEFAULT_K,
+) -> pd.DataFrame:
+    """Fit `fitter(X_train)` on a random and on a temporal split; Recall@20 and NDCG@k of each.
+
+    The random split lets the model learn from interactions made after some test ones; the
+    temporal split holds out each user's latest interactions, the question a deployed model
+    answers. Returns rows "random", "temporal" and "random / temporal − 1".
+    """
+    rows = {}
+    for name, split in (
+        ("random", random_split(data, test_frac, seed=seed)),
+        ("temporal", temporal_split(data, test_frac)),
+    ):
+        x = split.train_matrix()
+        rows[name] = evaluate_dict(fitter(x).scores(x), split, k=k, metrics=("recall", "ndcg"))
+    table = pd.DataFrame(rows).T
+    table.loc["random / temporal − 1"] = table.loc["random"] / table.loc["temporal"] - 1
+    return table
+
+
+def _negatives(
+    split: Split, n_negatives: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
+    """Test pairs (users, items), the blocked matrix (train ∪ test) and sampled negatives.
+
+    Negatives of user u are the items neither in train_u nor in test_u; each test pair gets
+    `n_negatives` of them drawn uniformly without replacement (the smallest uniform keys),
+    shape (n_pairs, n_negatives). The same draw serves every model, so they face the same test.
+    """
+    truth = split.test_matrix().tocoo()
+    users, items = truth.row.astype(np.int64), truth.col.astype(np.int64)
+    blocked = (split.seen_matrix() + split.test_matrix()).tocsr()
+    sampled = np.empty((users.size, n_negatives), dtype=np.int64)
+    for start in range(0, users.size, _PAIR_BLOCK):
+        u = users[start : start + _PAIR_BLOCK]
+        keys = np.where(blocked[u].toarray() == 0, rng.random((u.size, split.n_items)), np.inf)
+        sampled[start : start + u.size] = np.argpartition(keys, n_negatives - 1, axis=1)[
+            :, :n_negatives
+        ]
+    return users, items, blocked, sampled
+
+
+def _ranks(scores: np.ndarray, users, items, blocked, sampled) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks of each test pair among all its negatives and among the sampled ones.
+
+    rank = #{negatives j : s_uj > s_ui}: ties count for the test item.
+    """
+    s = np.array(scores, dtype=np.float64)
+    coo = blocked.tocoo()
+    s[coo.row, coo.col] = -np.inf  # seen and test items are not negatives
+    target = np.asarray(scores, dtype=np.float64)[users, items]
+    full = np.empty(users.size, dtype=np.int64)
+    for start in range(0, users.size, _PAIR_BLOCK):
+        stop = start + _PAIR_BLOCK
+        full[start:stop] = (s[users[start:stop]] > target[start:stop, None]).sum(axis=1)
+    part = (s[users[:, None], sampled] > target[:, None]).sum(axis=1)
+    return full, part
+
+
+def sampled_vs_full(
+    scores: dict[str, Any],
+    split: Split,
+    *,
+    n_negatives: int = 100,
+    k: int = DEFAULT_K,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Hit rate and NDCG of each held-out item, ranked among sampled negatives vs all items.
+
+    For a test pair (u, i) with 0-based rank r among its negatives (items u has not seen in
+    train or test): HR@k = mean [r < k], NDCG@k = mean [r < k] / log2(r + 2) (one relevant
+    item per ranking). "sampled" ranks i among `n_negatives` random negatives (the same draw
+    for every model), "full" among all of them. Sampled metrics are always at least as high
+    and can reorder models (Krichene & Rendle 2020).
+
+    Args:
+        scores: Model name -> score matrix (n_users, n_items).
+        split: The split whose test pairs are ranked.
+        n_negatives: Negatives per test pair, in [k, fewest unseen items of a user].
+        k: Cut-off.
+        seed: Seed of the negative sample.
+
+    Returns:
+        One row per model: hr@k full, hr@k sampled, ndcg@k full, ndcg@k sampled.
+
+    Raises:
+        ValueError: On no models, scores of the wrong shape, k <= 0 or a bad `n_negatives`.
+    """
+    split = _check_split(split)
+    if not scores:
+        raise ValueError("scores is empty; pass {model name: score matrix}")
+    k = check_int("k", k, 1)
+    n_negatives = check_int("n_negatives", n_negatives, k, hint=" (at least k, e.g. 100)")
+    blocked = split.seen_matrix() + split.test_matrix()
+    fewest = int(split.n_items - np.diff(blocked.tocsr().indptr).max())
+    if n_negatives > fewest:
+        raise ValueError(
+            f"n_negatives={n_negatives} exceeds the {fewest} unseen items of the busiest user; "
+            "use fewer negatives"
+        )
+    arrays = {name: to_numpy(s, f"scores[{name!r}]") for name, s in scores.items()}
+    for name, arr in arrays.items():
+        if arr.shape != (split.n_users, split.n_items):
+            raise ValueError(
+                f"scores of {name!r} have shape {arr.shape}; expected "
+                f"({split.n_users}, {split.n_items})"
+            )
+    pairs = _negatives(split, n_negatives, np.random.default_rng(seed))
+    rows = {}
+    for name, arr in arrays.items():
+        full, part = _ranks(arr, *pairs)
+        rows[name] = {
+            f"{m}@{k} {kind}": float(
+                (r < k).mean() if m == "hr" else np.where(r < k, 1 / np.log2(r + 2), 0).mean()
+            )
+            for m in ("hr", "ndcg")
+            for kind, r in (("full", full), ("sampled", part))
+        }
+    return pd.DataFrame(rows).T
+
+
+def feedback_loop(
+    split: Split,
+    fitter: Fitter,
+    *,
+    rounds: int = 5,
+    k: int = DEFAULT_K,
+    consume: int = 2,
+    seed: int = DEFAULT_SEED,
+) -> pd.DataFrame:
+    """Retrain on the model's own recommendations and record what the lists look like.
+
+    Round 0 fits `fitter` on the training matrix X₀. In round t, every user is shown their
+    top-k unseen items under the model fitted on X_t, "consumes" `consume` of them drawn at
+    random (seeded), and those interactions are added: X_{t+1} = X_t + consumed. The model
+    is refitted on X_{t+1}. Each round records, for the lists shown to the test users,
+    coverage@k, Gini@k and APLT@k (long tail = outside the ORIGINAL short head), and
+    `head_share`, the share of X_t's interactions that fall on the original short head: a
+    fall in coverage with a rising head share is the loop narrowing what anyone is shown.
+    Accuracy is left out on purpose: removing consumed items from the lists changes what a
+    test item competes with, so recall across rounds would not compare like with like.
+
+    Args:
+        split: The starting split (its test users are the ones measured).
+        fitter: `fitter(X) -> fitted baseline`, e.g. `lambda x: ItemKNN().fit(x)`.
+        rounds: Rounds of consumption after round 0 (>= 1).
+        k: Length of the lists shown.
+        consume: Items each user takes from their list per round, in [1, k].
+        seed: Seed of which listed items are consumed.
+
+    Returns:
+        One row per round 0..rounds: round, added (interactions added so far), head_share,
+        and the `LOOP_METRICS` at k.
+    """
+    split = _check_split(split)
+    rounds = check_int("rounds", rounds, 1, hint=" (e.g. 5)")
+    k = check_int("k", k, 1, split.n_items)
+    consume = check_int("consume", consume, 1, k, hint=" (items taken from each top-k list)")
+    rng = np.random.default_rng(seed)
+    x = split.train_matrix()
+    head = short_head(split.item_popularity())
+    # Listed test items are never consumed: they would leak into training.
+    test = split.test_matrix()
+    rows, added = [], 0
+    for step in range(rounds + 1):
+        scores = np.asarray(fitter(x).scores(x), dtype=np.float32)
+        lists = top_k(scores, k, exclude=x)
+        share = float(head[x.indices].mean())
+        metrics = evaluate_dict(lists, split, k=k, metrics=LOOP_METRICS)
+        rows.append({"round": step, "added": added, "head_share": share, **metrics})
+        if step == rounds:
+            break
+        pick = np.argsort(rng.random(lists.shape), axis=1)[:, :consume]
+        taken = np.take_along_axis(lists, pick, axis=1).ravel()
+        user = np.repeat(np.arange(x.shape[0]), consume)
+        keep = taken >= 0
+        keep[keep] = np.asarray(test[user[keep], taken[keep]]).ravel() == 0
+        user, item = user[keep], taken[keep]
+        new = sp.csr_matrix((np.ones(item.size, np.float32), (user, item)), shape=x.shape)
+        x = (x + new).tocsr()
+        x.data[:] = 1.0
+        added += item.size
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "LOOP_METRICS",
+    "UnconstrainedEASE",
+    "feedback_loop",
+    "leakage_table",
+    "leaky_input_scores",
+    "protocol_gap",
+    "sampled_vs_full",
+    "scores_for",
+]

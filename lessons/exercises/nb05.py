@@ -1,0 +1,83 @@
+"""Exercises of notebook 05 (popularity bias, honest evaluation). Context: `lists` and
+`n_items`, or `compare` (the model comparison table)."""
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lessons.exercises import Exercise, choice, close_to
+from lessons.metrics import coverage_at_k
+
+
+def _coverage(lists: np.ndarray, n_items: int) -> float:
+    lists = np.asarray(lists)
+    return coverage_at_k(lists, n_items, lists.shape[1])
+
+
+def _most_biased(compare: pd.DataFrame) -> str:
+    arp = [c for c in compare.columns if c.startswith("arp@")]
+    if not arp:
+        raise TypeError("compare needs an 'arp@k' column (the table of section 1)")
+    return str(compare[arp[0]].idxmax())
+
+
+def same_name(answer: Any, expected: Any) -> tuple[bool, str]:
+    """Comparison for a model name: case and surrounding spaces ignored."""
+    if not isinstance(answer, str):
+        return False, f"answer with a model name as a string, e.g. 'EASE'; got {answer!r}"
+    ok = answer.strip().lower() == str(expected).lower()
+    return ok, "matches" if ok else f"{answer.strip()!r} is not the model with the highest ARP"
+
+
+coverage = Exercise(
+    name="nb05.coverage",
+    question="Coverage@k = |∪_u L_u| / n_items. Compute it for the top-k lists in `lists` "
+    "(an (n_users, k) array of item ids; -1 marks an empty slot).",
+    expected=_coverage,
+    compare=close_to(rtol=1e-9),
+    hints=[
+        "Collect the distinct item ids that appear in any list, leaving out -1.",
+        "np.unique(lists[lists >= 0]).size, divided by n_items.",
+    ],
+    solution_code="answer = np.unique(lists[lists >= 0]).size / n_items",
+    explanation="that is lessons.metrics.coverage_at_k: the share of the catalogue anyone is shown",
+)
+
+most_biased = Exercise(
+    name="nb05.most_biased",
+    question="Which model of the comparison table `compare` recommends the most popular items "
+    "on average (the highest ARP@k)? Answer with its name, e.g. 'EASE'.",
+    expected=_most_biased,
+    compare=same_name,
+    hints=[
+        "ARP is the mean training count of a recommended item: look at the arp@10 column.",
+        'compare["arp@10"].idxmax() returns the row label of the largest value.',
+    ],
+    solution_code='answer = compare["arp@10"].idxmax()',
+    explanation="Popularity shows the same global top-k to everyone: its ARP is the ceiling "
+    "that every personalised model falls below",
+)
+
+sampled = Exercise(
+    name="nb05.sampled",
+    question="Ranked among 100 sampled negatives, the test item makes the top 10 far more "
+    "often than among the whole catalogue. Why is the sampled figure misleading?",
+    expected=lambda **_: "c",
+    compare=choice,
+    choices={
+        "a": "100 negatives is too many; 10 would be more honest",
+        "b": "sampling leaks the test item into training",
+        "c": "most random negatives are tail items any model scores low, so a test item only has "
+        "to beat a few real competitors; users see the ranking over the whole catalogue",
+        "d": "it is not misleading: sampled and full metrics rank models the same way",
+    },
+    hints=["Which items does a uniform draw of 100 out of ~1,600 mostly pick, popular or rare?"],
+    solution_code='answer = "c"',
+    explanation="sampled HR@10 asks 'is the item in the top 10 of 101?', a much easier and "
+    "different question; Krichene & Rendle (2020) show it can even reorder models",
+)
+
+EXERCISES = (coverage, most_biased, sampled)
+
+__all__ = ["EXERCISES", "coverage", "most_biased", "same_name", "sampled"]

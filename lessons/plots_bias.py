@@ -1,0 +1,65 @@
+"""Static figures of notebook 05: recall by popularity decile, and the feedback loop.
+
+Like `lessons.plots`, each function draws on the `ax` it is given (or a new figure's Axes)
+and returns it; nothing is shown or saved here.
+"""
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.axes import Axes
+
+from lessons.plots import FIGSIZE
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
+    return ax
+
+
+def decile_recall(frame: pd.DataFrame, *, k: int = 20, ax: Axes | None = None) -> Axes:
+    """One line per model: recall@k of the test items in each popularity decile (1 = rarest).
+
+    Args:
+        frame: Index = decile, one column per model (`lessons.widgets.bias.decile_recall`).
+        k: The cut-off, for the labels.
+        ax: Axes to draw on; None makes a new figure.
+    """
+    if frame.empty or frame.shape[1] == 0:
+        raise ValueError("frame is empty; build it with lessons.widgets.bias.decile_recall")
+    ax = _axes(ax)
+    for i, name in enumerate(frame.columns):
+        ax.plot(frame.index, frame[name], "o-", color=f"C{i}", label=str(name), ms=4)
+    ax.set_xticks(list(frame.index))
+    ax.set_xlabel("item-popularity decile (1 = rarest, 10 = most popular)")
+    ax.set_ylabel(f"recall@{k} of the decile's test items")
+    ax.set_title("Who finds the long tail?")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def feedback_loop(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Coverage@k (left axis) and the head share of training interactions (right) per round.
+
+    Args:
+        frame: Output of `lessons.evaluation_demos.feedback_loop`.
+    """
+    cov = [c for c in frame.columns if c.startswith("coverage@")]
+    if "round" not in frame or "head_share" not in frame or not cov:
+        raise ValueError(
+            "frame needs columns 'round', 'head_share' and 'coverage@k'; build it with "
+            f"lessons.evaluation_demos.feedback_loop, got {list(frame.columns)}"
+        )
+    ax = _axes(ax)
+    ax.plot(frame["round"], frame[cov[0]], "o-", color="C0", label=cov[0])
+    ax.set_xlabel("round (retrained on its own recommendations)")
+    ax.set_ylabel(cov[0], color="C0")
+    right = ax.twinx()
+    right.plot(frame["round"], frame["head_share"], "s--", color="C3")
+    right.set_ylabel("share of training on the short head", color="C3")
+    ax.set_title("Feedback loop: coverage falls, the head grows")
+    return ax
+
+
+__all__ = ["decile_recall", "feedback_loop"]

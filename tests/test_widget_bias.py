@@ -1,0 +1,95 @@
+"""Notebook 05's comparison helpers and BiasExplorer, headless: set values, read result / error."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.baselines import EASE, Popularity
+from lessons.data import random_split, synthetic_movielens
+from lessons.metrics import short_head
+from lessons.models import MatrixFactorization
+from lessons.widgets.bias import BiasExplorer, bias_report, compare_models, decile_recall
+
+
+@pytest.fixture(scope="module")
+def split():
+    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def models(split):
+    x = split.train_matrix()
+    torch.manual_seed(0)
+    mf = MatrixFactorization(split.n_users, split.n_items, dim=8)
+    return {"Popularity": Popularity().fit(x), "EASE": EASE(lam=20.0).fit(x), "MF": mf}
+
+
+@pytest.fixture(scope="module")
+def scores(split, models):
+    x = split.train_matrix()
+    return {"Popularity": models["Popularity"].scores(x), "EASE": models["EASE"].scores(x)}
+
+
+def test_compare_models_has_one_row_per_model(split, scores):
+    table = compare_models(scores, split, k=5)
+    assert list(table.index) == ["Popularity", "EASE"]
+    assert list(table.columns) == [
+        "recall@20", "ndcg@5", "coverage@5", "arp@5", "gini@5", "aplt@5",
+    ]  # fmt: skip
+    # Popularity shows one list to (nearly) everyone: coverage at most a few lists' worth.
+    assert table.loc["Popularity", "coverage@5"] < table.loc["EASE", "coverage@5"]
+    with pytest.raises(ValueError, match="empty"):
+        compare_models({}, split)
+
+
+def test_decile_recall_popularity_hits_only_the_head(split, scores):
+    table = decile_recall(scores, split, k=5)
+    assert list(table.index) == list(range(1, 11))
+    assert list(table.columns) == ["Popularity", "EASE"]
+    # The global top-5 (minus seen items) lies in the two most popular deciles of 80 items.
+    assert np.nansum(table.loc[1:8, "Popularity"]) == 0
+
+
+def test_bias_report_badges_follow_the_short_head(split, models):
+    table, metrics = bias_report(models["EASE"], split, 4, k=7)
+    assert len(table) == 7 and list(table["rank"]) == list(range(1, 8))
+    head = short_head(split.item_popularity())
+    expected = np.where(head[table["item"].to_numpy()], "head", "tail")
+    assert list(table["badge"]) == list(expected)
+    assert set(metrics) == {"recall@20", "ndcg@7", "coverage@7", "arp@7", "gini@7", "aplt@7"}
+
+
+def test_explorer_switches_model_scoring_and_k(split, models):
+    w = BiasExplorer(models, split, user=1, k=5)
+    assert w.error is None and list(w.result[0]["rank"]) == [1, 2, 3, 4, 5]
+    w.model.value = "MF"
+    w.scoring.value = "cosine"
+    assert w.error is None
+    dot_free = w.result[1]
+    w.scoring.value = "dot"
+    w.alpha.value = 1.0
+    assert w.error is None
+    # α = 1 ranks like cosine (the user's norm does not change a user's order).
+    assert w.result[1]["ndcg@5"] == pytest.approx(dot_free["ndcg@5"])
+    w.k.value = 3
+    assert len(w.result[0]) == 3 and "coverage@3" in w.result[1]
+    assert "badge" in w.output.value and "All test users" in w.output.value
+
+
+def test_explorer_reports_refused_settings_and_recovers(split, models):
+    w = BiasExplorer(models, split, user=0, k=5)
+    before = w.result
+    w.scoring.value = "cosine"  # Popularity has no embeddings
+    assert "no embeddings" in w.error and w.result is before
+    assert "no embeddings" in w.status.value
+    w.model.value = "MF"
+    assert w.error is None and w.status.value == ""
+    w.user.value = 10_000
+    assert "unknown user" in w.error
+    w.user.value = 2
+    assert w.error is None
+
+
+def test_explorer_needs_models(split):
+    with pytest.raises(ValueError, match="empty"):
+        BiasExplorer({}, split)
