@@ -1,0 +1,298 @@
+"""Serving a retrieval model: nearest-neighbour search over V, and what a softmax costs.
+
+At serving time a trained model answers a query x with the items of largest score
+s_j = ⟨ψ(x), V_j⟩: a maximum-inner-product search (MIPS) over the rows of V.
+
+* Brute force scores all n items, O(n·d) per query, and is exact.
+* An inverted-file index (IVF) clusters V once with k-means into C lists; a query scores the
+  C centroids c_l, keeps the `nprobe` lists of largest ⟨ψ(x), c_l⟩ and scores only their
+  items, about n·nprobe/C of them. Recall against brute force grows with nprobe and is exactly
+  1 when every list is probed.
+
+Training has the same n-fold cost: a full softmax builds all B × n logits ψ Vᵀ per step, a
+sampled softmax only B × (B + m) (the batch's own positives, plus m shared negatives), so
+its step time does not grow with the catalogue. `softmax_cost` measures both.
+"""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
+
+from lessons.metrics import top_k
+
+_BLOCK_ELEMENTS = 1 << 22  # scores per block of queries: bounds brute force's memory (16 MB)
+LOSSES = ("full", "sampled")
+
+
+def _matrix(name: str, array, dim: int | None = None) -> np.ndarray:
+    """`array` as a non-empty finite float32 (rows, dim) matrix, else ValueError."""
+    if hasattr(array, "detach"):
+        array = array.detach().cpu().numpy()
+    arr = np.asarray(array, dtype=np.float32)
+    if arr.ndim == 1 and dim is not None:
+        arr = arr[None, :]
+    if arr.ndim != 2 or 0 in arr.shape or not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be a non-empty finite 2-D (rows, d) matrix, got {arr.shape}")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"{name} has d={arr.shape[1]} but the items have d={dim}: pass ψ(x) "
+                         "from the same model as V")  # fmt: skip
+    return arr
+
+
+def _positive(name: str, value, high: int | None = None) -> int:
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+    if not ok or (high is not None and value > high):
+        bound = "a positive integer" + (f" <= {high}" if high is not None else "")
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return int(value)
+
+
+def brute_force_top_k(queries, items, k: int) -> np.ndarray:
+    """Exact top-k item ids by inner product, shape (n_queries, k), best first.
+
+    s_qj = ⟨ψ_q, V_j⟩ for every item j; ties go to the lower item id (`lessons.metrics.top_k`).
+    Queries are scored in blocks so at most ~4M scores are held at once.
+
+    Raises:
+        ValueError: On non-matrix inputs, mismatched d, or k not in [1, n_items].
+    """
+    items = _matrix("items", items)
+    queries = _matrix("queries", queries, items.shape[1])
+    k = _positive("k", k, items.shape[0])
+    step = max(1, _BLOCK_ELEMENTS // items.shape[0])
+    blocks = [top_k(queries[s : s + step] @ items.T, k) for s in range(0, len(queries), step)]
+    return np.concatenate(blocks)
+
+
+def recall_against(approx: np.ndarray, exact: np.ndarray) -> float:
+    """Mean over queries of |approx_q ∩ exact_q| / |exact_q| (the approximate top-k's recall)."""
+    approx, exact = np.asarray(approx), np.asarray(exact)
+    if approx.shape != exact.shape or approx.ndim != 2 or not approx.size:
+        raise ValueError(f"approx and exact must be (n_queries, k) id arrays of one shape, got "
+                         f"{approx.shape} and {exact.shape}")  # fmt: skip
+    hits = [np.intersect1d(a[a >= 0], e).size for a, e in zip(approx, exact, strict=True)]
+    return float(np.mean(hits) / exact.shape[1])
+
+
+@dataclass(frozen=True)
+class IVFIndex:
+    """Inverted-file index for inner-product search: k-means lists over the item embeddings.
+
+    Attributes:
+        items: V, (n_items, d) float32.
+        centroids: c_l, (C, d): the k-means centres.
+        order: Item ids grouped by list; list l is order[offsets[l]:offsets[l + 1]].
+        offsets: (C + 1,) start of each list in `order`.
+    """
+
+    items: np.ndarray
+    centroids: np.ndarray
+    order: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def build(cls, items, n_clusters: int, seed: int = 0) -> "IVFIndex":
+        """Cluster V into `n_clusters` lists with scikit-learn's KMeans (one init, seeded)."""
+        items = _matrix("items", items)
+        n_clusters = _positive("n_clusters", n_clusters, items.shape[0])
+        km = KMeans(n_clusters, n_init=1, max_iter=50, random_state=seed).fit(items)
+        order = np.argsort(km.labels_, kind="stable")
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(km.labels_, minlength=n_clusters))])
+        return cls(items, km.cluster_centers_.astype(np.float32), order, offsets)
+
+    @property
+    def n_clusters(self) -> int:
+        return len(self.centroids)
+
+    def probe(self, query: np.ndarray, nprobe: int) -> np.ndarray:
+        """Candidate item ids of one query: the items of its `nprobe` best lists."""
+        lists = np.argpartition(-(self.centroids @ query), nprobe - 1)[:nprobe]
+        return np.concatenate([self.order[self.offsets[i] : self.offsets[i + 1]] for i in lists])
+
+    def search(self, queries, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate top-k, one query at a time (as a server answers requests).
+
+        Returns:
+            (ids, scanned): ids (n_queries, k), best first, -1 where the probed lists held
+            fewer than k items; scanned (n_queries,) the number of items scored per query.
+        """
+        queries = _matrix("queries", queries, self.items.shape[1])
+        k = _positive("k", k, self.items.shape[0])
+        nprobe = _positive("nprobe", nprobe, self.n_clusters)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        scanned = np.empty(len(queries), dtype=np.int64)
+        for row, query in enumerate(queries):  # one request at a time: that is the latency
+            cand = self.probe(query, nprobe)
+            scores = self.items[cand] @ query
+            best = np.argpartition(-scores, min(k, cand.size) - 1)[:k]
+            best = best[np.lexsort((cand[best], -scores[best]))]  # by score, ties to lower id
+            ids[row, : best.size], scanned[row] = cand[best], cand.size
+        return ids, scanned
+
+
+def ms_per_query(search: Callable[[np.ndarray], object], queries: np.ndarray) -> float:
+    """Mean wall time of `search(query)` in milliseconds, answering one query at a time."""
+    start = time.perf_counter()
+    for query in queries:
+        search(query[None, :])
+    return 1e3 * (time.perf_counter() - start) / len(queries)
+
+
+def ivf_tradeoff(
+    queries,
+    items,
+    k: int = 10,
+    n_clusters: Sequence[int] = (32,),
+    nprobes: Sequence[int] = (1, 2, 4, 8),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Recall@k against brute force and latency, for brute force and each IVF setting.
+
+    Latency is measured on one core (BLAS limited to one thread), as a server answering one
+    request per core would run; on a busy machine a multi-threaded tiny matmul mostly waits
+    for its second thread to be scheduled, which would swamp the cost being measured.
+
+    Returns:
+        One row per setting: method, n_clusters, nprobe, scanned (mean share of the catalogue
+        scored per query), recall (of the top-k against brute force), ms_per_query.
+    """
+    items = _matrix("items", items)
+    queries = _matrix("queries", queries, items.shape[1])
+    if not len(n_clusters) or not len(nprobes):
+        raise ValueError("n_clusters and nprobes must be non-empty, e.g. (32,) and (1, 4, 16)")
+    exact = brute_force_top_k(queries, items, k)
+    with threadpool_limits(1):  # one core per request (see `one_thread`)
+        ms = ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
+    rows = [{"method": "brute force", "n_clusters": 0, "nprobe": 0, "scanned": 1.0,
+             "recall": 1.0, "ms_per_query": ms}]  # fmt: skip
+    for c in n_clusters:
+        index = IVFIndex.build(items, c, seed)
+        for p in (p for p in nprobes if p <= c):
+            with threadpool_limits(1):  # search answers one query at a time: that is latency
+                start = time.perf_counter()
+                approx, scanned = index.search(queries, k, p)
+                ms = 1e3 * (time.perf_counter() - start) / len(queries)
+            rows.append({"method": "IVF", "n_clusters": c, "nprobe": p,
+                         "scanned": scanned.mean() / len(items),
+                         "recall": recall_against(approx, exact), "ms_per_query": ms})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def clustered_catalogue(
+    n_items: int, dim: int, n_topics: int = 100, n_queries: int = 200, *, spread: float = 1.0,
+    seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Synthetic (items, queries): points around `n_topics` random topic directions.
+
+    V_j = t_{z_j} + spread · ε_j with t, ε ~ N(0, I/d): items share directions as trained
+    embeddings do (isotropic noise would leave no structure for an index to exploit); a larger
+    spread blurs the topics and makes approximate search harder. Queries are drawn the same way.
+    """
+    for name, value in zip(("n_items", "dim", "n_topics", "n_queries"),
+                           (n_items, dim, n_topics, n_queries), strict=True):  # fmt: skip
+        _positive(name, value)
+    if not spread >= 0:
+        raise ValueError(f"spread must be a number >= 0 (e.g. 1.0), got {spread!r}")
+    rng = np.random.default_rng(seed)
+    topics = rng.normal(0, dim**-0.5, (n_topics, dim))
+
+    def draw(n: int) -> np.ndarray:
+        return topics[rng.integers(n_topics, size=n)] + rng.normal(0, spread * dim**-0.5, (n, dim))
+
+    return draw(n_items).astype(np.float32), draw(n_queries).astype(np.float32)
+
+
+def softmax_step_seconds(
+    n_items: int, loss: str = "full", *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
+    repeats: int = 3, seed: int = 0
+) -> float:  # fmt: skip
+    """Best (minimum) wall time of one training step (forward + backward) on random embeddings.
+
+    full:    L = -(1/B) Σ_i log softmax(ψ_i Vᵀ)_{y_i}, logits (B, n): O(B·n·d) and B·n floats.
+    sampled: the columns are the B positives V_{y_1..B} plus m uniform negatives (shared),
+             logits (B, B + m), looked up with a sparse gradient: independent of n.
+    Timed on one thread (restored afterwards), so both losses get the same single core and a
+    busy machine does not add thread-scheduling waits to the small steps. Peak memory of "full"
+    is about 3 · B · n · 4 bytes (logits, log-softmax, their gradient)
+    plus 2 · n · d · 4 (V and its dense gradient).
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
+    n_items, dim, batch = (_positive(n, v) for n, v in (("n_items", n_items), ("dim", dim),
+                                                          ("batch", batch)))  # fmt: skip
+    if isinstance(n_negatives, bool) or not isinstance(n_negatives, int) or n_negatives < 0:
+        raise ValueError(f"n_negatives must be an integer >= 0, got {n_negatives!r}")
+    gen = torch.Generator().manual_seed(seed)
+    V = torch.randn(n_items, dim, generator=gen).mul_(0.1).requires_grad_()  # in place: one copy
+    psi = torch.randn(batch, dim, generator=gen, requires_grad=True)
+    y = torch.randint(n_items, (batch,), generator=gen)
+    cols = torch.cat([y, torch.randint(n_items, (n_negatives,), generator=gen)])
+
+    def step() -> None:
+        V.grad = psi.grad = None
+        if loss == "full":
+            F.cross_entropy(psi @ V.T, y).backward()
+        else:
+            emb = F.embedding(cols, V, sparse=True)  # only B + m rows get a gradient
+            F.cross_entropy(psi @ emb.T, torch.arange(batch)).backward()
+
+    repeats, threads = _positive("repeats", repeats), torch.get_num_threads()
+    torch.set_num_threads(1)  # a per-core cost, not how busy the other cores are
+    try:
+        step()  # warm-up: allocator
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return min(times)  # the least disturbed run: other processes only ever add time
+
+
+def softmax_cost(
+    sizes: Sequence[int], *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
+    repeats: int = 3, seed: int = 0
+) -> pd.DataFrame:  # fmt: skip
+    """`softmax_step_seconds` of both losses for each catalogue size, as a tidy table.
+
+    Returns:
+        Columns n_items, loss ("full" / "sampled"), seconds, logits (floats per step).
+    """
+    if not len(sizes):
+        raise ValueError("sizes is empty; pass catalogue sizes such as (1_000, 10_000, 100_000)")
+    rows = []
+    for n in sizes:
+        for loss in LOSSES:
+            sec = softmax_step_seconds(n, loss, dim=dim, batch=batch, n_negatives=n_negatives,
+                                       repeats=repeats, seed=seed)  # fmt: skip
+            width = n if loss == "full" else batch + n_negatives
+            rows.append({"n_items": int(n), "loss": loss, "seconds": sec, "logits": batch * width})
+    return pd.DataFrame(rows)
+
+
+def speedup(cost: pd.DataFrame) -> pd.Series:
+    """Full-softmax step time over sampled-softmax step time, per catalogue size."""
+    wide = cost.pivot(index="n_items", columns="loss", values="seconds")
+    return (wide["full"] / wide["sampled"]).rename("speedup")
+
+
+__all__ = [
+    "IVFIndex",
+    "LOSSES",
+    "brute_force_top_k",
+    "clustered_catalogue",
+    "ivf_tradeoff",
+    "ms_per_query",
+    "recall_against",
+    "softmax_cost",
+    "softmax_step_seconds",
+    "speedup",
+]

@@ -1,0 +1,82 @@
+"""Notebook 06's "Try it": an IVF index's lists C and probes nprobe → recall against latency.
+
+`ivf_report` does the work with `lessons.serving`: it searches with an `IVFIndex` and scores
+the lists against the exact brute-force top-k. `IVFExplorer` wires two controls to it, caches
+one index per C (k-means runs once per setting) and keeps a table of every setting tried.
+"""
+
+import time
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from lessons.config import DEFAULT_K
+from lessons.serving import IVFIndex, brute_force_top_k, recall_against
+from lessons.widgets.base import Panel, frame_html
+
+CLUSTER_OPTIONS = (8, 16, 32, 64, 128, 256)
+
+
+def ivf_report(index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int) -> dict:
+    """Recall@k of the IVF lists against `exact`, share of items scanned, ms per query.
+
+    Raises:
+        ValueError: If nprobe is not in [1, n_clusters] (with the fix), or shapes mismatch.
+    """
+    if not isinstance(nprobe, int | np.integer) or not 1 <= nprobe <= index.n_clusters:
+        raise ValueError(
+            f"nprobe={nprobe!r} but the index has {index.n_clusters} lists: probe between 1 and "
+            f"{index.n_clusters} lists (or build more lists)"
+        )
+    with threadpool_limits(1):  # one core per request, as `lessons.serving.ivf_tradeoff`
+        start = time.perf_counter()
+        approx, scanned = index.search(queries, exact.shape[1], int(nprobe))
+        ms = 1e3 * (time.perf_counter() - start) / len(queries)
+    return {
+        "n_clusters": index.n_clusters,
+        "nprobe": int(nprobe),
+        "scanned": float(scanned.mean() / len(index.items)),
+        "recall": recall_against(approx, exact),
+        "ms_per_query": ms,
+    }
+
+
+class IVFExplorer(Panel):
+    """Lists C (dropdown) and probes nprobe (slider) → one more row of recall / latency.
+
+    Headless use: `w = IVFExplorer(items, queries); w.nprobe.value = 8`; `w.result` is the
+    report dict of the latest setting, `w.runs` the table of all of them; an nprobe above C
+    leaves its message in `w.error`.
+    """
+
+    def __init__(self, items, queries, k: int = DEFAULT_K, n_clusters: int = 32, seed: int = 0):
+        if n_clusters not in CLUSTER_OPTIONS:
+            raise ValueError(f"n_clusters must be one of {CLUSTER_OPTIONS}, got {n_clusters!r}")
+        self.items, self.queries, self.seed = items, queries, seed
+        self.exact = brute_force_top_k(queries, items, k)
+        self.indexes: dict[int, IVFIndex] = {}
+        self.runs = pd.DataFrame()
+        self.n_clusters = widgets.Dropdown(options=CLUSTER_OPTIONS, value=n_clusters,
+                                           description="lists C")  # fmt: skip
+        self.nprobe = widgets.IntSlider(value=1, min=1, max=64, description="nprobe",
+                                        continuous_update=False)  # fmt: skip
+        super().__init__([self.n_clusters, self.nprobe])
+        self.refresh()
+
+    def index(self, n_clusters: int) -> IVFIndex:
+        if n_clusters not in self.indexes:
+            self.indexes[n_clusters] = IVFIndex.build(self.items, n_clusters, self.seed)
+        return self.indexes[n_clusters]
+
+    def compute(self) -> dict:
+        return ivf_report(self.index(self.n_clusters.value), self.queries, self.exact,
+                          self.nprobe.value)  # fmt: skip
+
+    def render(self, result: dict) -> str:
+        self.runs = pd.concat([self.runs, pd.DataFrame([result])], ignore_index=True)
+        return "<b>Settings tried (latest last)</b>" + frame_html(self.runs)
+
+
+__all__ = ["CLUSTER_OPTIONS", "IVFExplorer", "ivf_report"]

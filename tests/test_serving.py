@@ -1,0 +1,142 @@
+"""Retrieval as nearest-neighbour search, the IVF index, the softmax-cost timer and the panel."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lessons.serving import (
+    IVFIndex,
+    brute_force_top_k,
+    clustered_catalogue,
+    ivf_tradeoff,
+    recall_against,
+    softmax_cost,
+    softmax_step_seconds,
+    speedup,
+)
+from lessons.widgets.serving import IVFExplorer, ivf_report
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return clustered_catalogue(2_000, 16, n_topics=20, n_queries=60, seed=1)
+
+
+@pytest.fixture(scope="module")
+def index(catalogue):
+    return IVFIndex.build(catalogue[0], 16, seed=0)
+
+
+def test_brute_force_matches_torch_topk(catalogue):
+    items, queries = catalogue
+    ids = brute_force_top_k(queries, items, 10)
+    expected = torch.topk(torch.from_numpy(queries) @ torch.from_numpy(items).T, 10).indices
+    np.testing.assert_array_equal(ids, expected.numpy())
+
+
+def test_brute_force_breaks_ties_toward_lower_id():
+    items = np.array([[1.0], [2.0], [2.0], [0.5]])  # items 1 and 2 tie
+    assert brute_force_top_k(np.array([[1.0]]), items, 3).tolist() == [[1, 2, 0]]
+
+
+def test_recall_against_hand_computed():
+    exact = np.array([[0, 1, 2, 3], [4, 5, 6, 7]])
+    approx = np.array([[3, 2, 9, 8], [4, 5, 6, -1]])  # 2/4 and 3/4 found
+    assert recall_against(approx, exact) == pytest.approx(0.625)
+
+
+def test_ivf_lists_partition_the_catalogue(index, catalogue):
+    assert np.array_equal(np.sort(index.order), np.arange(len(catalogue[0])))
+    assert index.offsets[0] == 0 and index.offsets[-1] == len(catalogue[0])
+
+
+def test_ivf_recall_grows_with_nprobe_and_is_exact_with_every_list(index, catalogue):
+    items, queries = catalogue
+    exact = brute_force_top_k(queries, items, 10)
+    recalls, scanned = [], []
+    for nprobe in (1, 2, 4, 8, 16):
+        approx, n = index.search(queries, 10, nprobe)
+        recalls.append(recall_against(approx, exact))
+        scanned.append(n.mean())
+    assert all(a <= b for a, b in zip(recalls, recalls[1:], strict=False))
+    assert recalls[0] < 1.0 and recalls[0] < recalls[-1]
+    assert recalls[-1] == 1.0 and scanned[-1] == len(items)
+    np.testing.assert_array_equal(index.search(queries, 10, 16)[0], exact)  # same order too
+
+
+def test_ivf_pads_when_probed_lists_are_short():
+    items = np.array([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [-0.9, -0.1]], dtype=np.float32)
+    ivf = IVFIndex.build(items, 2, seed=0)
+    ids, scanned = ivf.search(np.array([[1.0, 0.0]]), 3, 1)
+    assert ids.tolist() == [[0, 1, -1]] and scanned.tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    "call, needle",
+    [
+        (lambda ix, q: ix.search(q, 10, 0), "nprobe"),
+        (lambda ix, q: ix.search(q, 10, 17), "nprobe"),
+        (lambda ix, q: ix.search(q[:, :3], 10, 1), "d="),
+        (lambda ix, q: ix.search(q, 0, 1), "k must"),
+        (lambda ix, q: IVFIndex.build(q, 0), "n_clusters"),
+        (lambda ix, q: brute_force_top_k(q, np.empty((0, 16)), 1), "non-empty"),
+    ],
+)
+def test_bad_input_raises_value_error(index, catalogue, call, needle):
+    with pytest.raises(ValueError, match=needle):
+        call(index, catalogue[1])
+
+
+def test_ivf_tradeoff_table(catalogue):
+    items, queries = catalogue
+    table = ivf_tradeoff(queries[:20], items, 5, n_clusters=(8,), nprobes=(1, 8, 16))
+    assert list(table["method"]) == ["brute force", "IVF", "IVF"]  # nprobe 16 > 8 lists skipped
+    assert table["recall"].iloc[-1] == 1.0 and table["scanned"].iloc[-1] == pytest.approx(1.0)
+    assert (table["ms_per_query"] > 0).all()
+
+
+def test_softmax_cost_rows_and_growth():
+    sizes = (1_000, 200_000)
+    cost = softmax_cost(sizes, dim=8, batch=16, repeats=2)
+    assert isinstance(cost, pd.DataFrame) and len(cost) == 4
+    assert set(zip(cost["n_items"], cost["loss"], strict=True)) == {
+        (n, loss) for n in sizes for loss in ("full", "sampled")
+    }
+    full = cost[cost["loss"] == "full"].set_index("n_items")["seconds"]
+    assert full[200_000] > full[1_000]  # 200× the logits: robust to machine noise
+    assert cost.loc[cost["loss"] == "sampled", "logits"].eq(16 * 16).all()
+    assert speedup(cost).index.tolist() == list(sizes)
+
+
+def test_softmax_step_rejects_bad_input():
+    with pytest.raises(ValueError, match="unknown loss"):
+        softmax_step_seconds(100, "hierarchical")
+    with pytest.raises(ValueError, match="n_negatives"):
+        softmax_step_seconds(100, "sampled", n_negatives=-1)
+    with pytest.raises(ValueError, match="sizes is empty"):
+        softmax_cost(())
+
+
+# --- the "Try it" panel, headless --------------------------------------------------------------
+
+
+def test_ivf_explorer_adds_runs_and_recovers_from_errors(catalogue):
+    items, queries = catalogue
+    w = IVFExplorer(items, queries[:20], k=5, n_clusters=8)
+    first = w.result["recall"]
+    w.nprobe.value = 8  # every list: exact
+    assert w.error is None and w.result["recall"] == 1.0 > first
+    assert len(w.runs) == 2 and "Settings tried" in w.output.value
+    good = w.output.value
+    w.nprobe.value = 9  # more probes than the 8 lists
+    assert "9" in w.error and "8 lists" in w.error and "⚠" in w.status.value
+    assert w.output.value == good  # the last good result stays
+    w.n_clusters.value = 16  # 9 probes of 16 lists is fine again
+    assert w.error is None and w.result["n_clusters"] == 16 and w.status.value == ""
+
+
+def test_ivf_report_rejects_bad_nprobe(index, catalogue):
+    exact = brute_force_top_k(catalogue[1], catalogue[0], 5)
+    with pytest.raises(ValueError, match="between 1 and 16"):
+        ivf_report(index, catalogue[1], exact, 0)
