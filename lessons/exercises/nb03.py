@@ -1,0 +1,74 @@
+"""Exercises of notebook 03 (softmax embeddings). Context: `model`, `split`, `psi`, `V`."""
+
+import numpy as np
+import torch
+
+from lessons.data import Split
+from lessons.exercises import Exercise, choice, close_to, same_sequence
+from lessons.recommend import similar_items
+
+ITEM, TOP_N = 0, 5
+
+
+def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803 (the lesson's notation)
+    v, q = (torch.as_tensor(t, dtype=torch.float64) for t in (V, psi))
+    return float(torch.logsumexp(v @ q, dim=0))
+
+
+def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
+    return similar_items(model, split, ITEM, TOP_N, scoring="cosine")["item"].to_numpy()
+
+
+log_z = Exercise(
+    name="nb03.log_z",
+    question="For one query embedding `psi` (d,) and the item embeddings `V` (n_items, d), "
+    "compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
+    expected=_log_z,
+    compare=close_to(rtol=1e-5),
+    hints=[
+        "V @ psi gives every ⟨ψ, V_k⟩ at once.",
+        "torch.logsumexp(..., dim=0) computes log Σ exp without overflow.",
+    ],
+    solution_code="answer = torch.logsumexp(V @ psi, dim=0).item()",
+    explanation="log p̂_j = ⟨ψ, V_j⟩ − log Z: one normalizer shared by every item of the query",
+)
+
+neighbours = Exercise(
+    name="nb03.neighbours",
+    question=f"Without `similar_items`, list the {TOP_N} items whose embeddings V_j have the "
+    f"highest cosine similarity with item {ITEM}'s (leave item {ITEM} itself out), best first.",
+    expected=_neighbours,
+    compare=same_sequence,
+    hints=[
+        "V = model.item_embeddings().detach(); normalise the rows with V / V.norm(dim=1, "
+        "keepdim=True).",
+        f"Cosines = Vn @ Vn[{ITEM}]; set entry {ITEM} to -inf and take the top {TOP_N}.",
+    ],
+    solution_code=(
+        "V = model.item_embeddings().detach()\n"
+        "Vn = V / V.norm(dim=1, keepdim=True)\n"
+        f"cos = Vn @ Vn[{ITEM}]\n"
+        f"cos[{ITEM}] = -float('inf')\n"
+        f"answer = torch.topk(cos, {TOP_N}).indices.numpy()"
+    ),
+    explanation="item-to-item similarity needs no user at all: it is read off V",
+)
+
+generalizes = Exercise(
+    name="nb03.generalizes",
+    question="Which softmax DNN computes exactly the logits of softmax matrix factorization?",
+    expected=lambda **_: "c",
+    compare=choice,
+    hints=["MF's query embedding is the row U_u: what input and which layer give ψ(x) = U_u?"],
+    solution_code='answer = "c"',
+    explanation="x = e_u and ψ = W x with W = Uᵀ gives ψ = U_u: MF is the DNN's special case",
+    choices={
+        "a": "one with a deep ReLU tower over the user's history",
+        "b": "one whose input is the user's demographics only",
+        "c": "one whose input is the one-hot user id, with no hidden layer",
+    },
+)
+
+EXERCISES = (log_z, neighbours, generalizes)
+
+__all__ = ["EXERCISES", "generalizes", "log_z", "neighbours"]

@@ -1,0 +1,143 @@
+"""Figures of notebooks 02 and 03: training curves, the depth × feature grid, a 2-D map of V.
+
+Functions draw on the axes they are given (or a new figure) and return them; `LiveCurves` is
+a `fit` callback that redraws the curves of a History into an ipywidgets HTML area after each
+epoch, so a widget shows training as it happens and a test can read the result headless.
+"""
+
+import base64
+import io
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from sklearn.decomposition import PCA
+
+from lessons.history import History
+
+FIGSIZE = (9.0, 3.2)
+
+
+def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
+    """Left: training (and evaluation) loss per epoch. Right: Recall@k and NDCG@k per epoch.
+
+    Raises:
+        ValueError: For a History with no completed epoch.
+    """
+    frame = history.to_frame()
+    if frame.empty:
+        raise ValueError("the History has no epoch yet; train first (fit or recipes.train)")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=FIGSIZE, layout="constrained")
+    loss_ax, metric_ax = axes
+    loss_ax.plot(frame["epoch"], frame["train_loss"], "o-", ms=3, label="train")
+    evaluated = frame.dropna(subset=[f"ndcg@{history.k}"])
+    loss_ax.plot(evaluated["epoch"], evaluated["valid_loss"], "s--", ms=3, label=history.monitor)
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    loss_ax.legend(fontsize="small")
+    for name in (f"recall@{history.k}", f"ndcg@{history.k}"):
+        metric_ax.plot(evaluated["epoch"], evaluated[name], "o-", ms=3, label=name)
+    metric_ax.set(xlabel="epoch", ylabel="value", title=f"Ranking metrics ({history.monitor})")
+    metric_ax.legend(fontsize="small")
+    return axes
+
+
+def figure_html(fig: Figure, dpi: int = 80) -> str:
+    """A figure as an inline PNG <img> (for an HTML widget); the figure is closed."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return f"<img src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'/>"
+
+
+class LiveCurves:
+    """`fit` callback: redraw `history_curves` into `target.value` (an HTML widget).
+
+    It redraws every `every` epochs and after epoch `last` (drawing takes ~0.2–0.5 s on a
+    busy 2-core machine, which would double a 2-second training run if done every epoch).
+    """
+
+    def __init__(self, target, every: int = 1, last: int | None = None) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.target, self.every, self.last, self.calls = target, every, last, 0
+
+    def __call__(self, history: History, model) -> None:
+        epoch = history.rows[-1]["epoch"]
+        if epoch % self.every and epoch != self.last:
+            return
+        # A fixed layout: constrained layout takes most of a redraw's time (~0.5 s).
+        fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
+        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
+        history_curves(history, axes)
+        self.target.value = figure_html(fig, dpi=60)
+        self.calls += 1
+
+
+def grid_bars(summary: pd.DataFrame, metric: str = "ndcg@10", ax: Axes | None = None) -> Axes:
+    """Bars of the mean `metric` per depth, one colour per feature set, ± 1 std over seeds.
+
+    Args:
+        summary: `lessons.experiments.grid_summary` output (depth, features, mean, std).
+    """
+    if not {"depth", "features", "mean", "std"} <= set(summary.columns):
+        raise ValueError("summary needs columns depth, features, mean, std (use grid_summary)")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 3.5), layout="constrained")
+    depths, sets = sorted(summary["depth"].unique()), list(summary["features"].unique())
+    width = 0.8 / len(sets)
+    for i, name in enumerate(sets):
+        rows = summary[summary["features"] == name].set_index("depth").reindex(depths)
+        x = np.arange(len(depths)) + i * width
+        ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=3, label=name)
+    ax.set_xticks(np.arange(len(depths)) + width * (len(sets) - 1) / 2, [str(d) for d in depths])
+    low = (summary["mean"] - summary["std"].fillna(0)).min()
+    ax.set_ylim(max(0.0, low - 0.05), None)
+    ax.set(xlabel="hidden layers", ylabel=metric, title="Depth × features (mean ± std over seeds)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """PCA of the rows of `vectors` to 2-D, shape (n, 2)."""
+    array = np.asarray(vectors, dtype=np.float64)
+    if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < 2:
+        raise ValueError(f"vectors must be an (n >= 2, d >= 2) matrix, got shape {array.shape}")
+    return PCA(n_components=2, random_state=seed).fit_transform(array)
+
+
+def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bool = False,
+                  labels: Sequence[str] | None = None, ax: Axes | None = None) -> Axes:  # fmt: skip
+    """Scatter of 2-D item coordinates coloured by a value (log scale optional) or a category.
+
+    Args:
+        coords: (n, 2) coordinates, e.g. `project_2d(V)`.
+        colour: (n,) numbers, or category codes when `labels` names them.
+        labels: Category names for codes 0..len(labels)-1 (legend instead of a colour bar).
+    """
+    colour = np.asarray(colour)
+    if coords.shape != (len(colour), 2):
+        raise ValueError(f"coords {coords.shape} and colour ({len(colour)},) do not match")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 4.0), layout="constrained")
+    if labels is None:
+        values = np.log10(1 + colour) if log else colour
+        points = ax.scatter(coords[:, 0], coords[:, 1], c=values, s=6, cmap="viridis")
+        plt.colorbar(points, ax=ax, label="log10(1 + popularity)" if log else "value")
+    else:
+        # "other" first and in grey, so the named categories are drawn on top of it.
+        order = sorted(range(len(labels)), key=lambda code: labels[code] != "other")
+        for code in order:
+            mask, grey = colour == code, labels[code] == "other"
+            ax.scatter(coords[mask, 0], coords[mask, 1], s=4 if grey else 7, label=labels[code],
+                       color="#cccccc" if grey else f"C{code}")  # fmt: skip
+        ax.legend(fontsize="x-small", markerscale=2)
+    ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
+    return ax
+
+
+__all__ = ["LiveCurves", "embedding_map", "figure_html", "grid_bars", "history_curves",
+           "project_2d"]  # fmt: skip

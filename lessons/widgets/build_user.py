@@ -1,0 +1,100 @@
+"""Notebook 03's "Try it": build a user, get recommendations at once, without retraining.
+
+A thin wrapper over `lessons.recommend.recommend_for_query`: the learner picks liked movies
+and a demographic profile; the softmax DNN embeds that query with ψ(x) and ranks the
+catalogue, while matrix factorization (if given) is asked the same and its ValueError — no
+row U_u for an unseen user — is shown next to it. An empty selection shows a clear message
+in the panel, which keeps working.
+"""
+
+import html
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+import torch
+
+from lessons.config import DEFAULT_K
+from lessons.data import Split
+from lessons.recommend import recommend_for_query
+from lessons.scoring import split_features
+from lessons.widgets.base import Panel, frame_html
+
+NOTE_STYLE = "color:#555;border-left:3px solid #b00020;padding-left:6px"
+
+
+def title_options(split: Split) -> list[tuple[str, int]]:
+    """(label, item id) for every item, alphabetical; repeated titles get their id appended."""
+    titles = split.dataset.items["title"].astype(str).to_numpy()
+    counts = pd.Series(titles).value_counts()
+    labels = [t if counts[t] == 1 else f"{t} #{i}" for i, t in enumerate(titles)]
+    return sorted(zip(labels, range(len(titles)), strict=True))
+
+
+def build_user_report(dnn: torch.nn.Module, split: Split, liked: Sequence[int], *, age: float,
+                      gender: str, occupation: str, k: int = DEFAULT_K,
+                      mf: torch.nn.Module | None = None,
+                      ) -> tuple[pd.DataFrame, str | None]:  # fmt: skip
+    """(the DNN's top-k for this visitor, MF's error message or None when no MF is given).
+
+    Raises:
+        ValueError: On an empty selection or unknown demographics (the DNN's own errors).
+    """
+    table = recommend_for_query(dnn, split, np.asarray(list(liked), dtype=np.int64), age=age,
+                                gender=gender, occupation=occupation, k=k)  # fmt: skip
+    message = None
+    if mf is not None:
+        try:
+            recommend_for_query(mf, split, np.asarray(list(liked), dtype=np.int64), k=k)
+            message = "MF answered (unexpected: it has no row for a new user)"
+        except ValueError as exc:
+            message = str(exc)
+    return table, message
+
+
+class BuildAUser(Panel):
+    """Liked movies + age, gender, occupation → the DNN's list now, next to MF's refusal.
+
+    Headless use: `w = BuildAUser(dnn, split, mf=mf); w.liked.value = (49, 180)`; `w.result`
+    is `(table, mf_message)`; `w.liked.value = ()` leaves its message in `w.error`.
+    """
+
+    def __init__(self, dnn: torch.nn.Module, split: Split, *, mf: torch.nn.Module | None = None,
+                 liked: Sequence[int] = (), k: int = DEFAULT_K) -> None:  # fmt: skip
+        self.dnn, self.split, self.mf, self.k = dnn, split, mf, k
+        occupations = split_features(split).occupations or ("other",)
+        self.liked = widgets.SelectMultiple(options=title_options(split), value=tuple(liked),
+                                            rows=10, description="liked movies")  # fmt: skip
+        self.age = widgets.IntSlider(value=30, min=7, max=80, description="age",
+                                     continuous_update=False)  # fmt: skip
+        self.gender = widgets.Dropdown(options=["F", "M"], value="F", description="gender")
+        self.occupation = widgets.Dropdown(options=list(occupations), description="occupation",
+                                           value="student" if "student" in occupations else
+                                           occupations[0])  # fmt: skip
+        profile = widgets.VBox([self.age, self.gender, self.occupation])
+        super().__init__([self.liked, profile], auto=False)
+        for control in (self.liked, self.age, self.gender, self.occupation):
+            control.observe(self._on_change, names="value")
+        self.refresh()
+
+    def compute(self) -> tuple[pd.DataFrame, str | None]:
+        if not self.liked.value:
+            raise ValueError("no movie selected: pick at least one liked movie (Ctrl/Cmd-click "
+                             "to select several)")  # fmt: skip
+        return build_user_report(self.dnn, self.split, self.liked.value, age=self.age.value,
+                                 gender=self.gender.value, occupation=self.occupation.value,
+                                 k=self.k, mf=self.mf)  # fmt: skip
+
+    def render(self, result: tuple[pd.DataFrame, str | None]) -> str:
+        table, message = result
+        out = "<b>Softmax DNN, no retraining</b>" + frame_html(
+            table[["rank", "title", "score", "popularity"]]
+        )
+        if message is not None:
+            note = html.escape(message)
+            out += f"<b>Matrix factorization</b><p style='{NOTE_STYLE}'>{note}</p>"
+        return out
+
+
+__all__ = ["BuildAUser", "build_user_report", "title_options"]

@@ -1,0 +1,63 @@
+"""Exercises of notebooks 02 and 03: right, wrong and untouched answers."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.data import random_split, synthetic_movielens
+from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb02, nb03
+from lessons.experiments import textbook_dnn
+
+
+@pytest.fixture(scope="module")
+def split():
+    return random_split(synthetic_movielens(n_users=40, n_items=50, seed=1), 0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def model(split):
+    return textbook_dnn(split, (16,), dim=8)
+
+
+@pytest.mark.parametrize("exercise", [*nb02.EXERCISES, *nb03.EXERCISES])
+def test_untouched_scaffold_is_not_attempted(exercise):
+    assert exercise.check(...).status == NOT_ATTEMPTED
+    assert exercise.hint().text and exercise.solution().text
+
+
+def test_x_width(model):
+    assert nb02.x_width.check(8 + 3 * 8 + 2, model=model).status == CORRECT
+    assert nb02.x_width.check(8, model=model).status == INCORRECT
+
+
+def test_cross_entropy_by_hand():
+    logits = torch.tensor([[0.0, 0.0], [0.0, np.log(3.0)]])
+    target = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    # row 1: -log(1/2); row 2: -(0.5 log(1/4) + 0.5 log(3/4))
+    expected = (np.log(2) + 0.5 * (np.log(4) + np.log(4 / 3))) / 2
+    ctx = {"logits": logits, "target": target}
+    assert nb02.cross_entropy.check(expected, **ctx).status == CORRECT
+    assert nb02.cross_entropy.check(np.log(2), **ctx).status == INCORRECT
+
+
+def test_multiple_choice():
+    assert nb02.collapse.check("b").status == CORRECT
+    assert nb02.collapse.check("a").status == INCORRECT
+    assert nb03.generalizes.check(" C ").status == CORRECT
+    assert nb03.generalizes.check("a").status == INCORRECT
+
+
+def test_log_z_by_hand():
+    psi, V = torch.tensor([1.0, 0.0]), torch.tensor([[0.0, 1.0], [np.log(3.0), 0.0]])
+    assert nb03.log_z.check(np.log(4.0), psi=psi, V=V).status == CORRECT  # log(e⁰ + 3)
+    assert nb03.log_z.check(np.log(3.0), psi=psi, V=V).status == INCORRECT
+
+
+def test_neighbours(model, split):
+    V = model.item_embeddings().detach()
+    vn = V / V.norm(dim=1, keepdim=True)
+    cos = vn @ vn[0]
+    cos[0] = -float("inf")
+    right = torch.topk(cos, 5).indices.numpy()
+    assert nb03.neighbours.check(right, model=model, split=split).status == CORRECT
+    assert nb03.neighbours.check(right[::-1], model=model, split=split).status == INCORRECT

@@ -1,0 +1,53 @@
+"""The DNN playground of notebook 02, headless: set controls, click Train, read the run table."""
+
+import matplotlib
+import pytest
+
+from lessons.data import random_split, synthetic_movielens
+from lessons.widgets.playground import DNNPlayground, parse_widths
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def panel(one_thread):
+    split = random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+    panel = DNNPlayground(split, seed=0)
+    panel.epochs.value = 2
+    return panel
+
+
+def test_parse_widths():
+    assert parse_widths("256", 2) == (256, 256)
+    assert parse_widths("256, 64", 2) == (256, 64)
+    assert parse_widths("64", 0) == ()
+    with pytest.raises(ValueError, match="integers separated by commas"):
+        parse_widths("abc", 1)
+    with pytest.raises(ValueError, match="2 widths"):
+        parse_widths("1,2,3", 2)
+
+
+def test_train_appends_a_run_and_draws_the_curve(panel):
+    before = len(panel.runs)
+    panel.layers.value, panel.widths.value, panel.activation.value = 2, "16,8", "tanh"
+    panel.button.click()
+    assert panel.error is None
+    runs = panel.runs
+    assert len(runs) == before + 1
+    last = runs.iloc[-1]
+    assert last["layers"] == 2 and last["widths"] == "16,8" and last["activation"] == "tanh"
+    assert 0 <= last["recall@20"] <= 1 and 0 <= last["coverage@10"] <= 1
+    assert panel.curves.value.startswith("<img") and "Runs so far" in panel.output.value
+
+
+def test_bad_width_is_reported_and_the_panel_keeps_working(panel):
+    before = len(panel.runs)
+    panel.layers.value, panel.widths.value = 1, "0"
+    panel.button.click()
+    assert "positive layer widths" in panel.error and "⚠" in panel.status.value
+    assert len(panel.runs) == before
+    panel.widths.value = "8"
+    panel.side.value = True
+    panel.button.click()
+    assert panel.error is None and len(panel.runs) == before + 1
+    assert bool(panel.runs.iloc[-1]["side"]) is True
