@@ -257,7 +257,10 @@ def fit(
         exclude[torch.as_tensor(data.candidates, dtype=torch.long)] = True
     history = History(k=k, monitor=evaluate.part)
     ndcg_key = f"ndcg@{k}"
-    optimizer = torch.optim.Adam(_param_groups(model, lr), lr=lr, weight_decay=weight_decay)
+    # foreach: one fused update over all parameters instead of a Python loop over them.
+    optimizer = torch.optim.Adam(
+        _param_groups(model, lr), lr=lr, weight_decay=weight_decay, foreach=True
+    )
     scheduler = _scheduler(optimizer, lr_schedule, epochs, train, batch_size, model.uses_history)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
