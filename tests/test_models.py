@@ -13,13 +13,7 @@ from tests.helpers import train_steps
 N_USERS, N_ITEMS = 6, 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine thread hand-offs dominate."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
 
 def histories(n_users=N_USERS, n_items=N_ITEMS, n_input=5, n_target=3, seed=0):

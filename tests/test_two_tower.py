@@ -15,13 +15,7 @@ from tests.helpers import train_steps
 N_USERS, N_ITEMS = 6, 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine thread hand-offs dominate."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
 
 def fake_item_features(n_items=N_ITEMS, seed=0) -> ItemFeatures:
