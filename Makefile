@@ -19,8 +19,11 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # Opens the lessons; JupyterLab keeps its token authentication and listens on localhost only.
+# Containers often run as root, which JupyterLab refuses unless told it is deliberate.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: setup
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 notebooks/
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 $(ROOT_FLAG) notebooks/
 
 # The whole suite: unit tests plus every notebook executed by nbval.
 test: setup
