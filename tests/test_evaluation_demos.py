@@ -11,7 +11,6 @@ import pytest  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
-from lessons import plots_bias  # noqa: E402
 from lessons.baselines import EASE, ItemKNN, Popularity  # noqa: E402
 from lessons.data import random_split, synthetic_movielens, temporal_split  # noqa: E402
 from lessons.evaluation_demos import (  # noqa: E402
@@ -25,6 +24,7 @@ from lessons.evaluation_demos import (  # noqa: E402
 )
 from lessons.metrics import evaluate_dict  # noqa: E402
 from lessons.models import MatrixFactorization  # noqa: E402
+from lessons.plots import bias as plots_bias  # noqa: E402
 
 
 @pytest.fixture(scope="module")

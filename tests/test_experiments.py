@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from lessons import plots_training as pt
 from lessons.data import random_split, synthetic_movielens
 from lessons.experiments import (
     collapse_gap,
@@ -22,6 +21,7 @@ from lessons.experiments import (
     tower_input,
 )
 from lessons.models import MatrixFactorization
+from lessons.plots import training as pt
 from lessons.scoring import split_features, user_batches
 
 matplotlib.use("Agg")

@@ -13,10 +13,20 @@ from lessons.widgets.alpha import (
     model_scores,
 )
 from lessons.widgets.base import Panel
+from lessons.widgets.bias import BiasExplorer
+from lessons.widgets.build_user import BuildAUser
+from lessons.widgets.logq import LogQExplorer
+from lessons.widgets.playground import DNNPlayground
+from lessons.widgets.serving import IVFExplorer
 from lessons.widgets.split import SplitExplorer, protocol_table, split_report
 
 __all__ = [
     "AlphaExplorer",
+    "BiasExplorer",
+    "BuildAUser",
+    "DNNPlayground",
+    "IVFExplorer",
+    "LogQExplorer",
     "Panel",
     "SplitExplorer",
     "alpha_metrics",

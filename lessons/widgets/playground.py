@@ -14,7 +14,7 @@ import pandas as pd
 from lessons.config import DEFAULT_SEED
 from lessons.data import Split
 from lessons.experiments import playground_run
-from lessons.plots_training import LiveCurves
+from lessons.plots.training import LiveCurves
 from lessons.recipes import RECIPES
 from lessons.widgets.base import Panel, frame_html
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 
-from lessons.plots import FIGSIZE
+from lessons.plots.core import FIGSIZE
 
 
 def _axes(ax: Axes | None) -> Axes:
