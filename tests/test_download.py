@@ -233,3 +233,27 @@ def test_progress_bar_is_silenced_by_lessons_quiet(
 def test_bad_base_url_is_a_value_error(tmp_path):
     with pytest.raises(ValueError, match="ftp://example.org"):
         load_movielens("100k", data_dir=tmp_path, base_url="ftp://example.org")
+
+
+def test_command_line_fetches_verifies_and_reports(good, server, monkeypatch, tmp_path, capsys):
+    from lessons.data.__main__ import main
+
+    _register(monkeypatch, good)
+    monkeypatch.setenv("LESSONS_DATA_URL", server(good))
+    assert main(["100k", "--data-dir", str(tmp_path)]) == 0
+    assert f"ml-100k ready in {tmp_path}: 3 users, 4 items, 5 ratings" in capsys.readouterr().out
+    assert main(["--data-dir", str(tmp_path), "--offline"]) == 0  # now present: no network
+    assert server.httpd.hits == 1
+
+
+def test_command_line_failure_is_a_message_and_exit_code_1(good, server, monkeypatch, tmp_path,
+                                                           capsys):  # fmt: skip
+    from lessons.data.__main__ import main
+
+    _register(monkeypatch, good, sha256="0" * 64)
+    monkeypatch.setenv("LESSONS_DATA_URL", server(good))
+    assert main(["--data-dir", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "SHA-256" in err and "Traceback" not in err
+    assert main(["--data-dir", str(tmp_path / "b"), "--offline"]) == 1
+    assert "download=False" in capsys.readouterr().err

@@ -1,0 +1,41 @@
+"""`python -m lessons.data`: fetch a MovieLens variant before class, or check that it is there.
+
+    python -m lessons.data                      # ML-100K into $LESSONS_DATA_DIR or the cache
+    python -m lessons.data 1m --data-dir /srv/data
+    python -m lessons.data --offline            # only check; never download
+
+Binder's postBuild runs it so a launch starts without a download; a teacher runs it once on a
+shared machine. The archive's size and checksums are verified (`lessons.data.download`), and a
+failure prints what went wrong and what to do, with exit code 1, not a traceback.
+"""
+
+import argparse
+import sys
+
+from lessons.data.download import resolve_data_dir
+from lessons.data.loader import load_movielens
+from lessons.data.registry import VARIANTS, DataError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lessons.data",
+        description="Fetch a MovieLens variant (size and checksums verified), or check that it is there.",
+    )
+    parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS))
+    parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
+                        "$LESSONS_DATA_DIR, else the per-user cache)")  # fmt: skip
+    parser.add_argument("--offline", action="store_true", help="check only, never download")
+    args = parser.parse_args(argv)
+    try:
+        ds = load_movielens(args.variant, data_dir=args.data_dir, download=not args.offline)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{ds.name} ready in {resolve_data_dir(args.data_dir)}: {ds.n_users:,} users, "
+          f"{ds.n_items:,} items, {len(ds.interactions):,} ratings")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
