@@ -1,0 +1,88 @@
+"""binder/ builds the same environment as requirements.txt, and the README's badge launches it."""
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BINDER = ROOT / "binder"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def pins(path: Path) -> tuple[dict[str, str], list[str]]:
+    """`name==version` lines of a requirements file → ({name: version}, [pip options])."""
+    found, options = {}, []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            options.append(line)
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", line)
+        assert match, f"{path.name}: {raw!r} is not an exact `name==version` pin"
+        name = match[1].lower().replace("_", "-")
+        assert name not in found, f"{path.name} pins {name} twice"
+        found[name] = match[2]
+    return found, options
+
+
+def test_binder_requirements_match_the_root_pins_apart_from_torch_build():
+    root, root_options = pins(ROOT / "requirements.txt")
+    binder, binder_options = pins(BINDER / "requirements.txt")
+    assert sorted(binder) == sorted(root), "binder/ and the root requirements list other packages"
+    differ = {n: (root[n], binder[n]) for n in root if n != "torch" and root[n] != binder[n]}
+    assert not differ, f"versions differ (root, binder): {differ}"
+    # The same torch release, as the CPU-only build from PyTorch's CPU wheel index.
+    assert binder["torch"] == f"{root['torch']}+cpu"
+    assert binder_options == [f"--extra-index-url {CPU_INDEX}"]
+    assert root_options == []
+
+
+def test_runtime_pins_python_311_which_the_package_supports():
+    assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert requires == ">=3.11"
+
+
+def test_post_build_fails_fast_installs_fetches_data_and_writes_overrides():
+    script = BINDER / "postBuild"
+    assert os.access(script, os.X_OK), "repo2docker runs postBuild only when it is executable"
+    lines = [ln.strip() for ln in script.read_text().splitlines()]
+    assert lines[0] == "#!/usr/bin/env bash"
+    assert "set -euo pipefail" in lines
+    commands = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert "python -m pip install --no-cache-dir --no-deps -e ." in commands
+    assert "python -m lessons.data 100k" in commands  # our verified loader, not curl
+    assert 'cp binder/overrides.json "$settings/overrides.json"' in commands
+
+
+def test_start_keeps_one_torch_thread_unless_the_teacher_sets_it():
+    script = BINDER / "start"
+    assert os.access(script, os.X_OK)
+    text = script.read_text()
+    assert 'export LESSONS_NUM_THREADS="${LESSONS_NUM_THREADS:-1}"' in text
+    assert text.rstrip().endswith('exec "$@"')  # the notebook server must still start
+
+
+def test_overrides_save_widget_state_and_keep_every_cell_rendered():
+    overrides = json.loads((BINDER / "overrides.json").read_text())
+    assert overrides == {
+        "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+    }
+
+
+def test_readme_badge_deep_links_the_first_notebook_of_this_repository():
+    readme = (ROOT / "README.md").read_text()
+    badges = re.findall(r"\(https://mybinder\.org/v2/gh/([^/]+/[^/]+)/([^?]+)\?urlpath=([^)]+)\)",
+                        readme)  # fmt: skip
+    assert len(badges) == 1, f"expected one Binder badge link, found {badges}"
+    repo, ref, urlpath = badges[0]
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Repository"] == f"https://github.com/{repo}"
+    assert ref == "main"
+    first = sorted((ROOT / "notebooks").glob("0*.ipynb"))[0]
+    assert urlpath == f"lab/tree/notebooks/{first.name}"
