@@ -1,7 +1,9 @@
 """Reproducibility and CPU threads: the two knobs every lesson and benchmark turns first."""
 
+import math
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 
@@ -31,12 +33,36 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
     return int(seed)
 
 
-def available_cores() -> int:
-    """Cores this process may run on (respects CPU affinity, e.g. in containers)."""
+def cgroup_cpu_limit(root: str | os.PathLike = "/sys/fs/cgroup") -> int | None:
+    """The container's CPU quota in whole cores (rounded up), or None when there is none.
+
+    Binder and JupyterHub pods cap CPU with a cgroup quota while CPU affinity still lists
+    every core of the node; sizing torch's threads to the node would oversubscribe the quota.
+    Reads cgroup v2 `cpu.max` ("<quota> <period>" or "max ...") or v1 `cpu/cpu.cfs_quota_us`.
+    """
+    root = Path(root)
     try:
-        return len(os.sched_getaffinity(0))
+        v2 = root / "cpu.max"
+        if v2.is_file():
+            quota, period = v2.read_text().split()[:2]
+        else:
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        if quota in ("max", "-1"):
+            return None
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):  # no cgroup files (macOS, Windows) or an unexpected format
+        return None
+
+
+def available_cores() -> int:
+    """Cores this process may use: CPU affinity, capped by a container's cgroup CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS has no sched_getaffinity
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return cores if limit is None else min(cores, limit)
 
 
 def set_threads(n: int | None = None) -> int:

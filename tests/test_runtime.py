@@ -50,3 +50,34 @@ def test_set_threads_rejects_bad_counts(monkeypatch, env, arg, message):
     monkeypatch.setenv(ENV_NUM_THREADS, env)
     with pytest.raises(ValueError, match=message):
         set_threads(arg)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 2),  # v2: 1.5 cores → 2 threads
+        ({"cpu.max": "50000 100000\n"}, 1),
+        ({"cpu.max": "max 100000\n"}, None),  # v2, no quota
+        ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({"cpu.max": "garbage\n"}, None),
+        ({}, None),  # no cgroup files at all
+    ],
+)
+def test_cgroup_cpu_limit_reads_v2_and_v1_quotas(tmp_path, files, expected):
+    from lessons.runtime import cgroup_cpu_limit
+
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cgroup_cpu_limit(tmp_path) == expected
+
+
+def test_available_cores_is_capped_by_the_container_quota(monkeypatch):
+    from lessons import runtime
+
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(runtime, "cgroup_cpu_limit", lambda: 2)
+    assert runtime.available_cores() == 2
+    monkeypatch.setattr(runtime, "cgroup_cpu_limit", lambda: None)
+    assert runtime.available_cores() == 64
