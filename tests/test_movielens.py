@@ -303,3 +303,11 @@ def test_no_fallback_when_disabled_or_data_is_corrupt(tmp_path, fake_ml100k):
 def test_real_data_is_used_by_load_lesson_data_without_notice(tmp_path, fake_ml100k):
     ds = load_lesson_data("100k", data_dir=fake_ml100k(tmp_path).parent, download=False)
     assert not ds.is_synthetic and ds.notice == ""
+
+
+@realdata
+def test_find_titles_maps_real_titles_and_skips_unknown_ones(ml100k):
+    found = ml100k.find_titles(["Star Wars (1977)", "No Such Film (2031)", "Fargo (1996)"])
+    assert list(found) == ["Star Wars (1977)", "Fargo (1996)"]
+    assert ml100k.item_ids[found["Star Wars (1977)"]] == 50  # u.item's id of Star Wars
+    assert ml100k.items["title"].iloc[found["Fargo (1996)"]] == "Fargo (1996)"

@@ -195,3 +195,14 @@ def test_no_taste_noise_makes_taste_a_function_of_demographics():
 def test_bad_arguments_raise_clear_errors(kwargs, words):
     with pytest.raises(ValueError, match=words):
         synthetic_movielens(**kwargs)
+
+
+def test_find_titles_stands_in_the_most_rated_items_when_no_title_exists(data):
+    found = data.find_titles(["Star Wars (1977)", "Fargo (1996)"])
+    counts = data.interactions["item"].value_counts()
+    assert len(found) == 2 and set(found.values()) == set(counts.index[:2])
+    assert all(data.items["title"].iloc[i] == t for t, i in found.items())
+    assert data.find_titles(["Star Wars (1977)"], stand_in=False) == {}
+    assert data.find_titles([]) == {}
+    with pytest.raises(ValueError, match="list of titles"):
+        data.find_titles("Fargo (1996)")

@@ -5,6 +5,7 @@ embedding tables and matrix rows directly; `user_ids` / `item_ids` map them back
 ids in the original files.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -67,6 +68,22 @@ class Dataset:
     def has_demographics(self) -> bool:
         """True when `users` carries age, gender and occupation."""
         return self.users is not None
+
+    def find_titles(self, titles: Sequence[str], *, stand_in: bool = True) -> dict[str, int]:
+        """Item ids of the given titles, {title: id}; titles not in the catalogue are skipped.
+
+        When none is found and `stand_in` is set (the synthetic fallback has made-up titles),
+        the len(titles) most-rated items stand in, so a lesson cell still has movies to show.
+        """
+        if isinstance(titles, str):
+            raise ValueError(f"titles must be a list of titles, got the string {titles!r}")
+        names = self.items["title"]
+        found = {t: int(np.flatnonzero(names == t)[0]) for t in titles if (names == t).any()}
+        if found or not stand_in or not titles:
+            return found
+        counts = np.bincount(self.interactions[ITEM].to_numpy(), minlength=self.n_items)
+        top = np.argsort(-counts, kind="stable")[: len(titles)]
+        return {str(names.iloc[i]): int(i) for i in top}
 
     @property
     def is_synthetic(self) -> bool:
