@@ -6,6 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
+# On Linux, PyPI's torch wheel bundles CUDA (several GB); PyTorch's CPU index has the same
+# release without it (2.13.0+cpu satisfies the pin torch==2.13.0). It is used when reachable;
+# `make setup TORCH_INDEX=` skips it (machines with a local CPU wheel, mirrors).
+TORCH_INDEX ?= $(if $(filter Linux,$(shell uname -s)),https://download.pytorch.org/whl/cpu)
+
 .PHONY: setup lab test bench lint clean
 
 setup: $(STAMP)
@@ -14,7 +19,13 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, this is " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	@index=""; \
+	if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import urllib.request as r; r.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" 2>/dev/null; then \
+	  index="--extra-index-url $(TORCH_INDEX)"; echo "torch: the CPU-only build from $(TORCH_INDEX)"; \
+	elif [ -n "$(TORCH_INDEX)" ]; then \
+	  echo "torch: $(TORCH_INDEX) is not reachable; taking torch from the default index"; \
+	fi; \
+	$(PY) -m pip install --quiet -r requirements.txt $$index
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
