@@ -1,5 +1,6 @@
 """The "Try it" panels, headless: set a control's value, then read result / error / output."""
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,7 @@ from lessons.data import random_split, synthetic_movielens
 from lessons.models import MatrixFactorization
 from lessons.widgets import AlphaExplorer, SplitExplorer, alpha_sweep, protocol_table
 from lessons.widgets.alpha import model_scores
+from lessons.widgets.base import Panel, frame_html
 from lessons.widgets.split import make_split, split_report, split_sizes
 
 
@@ -120,3 +122,47 @@ def test_popularity_on_cold_items_recommends_only_zero_count_items(data):
     assert metrics["arp@10"] == 0.0  # candidates have no training interaction by construction
     _, warm = split_report(data, "random", 0.3)
     assert warm["arp@10"] > 0
+
+
+# --- the shared panel shell --------------------------------------------------------------------
+
+
+class _Flaky(Panel):
+    """A panel whose compute fails with whatever `fault` holds, else returns the slider value."""
+
+    def __init__(self):
+        self.fault = None
+        self.slider = widgets.IntSlider(value=1)
+        super().__init__([self.slider])
+
+    def compute(self):
+        if self.fault is not None:
+            raise self.fault
+        return self.slider.value
+
+    def render(self, result):
+        return f"<p>{result}</p>"
+
+
+def test_any_error_in_a_callback_is_shown_in_the_panel_which_keeps_working():
+    panel = _Flaky()
+    panel.slider.value = 2
+    assert panel.output.value == "<p>2</p>"
+    panel.fault = RuntimeError("the <model> broke")
+    panel.slider.value = 3  # the observer's callback: nothing may escape it
+    assert panel.error == "RuntimeError: the <model> broke"
+    assert "RuntimeError: the &lt;model&gt; broke" in panel.status.value
+    assert panel.output.value == "<p>2</p>" and panel.result == 2  # last good result kept
+    panel.fault = ValueError("widths must be positive")
+    panel.slider.value = 4
+    assert panel.error == "widths must be positive"  # the learner's message, without a type
+    panel.fault = None
+    panel.slider.value = 5
+    assert (panel.error, panel.status.value, panel.output.value) == (None, "", "<p>5</p>")
+
+
+def test_frame_html_uses_jupyterlabs_table_style():
+    import pandas as pd
+
+    html = frame_html(pd.DataFrame({"a": [1.23456]}))
+    assert html.startswith("<div class='jp-RenderedHTMLCommon'") and "<td>1.235</td>" in html

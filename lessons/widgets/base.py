@@ -19,8 +19,14 @@ ERROR_STYLE = "color:#b00020;font-weight:bold"
 
 
 def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
-    """A DataFrame as a compact HTML table (floats rounded), for an HTML widget."""
-    return frame.to_html(index=False, float_format=floatfmt.format, border=0)
+    """A DataFrame as a compact HTML table (floats rounded), for an HTML widget.
+
+    JupyterLab styles tables (padding, alignment, stripes) only inside its rendered-HTML
+    class, which an HTML widget's content lacks; the wrapper gives the widget the same look
+    as a DataFrame in an output cell.
+    """
+    table = frame.to_html(index=False, float_format=floatfmt.format, border=0)
+    return f"<div class='jp-RenderedHTMLCommon' style='padding:0'>{table}</div>"
 
 
 class Panel(widgets.VBox):
@@ -58,13 +64,19 @@ class Panel(widgets.VBox):
         self.refresh()
 
     def refresh(self) -> Any:
-        """Recompute and redraw; on ValueError show the message and keep the last result."""
+        """Recompute and redraw; on an error show its message and keep the last result.
+
+        A ValueError is the learner's input (its message says what to change); any other
+        exception is a fault, shown with its type. Either way it appears in the panel: an
+        exception escaping a widget callback would only reach JupyterLab's log console.
+        """
         try:
             result = self.compute()
             rendered = self.render(result)
-        except ValueError as exc:
-            self.error = str(exc)
-            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(self.error)}</span>"
+        except Exception as exc:  # noqa: BLE001 - shown in the panel, which keeps working
+            message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            self.error = message
+            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
             return None
         self.result, self.error = result, None
         self.status.value = ""

@@ -65,7 +65,9 @@ class BuildAUser(Panel):
         self.dnn, self.split, self.mf, self.k = dnn, split, mf, k
         occupations = split_features(split).occupations or ("other",)
         self.liked = widgets.SelectMultiple(options=title_options(split), value=tuple(liked),
-                                            rows=10, description="liked movies")  # fmt: skip
+                                            rows=10, description="liked movies",
+                                            style={"description_width": "initial"},
+                                            layout={"width": "460px"})  # fmt: skip
         self.age = widgets.IntSlider(value=30, min=7, max=80, description="age",
                                      continuous_update=False)  # fmt: skip
         self.gender = widgets.Dropdown(options=["F", "M"], value="F", description="gender")

@@ -63,8 +63,10 @@ class DNNPlayground(Panel):
                                    style=style)  # fmt: skip
         self.activation = widgets.Dropdown(options=["relu", "tanh", "linear"], value="relu",
                                            description="activation", style=style)  # fmt: skip
-        self.side = widgets.Checkbox(value=False, description="side features (age, gender, job)")
-        self.dense = widgets.Checkbox(value=False, description="dense features (activity)")
+        wide = {"style": {"description_width": "initial"}, "layout": {"width": "auto"}}
+        self.side = widgets.Checkbox(value=False, description="side features (age, gender, job)",
+                                     **wide)  # fmt: skip
+        self.dense = widgets.Checkbox(value=False, description="dense features (activity)", **wide)
         self.dropout = widgets.FloatSlider(value=0.0, min=0.0, max=0.8, step=0.1,
                                            description="dropout", continuous_update=False,
                                            style=style)  # fmt: skip
@@ -82,6 +84,9 @@ class DNNPlayground(Panel):
         super().__init__([left, right], auto=False)
         self.children = (*self.children, self.curves)
         self.button.on_click(lambda _: self.refresh())
+        self.output.value = (
+            "<i>Press Train: the DNN retrains in a few seconds, and each run adds a row here.</i>"
+        )
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -108,7 +113,9 @@ class DNNPlayground(Panel):
         return row
 
     def render(self, result: dict) -> str:
-        return "<b>Runs so far</b> (newest last)" + frame_html(self.runs)
+        return ("<b>Runs so far</b> (newest last; final model: Recall@20, NDCG@10 and the "
+                "popularity metrics at 10. The curves below: Recall@10 and NDCG@10 during "
+                "training.)" + frame_html(self.runs))  # fmt: skip
 
 
 __all__ = ["DNNPlayground", "RUN_COLUMNS", "parse_widths"]
