@@ -26,6 +26,7 @@ def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     as a DataFrame in an output cell.
     """
     table = frame.to_html(index=False, float_format=floatfmt.format, border=0)
+    table = table.replace("<table ", "<table style='margin-left:0' ", 1)  # Lab centres tables
     return f"<div class='jp-RenderedHTMLCommon' style='padding:0'>{table}</div>"
 
 

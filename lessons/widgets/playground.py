@@ -113,9 +113,9 @@ class DNNPlayground(Panel):
         return row
 
     def render(self, result: dict) -> str:
-        return ("<b>Runs so far</b> (newest last; final model: Recall@20, NDCG@10 and the "
-                "popularity metrics at 10. The curves below: Recall@10 and NDCG@10 during "
-                "training.)" + frame_html(self.runs))  # fmt: skip
+        return ("<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
+                "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
+                "training.</small>" + frame_html(self.runs))  # fmt: skip
 
 
 __all__ = ["DNNPlayground", "RUN_COLUMNS", "parse_widths"]
