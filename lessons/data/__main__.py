@@ -20,7 +20,7 @@ from lessons.data.registry import VARIANTS, DataError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lessons.data",
-        description="Fetch a MovieLens variant (size and checksums verified), or check that it is there.",
+        description="Fetch a MovieLens variant (size and checksums verified) or check it.",
     )
     parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS))
     parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
