@@ -5,8 +5,9 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
 
 1. Inputs and targets. A history model (`uses_history`) reads a bag of items x and must predict
    other items: each user's training items are divided afresh into an input part and a target
-   part (`split_history`, leak-free: no target item is ever in the input). MF reads the user id
-   and its target p is the whole training row.
+   part (as `split_history`, leak-free: no target item is ever in the input). MF reads the
+   user id and its target p is the whole training row. `EpochSampler` draws this for all
+   users in one vectorized pass and keeps p sparse.
 2. Users are shuffled and cut into mini-batches; Adam minimises `model.loss` (for the softmax
    models L = −Σ_j p_j log p̂_j with p̂ = softmax(ψ(x) Vᵀ), averaged over the batch).
 3. Evaluation, without gradients: the query input is the FULL training history, training items
@@ -19,8 +20,7 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED, ENV_QUIET
 from lessons.data.dataset import Split
-from lessons.features import QueryBatch, make_batch, split_history
+from lessons.features.epochs import EpochSampler
 from lessons.history import History
 from lessons.scoring import (
     check_int,
@@ -44,7 +44,6 @@ DEFAULT_LR = 1e-2
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_TARGET_SHARE = 0.5  # share of a user's training items used as targets, per epoch
 LR_SCHEDULES = ("cosine", "constant")
-CHUNK_USERS = 4096  # users per make_batch call in training (bounds the dense targets' memory)
 
 Callback = Callable[["History", torch.nn.Module], None]
 
@@ -84,54 +83,12 @@ def _check_fit_args(
             raise ValueError(f"callbacks must be callables cb(history, model), got {cb!r}")
 
 
-def _rows(batch: QueryBatch, start: int, stop: int) -> QueryBatch:
-    """Rows start..stop-1 of `batch`: contiguous rows, so every field is a cheap slice."""
-    size, bag = batch.size, batch.bag
-    low = int(batch.offsets[start])
-    high = int(batch.offsets[stop]) if stop < size else bag.numel()
-    part = {n: getattr(batch, n) for n in ("users", "side", "dense", "target")}
-    part = {n: None if t is None else t[start:stop] for n, t in part.items()}
-    return QueryBatch(bag=bag[low:high], offsets=batch.offsets[start:stop] - low, **part,
-                      exclude_items=batch.exclude_items)  # fmt: skip
-
-
-def _minibatches(
-    users: np.ndarray,
-    inputs,
-    features,
-    targets,
-    batch_size: int,
-    use_side: bool,
-    use_dense: bool,
-    exclude_items: torch.Tensor | None = None,
-) -> Iterator[QueryBatch]:
-    """Mini-batches of the (shuffled) `users`. One `make_batch` per chunk of CHUNK_USERS users,
-    sliced into contiguous mini-batches: per-call costs (CSR slicing, tensor creation) are paid
-    once per chunk instead of once per mini-batch."""
-    chunk = batch_size * max(1, CHUNK_USERS // batch_size)
-    for start in range(0, len(users), chunk):
-        rows = users[start : start + chunk]
-        big = make_batch(rows, inputs, features, targets, use_side=use_side, use_dense=use_dense)
-        big = replace(big, exclude_items=exclude_items)
-        for low in range(0, big.size, batch_size):
-            yield _rows(big, low, min(low + batch_size, big.size))
-
-
-def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, train: sp.csr_matrix,
-                 features, rng: np.random.Generator, batch_size: int, target_share: float,
-                 use_side: bool, use_dense: bool,
-                 exclude_items: torch.Tensor | None = None) -> float:  # fmt: skip
+def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, sampler: EpochSampler,
+                 rng: np.random.Generator, batch_size: int) -> float:  # fmt: skip
     """One pass over the shuffled users; returns the mean training loss per query."""
     model.train()
-    if model.uses_history:
-        inputs, targets = split_history(train, target_share, rng)
-        users = np.flatnonzero((np.diff(inputs.indptr) > 0) & (np.diff(targets.indptr) > 0))
-    else:  # MF: the input is the user id, so the bags stay empty
-        inputs, targets = None, train
-        users = np.flatnonzero(np.diff(train.indptr) > 0)
     total, count = 0.0, 0
-    for batch in _minibatches(rng.permutation(users), inputs, features, targets, batch_size,
-                              use_side, use_dense, exclude_items):  # fmt: skip
+    for batch in sampler.epoch(rng, batch_size):
         loss = model.loss(batch)
         optimizer.zero_grad()
         loss.backward()
@@ -255,11 +212,15 @@ def fit(
     if exclude_cold_items and data.candidates is not None:
         exclude = torch.zeros(data.n_items, dtype=torch.bool)
         exclude[torch.as_tensor(data.candidates, dtype=torch.long)] = True
+    sampler = EpochSampler(
+        train, share if model.uses_history else None, features,
+        use_side=use_side, use_dense=use_dense, exclude_items=exclude,
+    )  # fmt: skip
     history = History(k=k, monitor=evaluate.part)
     ndcg_key = f"ndcg@{k}"
-    # foreach: one fused update over all parameters instead of a Python loop over them.
+    # fused: one kernel updates every parameter (4x faster than foreach on CPU here).
     optimizer = torch.optim.Adam(
-        _param_groups(model, lr), lr=lr, weight_decay=weight_decay, foreach=True
+        _param_groups(model, lr), lr=lr, weight_decay=weight_decay, fused=True
     )
     scheduler = _scheduler(optimizer, lr_schedule, epochs, train, batch_size, model.uses_history)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
@@ -273,8 +234,7 @@ def fit(
             torch.manual_seed(int(torch_seed.generate_state(1)[0]))
             for epoch in bar:
                 start = time.perf_counter()
-                loss = _train_epoch(model, optimizer, scheduler, train, features, rng,
-                                    batch_size, share, use_side, use_dense, exclude)  # fmt: skip
+                loss = _train_epoch(model, optimizer, scheduler, sampler, rng, batch_size)
                 if not np.isfinite(loss):
                     raise ValueError(
                         f"training diverged at epoch {epoch} (loss {loss}); lower lr "

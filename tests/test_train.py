@@ -313,3 +313,19 @@ def test_fit_can_keep_cold_items_in_the_softmax_and_warm_splits_exclude_nothing(
     calls = record_exclusions(model)
     fit(model, split, epochs=1)
     assert calls and all(ex is None for _, ex in calls)
+
+
+def test_training_batches_have_sparse_targets_and_visit_each_user_once_per_epoch(split):
+    model = tiny(split.n_items)
+    batches, loss = [], model.loss
+    model.loss = lambda batch: (batches.append((model.training, batch)), loss(batch))[1]
+    fit(model, split, epochs=1, batch_size=64)
+    training = [batch for is_training, batch in batches if is_training]
+    users = torch.cat([batch.users for batch in training]).tolist()
+    assert sorted(users) == np.flatnonzero(np.diff(split.train_matrix().indptr) >= 2).tolist()
+    for batch in training:  # p stays sparse: no (B, n_items) target is built per step
+        assert batch.target is None and batch.target_weights is not None
+        lengths = torch.diff(batch.target_offsets, append=torch.tensor([len(batch.target_items)]))
+        rows = torch.repeat_interleave(torch.arange(batch.size), lengths)
+        sums = torch.zeros(batch.size).index_add_(0, rows, batch.target_weights)
+        torch.testing.assert_close(sums, torch.ones(batch.size))

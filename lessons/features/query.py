@@ -40,6 +40,9 @@ class QueryBatch:
         target: (B, n_items) p, rows of the normalized multi-hot (each sums to 1), or None.
         exclude_items: (n_items,) bool, True for items left out of every row's training
             softmax (`fit`: the held-out items of a cold-start-items split), or None.
+        target_items, target_offsets, target_weights: p in sparse form, like bag/offsets:
+            row u's target items and their p_uj start at target_offsets[u]. `fit` builds
+            these instead of `target` (no (B, n_items) buffer per step); None otherwise.
     """
 
     bag: torch.Tensor
@@ -49,6 +52,9 @@ class QueryBatch:
     dense: torch.Tensor | None = None
     target: torch.Tensor | None = None
     exclude_items: torch.Tensor | None = None
+    target_items: torch.Tensor | None = None
+    target_offsets: torch.Tensor | None = None
+    target_weights: torch.Tensor | None = None
 
     @property
     def size(self) -> int:

@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from lessons.features import QueryBatch
-from lessons.losses import softmax_cross_entropy
-from lessons.models.towers import QueryTower, batch_target, init_table, input_mask, mlp
+from lessons.fused_ce import sparse_softmax_cross_entropy
+from lessons.models.targets import input_pairs, sparse_target
+from lessons.models.towers import QueryTower, init_table, mlp
 
 
 class SoftmaxDNN(nn.Module):
@@ -23,9 +24,11 @@ class SoftmaxDNN(nn.Module):
 
     V ∈ R^{n×d} is the softmax layer. item_bias adds b_j to each logit, kept as one more
     coordinate of the embeddings: query_embedding is [ψ, 1] and item_embeddings is [V, b],
-    so log p̂_j = ⟨ψ(x), V_j⟩ − log Z holds exactly for the embeddings they return.
+    so log p̂_j = ⟨ψ(x), V_j⟩ − log Z holds exactly for the embeddings they return (forward
+    computes the same logits ψVᵀ + b in one `linear`, without building [ψ, 1] and [V, b]).
     label_smoothing ε trains against (1 − ε) p + ε/n; mask_inputs leaves the query's own
-    input items out of the softmax (they are known positives, not targets).
+    input items out of the softmax (they are known positives, not targets). The loss is
+    `softmax_cross_entropy` computed on sparse targets (`sparse_softmax_cross_entropy`).
     tie_embeddings makes the input bag table V itself (needs residual or no side features).
     Shapes: ψ (B, d); V (n_items, d); logits (B, n_items). hidden=() gives the linear model
     ψ = x, which with a one-hot user-id input is exactly softmax matrix factorization.
@@ -57,27 +60,34 @@ class SoftmaxDNN(nn.Module):
         )
         self.item_bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None
 
+    def _psi(self, batch: QueryBatch) -> torch.Tensor:
+        psi = self.query_tower(batch)  # (B, d)
+        return psi if self.block is None else psi + self.block(psi)
+
+    def _table(self) -> torch.Tensor:
+        return self.query_tower.bag.weight if self.item_embedding is None else self.item_embedding
+
     def query_embedding(self, batch: QueryBatch) -> torch.Tensor:
         """ψ(x), shape (B, d), or [ψ(x), 1] of shape (B, d + 1) with item_bias."""
-        psi = self.query_tower(batch)  # (B, d)
-        psi = psi if self.block is None else psi + self.block(psi)
+        psi = self._psi(batch)
         return psi if self.item_bias is None else torch.cat([psi, torch.ones_like(psi[:, :1])], 1)
 
     def item_embeddings(self) -> torch.Tensor:
         """V, shape (n_items, d), or [V, b] of shape (n_items, d + 1) with item_bias."""
-        v = self.query_tower.bag.weight if self.item_embedding is None else self.item_embedding
+        v = self._table()
         return v if self.item_bias is None else torch.cat([v, self.item_bias[:, None]], 1)
 
     def forward(self, batch: QueryBatch) -> torch.Tensor:
-        return self.query_embedding(batch) @ self.item_embeddings().T  # (B, n_items)
+        """Logits ψ(x) Vᵀ + b, shape (B, n_items)."""
+        return nn.functional.linear(self._psi(batch), self._table(), self.item_bias)
 
     def loss(self, batch: QueryBatch) -> torch.Tensor:
-        target = batch_target(batch, self.n_items)  # p (B, n_items)
-        exclude = input_mask(batch, self.n_items) & (target == 0) if self.mask_inputs else None
-        if batch.exclude_items is not None:
-            exclude = batch.exclude_items if exclude is None else exclude | batch.exclude_items
-        return softmax_cross_entropy(self(batch), target, label_smoothing=self.label_smoothing,
-                                     exclude=exclude)  # fmt: skip
+        target = sparse_target(batch, self.n_items)  # p as (row, item, p_uj) entries
+        # The inputs leave the softmax unless they are targets too (input_mask & (p == 0)).
+        exclude = input_pairs(batch, self.n_items) if self.mask_inputs else None
+        return sparse_softmax_cross_entropy(self(batch), target, exclude=exclude,
+                                            label_smoothing=self.label_smoothing,
+                                            exclude_items=batch.exclude_items)  # fmt: skip
 
     def parameter_groups(self) -> list[dict]:
         """Optimizer groups: the hidden block learns at `hidden_lr_scale` × the base lr."""

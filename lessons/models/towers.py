@@ -6,10 +6,14 @@ the initial softmax is near uniform whatever d is.
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from lessons.features import ItemFeatures, QueryBatch
+
+# Re-exported: mf and two_tower import these two from here.
+from lessons.models.targets import batch_target, input_mask  # noqa: F401
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 
@@ -56,14 +60,6 @@ def mlp(
     return nn.Sequential(*layers, nn.Linear(in_width, dim))
 
 
-def batch_target(batch: QueryBatch, n_items: int) -> torch.Tensor:
-    """batch.target (B, n_items), or ValueError when the batch has none or the wrong width."""
-    if batch.target is None or batch.target.shape != (batch.size, n_items):
-        raise ValueError(f"a training batch needs target of shape (B, {n_items}); build it with "
-                         "make_batch(..., targets=...)")  # fmt: skip
-    return batch.target
-
-
 def gather_bags(bag: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
     """(bag, offsets) of the selected `rows` of a bag list, with index ops only (no loop)."""
     ends = torch.cat([offsets[1:], offsets.new_tensor([bag.numel()])])
@@ -71,24 +67,6 @@ def gather_bags(bag: torch.Tensor, offsets: torch.Tensor, rows: torch.Tensor):
     new_offsets = torch.cumsum(lengths, 0) - lengths
     shift = torch.repeat_interleave(offsets[rows] - new_offsets, lengths)  # source - destination
     return bag[torch.arange(shift.numel(), device=bag.device) + shift], new_offsets
-
-
-def input_mask(batch: QueryBatch, n_items: int) -> torch.Tensor:
-    """Bool (B, n_items) mask, True at each row's input-bag items.
-
-    The input items are known positives of the query, not targets: the full softmax leaves
-    them out of its denominator (`softmax_cross_entropy(..., exclude=...)`) instead of
-    pushing them down as negatives. Vectorized: row ids repeated over the bag lengths.
-    """
-    bag, offsets = batch.bag, batch.offsets
-    if bag.numel() and (bag.min() < 0 or bag.max() >= n_items):
-        raise ValueError(f"bag item ids must lie in [0, {n_items}), got "
-                         f"{int(bag.min())}..{int(bag.max())}")  # fmt: skip
-    lengths = torch.diff(offsets, append=offsets.new_tensor([bag.numel()]))
-    rows = torch.repeat_interleave(torch.arange(offsets.numel(), device=bag.device), lengths)
-    mask = torch.zeros(offsets.numel(), n_items, dtype=torch.bool, device=bag.device)
-    mask[rows, bag] = True
-    return mask
 
 
 MAX_IN_BATCH = 8192  # examples per in-batch softmax: its (P, P) logits take P² floats
@@ -123,15 +101,47 @@ def in_batch_examples(
     return rows, items, exclude.fill_diagonal_(False)
 
 
+class _BagMean(torch.autograd.Function):
+    """x_u = mean_{j∈bag_u} E_j, the forward of nn.EmbeddingBag(mode="mean"), faster backward.
+
+    ∂L/∂E_j = Σ_{u: j∈bag_u} g_u / |bag_u|. EmbeddingBag's backward sorts the ids with torch.sort
+    (about 0.4 ms for a batch's 9k ids) and then adds serially; here numpy's radix argsort of
+    16-bit ids groups the entries by item (0.1 ms) and one embedding_bag(mode="sum") over the
+    rows g_u / |bag_u| sums each item's group, in parallel over items (2× faster in all).
+    """
+
+    @staticmethod
+    def forward(ctx, weight, bag, offsets, lengths):
+        ctx.save_for_backward(bag, lengths)
+        ctx.n_rows = weight.shape[0]
+        return nn.functional.embedding_bag(bag, weight, offsets, mode="mean")
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None
+        bag, lengths = ctx.saved_tensors
+        ids = bag.numpy()
+        ids = ids.astype(np.uint16) if ctx.n_rows <= 2**16 else ids  # 16 bits: a radix sort
+        order = torch.from_numpy(np.argsort(ids, kind="stable"))
+        rows = torch.repeat_interleave(lengths).index_select(0, order)  # grouped by item
+        counts = torch.bincount(bag, minlength=ctx.n_rows)
+        scaled = grad / lengths[:, None].to(grad.dtype)
+        table = nn.functional.embedding_bag(rows, scaled, torch.cumsum(counts, 0) - counts,
+                                            mode="sum")  # fmt: skip
+        return table, None, None, None
+
+
 class QueryTower(nn.Module):
     """Query tower ψ: x = [mean_{j∈bag} E_j ‖ A_age ‖ G_gender ‖ O_occ ‖ dense] → MLP → ψ(x) ∈ R^d.
 
     Shapes: bag (nnz,), offsets (B,) -> mean bag embedding (B, e) (e = embedding_dim,
     default d); side (B, 3) -> 3 × (B, side_dim); dense (B, n_dense);
     x (B, e + 3·side_dim + n_dense); ψ (B, d).
-    The bag is an nn.EmbeddingBag(mode="mean"): the cost grows with the number of
-    interactions, never with n_users × n_items. `input_dropout` zeroes entries of x (rescaling
-    the rest) in training mode only, so ψ cannot lean on a few history items.
+    The bag is an nn.EmbeddingBag(mode="mean") (its table, with a faster backward: `_BagMean`):
+    the cost grows with the number of interactions, never with n_users × n_items.
+    `input_dropout` zeroes entries of x (rescaling the rest) in training mode only, so ψ cannot
+    lean on a few history items.
     Side/dense features of a batch are read only when the tower was built for them.
     """
 
@@ -171,10 +181,11 @@ class QueryTower(nn.Module):
                 f"rows {rows} have an empty history bag; this model reads the history, "
                 "so give every query at least one item (or drop those rows)"
             )
-        if bag.min() < 0 or bag.max() >= self.n_items:
+        low, high = (int(v) for v in torch.aminmax(bag))
+        if low < 0 or high >= self.n_items:
             raise ValueError(f"history item ids must lie in [0, {self.n_items}), got "
-                             f"{int(bag.min())}..{int(bag.max())}")  # fmt: skip
-        parts = [self.bag(bag, offsets)]  # (B, e)
+                             f"{low}..{high}")  # fmt: skip
+        parts = [_BagMean.apply(self.bag.weight, bag, offsets, lengths)]  # self.bag's, (B, e)
         if len(self.side):
             side = batch.side
             if side is None or side.shape != (offsets.numel(), len(self.side)):
@@ -194,7 +205,8 @@ class QueryTower(nn.Module):
                     f"(B, {self.n_dense}) (make_batch(..., use_dense=True))"
                 )
             parts.append(batch.dense)  # (B, n_dense)
-        return self.mlp(self.input_dropout(torch.cat(parts, dim=1)))  # (B, d)
+        x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return self.mlp(self.input_dropout(x))  # (B, d)
 
 
 class ItemTower(nn.Module):
