@@ -88,3 +88,29 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    """A small synthetic MovieLens (60 users × 80 items) for exercises and widgets."""
+    from lessons.data import synthetic_movielens
+
+    return synthetic_movielens(n_users=60, n_items=80, seed=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_split(tiny_data):
+    from lessons.data import random_split
+
+    return random_split(tiny_data, 0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_mf(tiny_split):
+    """An untrained MF (d = 8) over `tiny_split`, initialised from seed 0."""
+    import torch
+
+    from lessons.models import MatrixFactorization
+
+    torch.manual_seed(0)
+    return MatrixFactorization(tiny_split.n_users, tiny_split.n_items, dim=8)

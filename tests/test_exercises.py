@@ -6,9 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
-from lessons.data import random_split, synthetic_movielens
 from lessons.exercises import (
     CORRECT,
     INCORRECT,
@@ -21,23 +19,6 @@ from lessons.exercises import (
     nb01,
     same_sequence,
 )
-from lessons.models import MatrixFactorization
-
-
-@pytest.fixture(scope="module")
-def data():
-    return synthetic_movielens(n_users=60, n_items=80, seed=3)
-
-
-@pytest.fixture(scope="module")
-def split(data):
-    return random_split(data, 0.2, seed=0)
-
-
-@pytest.fixture(scope="module")
-def model(split):
-    torch.manual_seed(0)
-    return MatrixFactorization(split.n_users, split.n_items, dim=8)
 
 
 def _run_solution(exercise: Exercise, namespace: dict):
@@ -90,22 +71,24 @@ def test_result_and_text_render():
 # --- notebook 00 ------------------------------------------------------------------------------
 
 
-def test_nb00_rare_items(data):
-    counts = np.bincount(data.interactions["item"], minlength=data.n_items)
+def test_nb00_rare_items(tiny_data):
+    counts = np.bincount(tiny_data.interactions["item"], minlength=tiny_data.n_items)
     right = int((counts < 5).sum())
-    assert nb00.rare_items.check(right, data=data).status == CORRECT
-    assert nb00.rare_items.check(right + 1, data=data).status == INCORRECT
+    assert nb00.rare_items.check(right, data=tiny_data).status == CORRECT
+    assert nb00.rare_items.check(right + 1, data=tiny_data).status == INCORRECT
     # A classic slip: value_counts() forgets the items nobody rated.
-    slip = int((data.interactions["item"].value_counts() < 5).sum())
+    slip = int((tiny_data.interactions["item"].value_counts() < 5).sum())
     if slip != right:
-        assert nb00.rare_items.check(slip, data=data).status == INCORRECT
+        assert nb00.rare_items.check(slip, data=tiny_data).status == INCORRECT
 
 
-def test_nb00_density(data):
-    right = len(data.interactions) / (data.n_users * data.n_items)  # pairs are unique
-    assert nb00.density.check(right, data=data).status == CORRECT
-    assert nb00.density.check(right * 1.1, data=data).status == INCORRECT
-    assert nb00.density.check(1 - right, data=data).status == INCORRECT
+def test_nb00_density(tiny_data):
+    right = len(tiny_data.interactions) / (
+        tiny_data.n_users * tiny_data.n_items
+    )  # pairs are unique
+    assert nb00.density.check(right, data=tiny_data).status == CORRECT
+    assert nb00.density.check(right * 1.1, data=tiny_data).status == INCORRECT
+    assert nb00.density.check(1 - right, data=tiny_data).status == INCORRECT
 
 
 def test_nb00_protocol():
@@ -118,17 +101,17 @@ def test_nb00_protocol():
 # --- notebook 01 ------------------------------------------------------------------------------
 
 
-def test_nb01_alpha_top_hand_computed(model, split):
-    u = model.user_embedding.detach().numpy()[0]
-    v = model.item_embedding.detach().numpy()
+def test_nb01_alpha_top_hand_computed(tiny_mf, tiny_split):
+    u = tiny_mf.user_embedding.detach().numpy()[0]
+    v = tiny_mf.item_embedding.detach().numpy()
     scores = (v @ u) / np.linalg.norm(v, axis=1)
-    seen = set(split.train.loc[split.train["user"] == 0, "item"])
+    seen = set(tiny_split.train.loc[tiny_split.train["user"] == 0, "item"])
     right = [j for j in np.argsort(-scores) if j not in seen][:5]
-    assert nb01.alpha_top.check(right, model=model, split=split).status == CORRECT
+    assert nb01.alpha_top.check(right, model=tiny_mf, split=tiny_split).status == CORRECT
     plain = [j for j in np.argsort(-(v @ u)) if j not in seen][:5]  # forgot the ‖V_j‖ divisor
     if plain != right:
-        assert nb01.alpha_top.check(plain, model=model, split=split).status == INCORRECT
-    reversed_ = nb01.alpha_top.check(right[::-1], model=model, split=split)
+        assert nb01.alpha_top.check(plain, model=tiny_mf, split=tiny_split).status == INCORRECT
+    reversed_ = nb01.alpha_top.check(right[::-1], model=tiny_mf, split=tiny_split)
     assert reversed_.status == INCORRECT and "wrong order" in reversed_.message
 
 
@@ -148,19 +131,19 @@ def test_nb01_new_user():
 # --- every exercise ---------------------------------------------------------------------------
 
 
-def _context(data, split, model):
+def _context(tiny_data, tiny_split, tiny_mf):
     table = pd.DataFrame({"user": [0, 0, 1, 1], "item": [1, 2, 3, 4], "popularity": [1, 3, 4, 9]})
-    return {"data": data, "split": split, "model": model, "table": table}
+    return {"data": tiny_data, "split": tiny_split, "model": tiny_mf, "table": table}
 
 
-def test_missing_context_says_what_to_pass(data):
+def test_missing_context_says_what_to_pass(tiny_data):
     result = nb00.rare_items.check(3)
     assert result.status == INCORRECT and "check(answer, data=...)" in result.message
 
 
 @pytest.mark.parametrize("ex", [*nb00.EXERCISES, *nb01.EXERCISES], ids=lambda e: e.name)
-def test_every_solution_is_correct_and_scaffold_not_attempted(ex, data, split, model):
-    context = _context(data, split, model)  # extra objects are ignored
+def test_every_solution_is_correct_and_scaffold_not_attempted(ex, tiny_data, tiny_split, tiny_mf):
+    context = _context(tiny_data, tiny_split, tiny_mf)  # extra objects are ignored
     assert ex.check(..., **context).status == NOT_ATTEMPTED
     assert ex.check(_run_solution(ex, context), **context).status == CORRECT
     assert str(ex.hint()) and str(ex.solution())
