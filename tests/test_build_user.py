@@ -3,15 +3,14 @@
 import pytest
 import torch
 
-from lessons.data import random_split, synthetic_movielens
 from lessons.experiments import textbook_dnn
 from lessons.models import MatrixFactorization
 from lessons.widgets.build_user import BuildAUser, build_user_report, title_options
 
 
 @pytest.fixture(scope="module")
-def split():
-    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+def split(tiny_split):
+    return tiny_split
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from lessons.data import random_split, synthetic_movielens
 from lessons.experiments import (
     collapse_gap,
     collapsed,
@@ -28,8 +27,8 @@ matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
-def split():
-    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+def split(tiny_split):
+    return tiny_split
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,14 @@
 import matplotlib
 import pytest
 
-from lessons.data import random_split, synthetic_movielens
 from lessons.widgets.playground import DNNPlayground, parse_widths
 
 matplotlib.use("Agg")
 
 
 @pytest.fixture(scope="module")
-def panel(one_thread):
-    split = random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
-    panel = DNNPlayground(split, seed=0)
+def panel(one_thread, tiny_split):
+    panel = DNNPlayground(tiny_split, seed=0)
     panel.epochs.value = 2
     return panel
 

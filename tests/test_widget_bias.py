@@ -5,15 +5,14 @@ import pytest
 import torch
 
 from lessons.baselines import EASE, Popularity
-from lessons.data import random_split, synthetic_movielens
 from lessons.metrics import short_head
 from lessons.models import MatrixFactorization
 from lessons.widgets.bias import BiasExplorer, bias_report, compare_models, decile_recall
 
 
 @pytest.fixture(scope="module")
-def split():
-    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+def split(tiny_split):
+    return tiny_split
 
 
 @pytest.fixture(scope="module")

@@ -2,24 +2,15 @@
 
 import pandas as pd
 import pytest
-import torch
 
-from lessons.data import random_split, synthetic_movielens
 from lessons.widgets.logq import LOGQ_METRICS, LogQExplorer, logq_run
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models train fastest on one thread (no contention on a shared machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 @pytest.fixture(scope="module")
-def split():
-    return random_split(synthetic_movielens(n_users=60, n_items=80, seed=3), 0.2, seed=0)
+def split(tiny_split):
+    return tiny_split
 
 
 def test_logq_run_reports_settings_and_metrics(split):
