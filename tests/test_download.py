@@ -1,22 +1,18 @@
 """The download path, for real, against an HTTP server on 127.0.0.1 serving zips made here.
 
 The archives hold the tiny fake ml-100k of conftest (never MovieLens data); the registry entry
-is swapped for one carrying the checksums of that fake archive.
+is swapped for one carrying the checksums of that fake archive (tests/fake_archive.py).
 """
 
-import hashlib
-import io
 import socket
 import stat
 import threading
 import zipfile
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from lessons.data import download
 from lessons.data.download import (
     ChecksumError,
     DataFormatError,
@@ -24,43 +20,18 @@ from lessons.data.download import (
     UnsafeArchiveError,
 )
 from lessons.data.loader import load_lesson_data, load_movielens
-
-
-def _zip(members: dict[str, bytes], extra: list[zipfile.ZipInfo] = ()) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-        for info in extra:
-            zf.writestr(info, b"evil")
-    return buffer.getvalue()
+from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
 
 
 @pytest.fixture
 def members(fake_ml100k_files) -> dict[str, bytes]:
-    return {f"ml-100k/{name}": text.encode("latin-1") for name, text in fake_ml100k_files.items()}
+    return fake_ml100k_members(fake_ml100k_files)
 
 
 @pytest.fixture
 def good(members) -> bytes:
     """A well-formed ml-100k.zip holding the fake files."""
-    return _zip(members)
-
-
-def _register(monkeypatch, archive: bytes, **override) -> download.Variant:
-    """Point the "100k" registry entry at `archive`'s size and checksums."""
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        u_data = zf.read("ml-100k/u.data") if "ml-100k/u.data" in zf.namelist() else b""
-    spec = replace(
-        download.VARIANTS["100k"],
-        size=len(archive),
-        md5=hashlib.md5(archive).hexdigest(),
-        sha256=hashlib.sha256(archive).hexdigest(),
-        key_sha256=hashlib.sha256(u_data).hexdigest(),
-    )
-    spec = replace(spec, **override)
-    monkeypatch.setitem(download.VARIANTS, "100k", spec)
-    return spec
+    return make_zip(members)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -107,7 +78,7 @@ def _leftovers(root: Path) -> list[str]:
 
 
 def test_good_archive_downloads_verifies_extracts_and_loads(good, server, monkeypatch, tmp_path):
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     base = server(good)
     root = tmp_path / "cache"
     ds = load_movielens("100k", data_dir=root, base_url=base)
@@ -120,20 +91,20 @@ def test_good_archive_downloads_verifies_extracts_and_loads(good, server, monkey
 
 
 def test_base_url_from_the_environment(good, server, monkeypatch, tmp_path):
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     monkeypatch.setenv("LESSONS_DATA_URL", server(good))
     assert load_movielens("100k", data_dir=tmp_path).n_items == 4
     assert server.httpd.hits == 1
 
 
 def test_a_kept_archive_is_extracted_without_network(good, monkeypatch, tmp_path):
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     (tmp_path / "ml-100k.zip").write_bytes(good)
     assert load_movielens("100k", data_dir=tmp_path, download=False).n_users == 3
 
 
 def test_wrong_checksum_removes_the_file_and_never_falls_back(good, server, monkeypatch, tmp_path):
-    _register(monkeypatch, good, md5="0" * 32)
+    register_archive(monkeypatch, good, md5="0" * 32)
     base = server(good)
     root = tmp_path / "cache"
     with pytest.raises(ChecksumError) as info:
@@ -147,7 +118,7 @@ def test_wrong_checksum_removes_the_file_and_never_falls_back(good, server, monk
 
 
 def test_connection_cut_before_content_length(good, server, monkeypatch, tmp_path):
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     half = len(good) // 2
     base = server(good[:half], declared=len(good))
     with pytest.raises(DataUnavailableError, match=f"cut short after {half} of {len(good)} bytes"):
@@ -158,11 +129,13 @@ def test_connection_cut_before_content_length(good, server, monkeypatch, tmp_pat
 def test_truncated_zip_is_caught_by_size_or_by_zip_structure(good, server, monkeypatch, tmp_path):
     truncated = good[: len(good) // 2]
     base = server(truncated)
-    _register(monkeypatch, good)  # published size differs
+    register_archive(monkeypatch, good)  # published size differs
     with pytest.raises(ChecksumError, match=f"size is {len(truncated)}, expected {len(good)}"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
     assert _leftovers(tmp_path) == []
-    _register(monkeypatch, good, size=None, md5=None, sha256=None)  # nothing to check against
+    register_archive(
+        monkeypatch, good, size=None, md5=None, sha256=None
+    )  # nothing to check against
     with pytest.raises(DataFormatError, match="ml-100k.zip.*not a readable zip"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
     assert _leftovers(tmp_path) == []
@@ -185,8 +158,8 @@ def test_unsafe_members_are_refused_and_nothing_is_written(
         "ABSOLUTE": zipfile.ZipInfo(str(outside)),  # "/tmp/.../deep/evil"
         "symlink": _symlink("ml-100k/link"),
     }.get(member, zipfile.ZipInfo(member))
-    archive = _zip(members, [extra])
-    _register(monkeypatch, archive)
+    archive = make_zip(members, [extra])
+    register_archive(monkeypatch, archive)
     with pytest.raises(UnsafeArchiveError, match="nothing was extracted"):
         load_movielens("100k", data_dir=root, base_url=server(archive))
     assert not outside.exists() and not (tmp_path / "evil").exists()
@@ -221,7 +194,7 @@ def test_http_error_is_reported(good, server, monkeypatch, tmp_path):
 def test_progress_bar_is_silenced_by_lessons_quiet(
     good, server, monkeypatch, tmp_path, capsys, quiet
 ):
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     base = server(good)
     monkeypatch.setenv("LESSONS_QUIET", quiet)
     capsys.readouterr()
@@ -238,7 +211,7 @@ def test_bad_base_url_is_a_value_error(tmp_path):
 def test_command_line_fetches_verifies_and_reports(good, server, monkeypatch, tmp_path, capsys):
     from lessons.data.__main__ import main
 
-    _register(monkeypatch, good)
+    register_archive(monkeypatch, good)
     monkeypatch.setenv("LESSONS_DATA_URL", server(good))
     assert main(["100k", "--data-dir", str(tmp_path)]) == 0
     assert f"ml-100k ready in {tmp_path}: 3 users, 4 items, 5 ratings" in capsys.readouterr().out
@@ -250,7 +223,7 @@ def test_command_line_failure_is_a_message_and_exit_code_1(good, server, monkeyp
                                                            capsys):  # fmt: skip
     from lessons.data.__main__ import main
 
-    _register(monkeypatch, good, sha256="0" * 64)
+    register_archive(monkeypatch, good, sha256="0" * 64)
     monkeypatch.setenv("LESSONS_DATA_URL", server(good))
     assert main(["--data-dir", str(tmp_path / "a")]) == 1
     err = capsys.readouterr().err

@@ -2,18 +2,16 @@
 code writing outside the data cache and the notebook's own folder."""
 
 import ast
-import hashlib
-import io
 import json
 import os
 import re
 import sys
 import sysconfig
-import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 STDLIB = sysconfig.get_paths()["stdlib"]
@@ -149,7 +147,7 @@ def test_the_recorder_sees_a_write_outside(writes, tmp_path, monkeypatch):
 def test_a_lesson_session_writes_only_to_the_cache_and_the_notebook_folder(
     writes, fake_ml100k_files, monkeypatch, one_thread
 ):
-    from lessons.data import download, random_split
+    from lessons.data import random_split
     from lessons.data.loader import SyntheticFallbackWarning, load_lesson_data
     from lessons.metrics import evaluate
     from lessons.plots import training as pt
@@ -161,21 +159,13 @@ def test_a_lesson_session_writes_only_to_the_cache_and_the_notebook_folder(
     seen, allowed = writes
     # Publish a fake ml-100k.zip as a file:// URL and register its checksums: the real download
     # path (stream, verify, extract, rename) runs against it into the per-user cache.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, text in fake_ml100k_files.items():
-            zf.writestr(f"ml-100k/{name}", text.encode("latin-1"))
-    archive = buffer.getvalue()
+    archive = make_zip(fake_ml100k_members(fake_ml100k_files))
     mirror = allowed[0].parent / "mirror"
     WriteRecorder.active = False  # the mirror is the test's own doing
     mirror.mkdir()
     (mirror / "ml-100k.zip").write_bytes(archive)
     WriteRecorder.active = True
-    u_data = fake_ml100k_files["u.data"].encode("latin-1")
-    monkeypatch.setitem(download.VARIANTS, "100k", replace(
-        download.VARIANTS["100k"], size=len(archive), md5=hashlib.md5(archive).hexdigest(),
-        sha256=hashlib.sha256(archive).hexdigest(), key_sha256=hashlib.sha256(u_data).hexdigest(),
-    ))  # fmt: skip
+    register_archive(monkeypatch, archive)
     monkeypatch.setenv("LESSONS_DATA_URL", mirror.as_uri() + "/")
     assert load_lesson_data().name == "ml-100k"
     assert (allowed[1] / "lessons" / "ml-100k" / "u.data").is_file()

@@ -1,0 +1,43 @@
+"""Fake ml-100k.zip archives for the download tests, and a registry entry that trusts them.
+
+The archives hold the tiny fake ml-100k of conftest (never MovieLens data).
+"""
+
+import hashlib
+import io
+import zipfile
+from dataclasses import replace
+
+from lessons.data import download
+
+
+def make_zip(members: dict[str, bytes], extra: list[zipfile.ZipInfo] = ()) -> bytes:
+    """A zip of `members` (path → bytes) plus `extra` entries (e.g. unsafe ones) of b"evil"."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        for info in extra:
+            zf.writestr(info, b"evil")
+    return buffer.getvalue()
+
+
+def fake_ml100k_members(files: dict[str, str]) -> dict[str, bytes]:
+    """conftest's fake file texts as the members of an ml-100k.zip (Latin-1, like GroupLens)."""
+    return {f"ml-100k/{name}": text.encode("latin-1") for name, text in files.items()}
+
+
+def register_archive(monkeypatch, archive: bytes, **override) -> download.Variant:
+    """Point the "100k" registry entry at `archive`'s size and checksums (then `override`)."""
+    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
+        u_data = zf.read("ml-100k/u.data") if "ml-100k/u.data" in zf.namelist() else b""
+    spec = replace(
+        download.VARIANTS["100k"],
+        size=len(archive),
+        md5=hashlib.md5(archive).hexdigest(),
+        sha256=hashlib.sha256(archive).hexdigest(),
+        key_sha256=hashlib.sha256(u_data).hexdigest(),
+    )
+    spec = replace(spec, **override)
+    monkeypatch.setitem(download.VARIANTS, "100k", spec)
+    return spec
