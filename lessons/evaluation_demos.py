@@ -3,7 +3,8 @@
 * `leaky_input_scores` / `leakage_table`: the test items added to each user's input history
   (the target left in the input); `UnconstrainedEASE` is a model trained to copy its input.
 * `protocol_gap`: one model fitted and scored on a random and on a temporal split.
-* `sampled_vs_full`: HR@k / NDCG@k among `n_negatives` sampled items vs the full catalogue.
+* `sampled_vs_full`: HR@k / NDCG@k among `n_negatives` sampled items vs the full catalogue
+  (`lessons.negative_sampling` draws the negatives and ranks the test items).
 * `feedback_loop`: retrain on the model's own recommendations; coverage per round.
 
 A "scorer" is a trained lessons model or a fitted baseline (Popularity, ItemKNN, EASE).
@@ -22,11 +23,11 @@ from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data import Dataset, Split, random_split, temporal_split
 from lessons.metrics import evaluate_dict, short_head, top_k
 from lessons.metrics.topk import to_numpy
+from lessons.negative_sampling import rank_among, sample_negatives
 from lessons.scoring import check_int, score_users
 
 Fitter = Callable[[sp.csr_matrix], Any]  # X_train -> fitted baseline (has .scores(X))
 LOOP_METRICS = ("coverage", "gini", "aplt")
-_PAIR_BLOCK = 2048  # (user, test item) pairs ranked per block: bounds the (B, n_items) temporaries
 
 
 def _check_split(split: Any) -> Split:
@@ -132,45 +133,6 @@ def protocol_gap(
     return table
 
 
-def _negatives(
-    split: Split, n_negatives: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
-    """Test pairs (users, items), the blocked matrix (train ∪ test) and sampled negatives.
-
-    Negatives of user u are the items neither in train_u nor in test_u; each test pair gets
-    `n_negatives` of them drawn uniformly without replacement (the smallest uniform keys),
-    shape (n_pairs, n_negatives). The same draw serves every model, so they face the same test.
-    """
-    truth = split.test_matrix().tocoo()
-    users, items = truth.row.astype(np.int64), truth.col.astype(np.int64)
-    blocked = (split.seen_matrix() + split.test_matrix()).tocsr()
-    sampled = np.empty((users.size, n_negatives), dtype=np.int64)
-    for start in range(0, users.size, _PAIR_BLOCK):
-        u = users[start : start + _PAIR_BLOCK]
-        keys = np.where(blocked[u].toarray() == 0, rng.random((u.size, split.n_items)), np.inf)
-        sampled[start : start + u.size] = np.argpartition(keys, n_negatives - 1, axis=1)[
-            :, :n_negatives
-        ]
-    return users, items, blocked, sampled
-
-
-def _ranks(scores: np.ndarray, users, items, blocked, sampled) -> tuple[np.ndarray, np.ndarray]:
-    """0-based ranks of each test pair among all its negatives and among the sampled ones.
-
-    rank = #{negatives j : s_uj > s_ui}: ties count for the test item.
-    """
-    s = np.array(scores, dtype=np.float64)
-    coo = blocked.tocoo()
-    s[coo.row, coo.col] = -np.inf  # seen and test items are not negatives
-    target = np.asarray(scores, dtype=np.float64)[users, items]
-    full = np.empty(users.size, dtype=np.int64)
-    for start in range(0, users.size, _PAIR_BLOCK):
-        stop = start + _PAIR_BLOCK
-        full[start:stop] = (s[users[start:stop]] > target[start:stop, None]).sum(axis=1)
-    part = (s[users[:, None], sampled] > target[:, None]).sum(axis=1)
-    return full, part
-
-
 def sampled_vs_full(
     scores: dict[str, Any],
     split: Split,
@@ -219,10 +181,10 @@ def sampled_vs_full(
                 f"scores of {name!r} have shape {arr.shape}; expected "
                 f"({split.n_users}, {split.n_items})"
             )
-    pairs = _negatives(split, n_negatives, np.random.default_rng(seed))
+    pairs = sample_negatives(split, n_negatives, np.random.default_rng(seed))
     rows = {}
     for name, arr in arrays.items():
-        full, part = _ranks(arr, *pairs)
+        full, part = rank_among(arr, *pairs)
         rows[name] = {
             f"{m}@{k} {kind}": float(
                 (r < k).mean() if m == "hr" else np.where(r < k, 1 / np.log2(r + 2), 0).mean()

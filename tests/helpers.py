@@ -1,6 +1,15 @@
-"""Small training helpers shared by the model tests."""
+"""Small models, data and training helpers shared by several test modules."""
 
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 import torch
+
+from lessons.data.dataset import Dataset
+from lessons.features import ItemFeatures, QueryBatch, make_batch
+from lessons.models import SoftmaxDNN
+
+DAY = 86_400  # seconds
 
 
 def adam_steps(model, batch, steps: int, lr: float) -> None:
@@ -18,3 +27,98 @@ def train_steps(model, batch, steps: int = 200, lr: float = 0.05) -> tuple[float
     first = model.loss(batch).item()
     adam_steps(model, batch, steps, lr)
     return first, model.loss(batch).item()
+
+
+def tiny_dnn(n_items: int, seed: int = 0, **kwargs) -> SoftmaxDNN:
+    """A small textbook SoftmaxDNN (d=16, one hidden layer of 32) for training-loop tests."""
+    torch.manual_seed(seed)  # model initialisation happens before fit, outside its seed
+    textbook = {"residual": False, "input_dropout": 0.0, "item_bias": False,
+                "label_smoothing": 0.0, "mask_inputs": False}  # fmt: skip
+    return SoftmaxDNN(n_items, dim=16, hidden=(32,), **{**textbook, **kwargs})
+
+
+N_USERS, N_ITEMS = 6, 40  # the tiny catalogue of the model tests
+
+
+def histories(n_users=N_USERS, n_items=N_ITEMS, n_input=5, n_target=3, seed=0):
+    """Disjoint input and target rows: user u reads n_input items, must predict n_target others."""
+    rng = np.random.default_rng(seed)
+    perm = np.argsort(rng.random((n_users, n_items)), axis=1)
+    rows = np.repeat(np.arange(n_users), n_input + n_target)
+    cols = perm[:, : n_input + n_target].ravel()
+    is_target = np.tile(np.arange(n_input + n_target) >= n_input, n_users)
+
+    def csr(mask):
+        data = np.ones(mask.sum(), np.float32)
+        return sp.csr_matrix((data, (rows[mask], cols[mask])), shape=(n_users, n_items))
+
+    return csr(~is_target), csr(is_target)
+
+
+def history_batch(n_target: int = 3, seed: int = 0) -> QueryBatch:
+    """`histories()` as a training batch of all N_USERS users (dense target)."""
+    inputs, targets = histories(n_target=n_target, seed=seed)
+    return make_batch(np.arange(N_USERS), inputs, None, targets)
+
+
+def fake_item_features(n_items=N_ITEMS, seed=0) -> ItemFeatures:
+    """Random genres (4), year buckets (5) and title bags over 10 words; item 3 has no title."""
+    rng = np.random.default_rng(seed)
+    genres = (rng.random((n_items, 4)) < 0.4).astype(np.float32)
+    lengths = rng.integers(1, 4, n_items)
+    lengths[3] = 0
+    bag = rng.integers(0, 10, lengths.sum())
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return ItemFeatures(
+        genres=torch.from_numpy(genres),
+        year_bucket=torch.from_numpy(rng.integers(0, 5, n_items)),
+        title_bag=torch.from_numpy(bag),
+        title_offsets=torch.from_numpy(offsets),
+        vocabulary=tuple(f"w{i}" for i in range(10)),
+        n_year_buckets=5,
+    )
+
+
+def tiny_dataset(users: pd.DataFrame | None = "default") -> Dataset:
+    """4 users × 5 items with hand-picked titles, years, ages and timestamps."""
+    inter = pd.DataFrame(
+        {
+            "user": [0, 0, 0, 1, 1, 2],
+            "item": [0, 1, 2, 1, 3, 4],
+            "rating": [5.0] * 6,
+            "timestamp": [0, 5 * DAY, 10 * DAY, 2 * DAY, 3 * DAY, 10 * DAY],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "title": [
+                "Toy Story (1995)",
+                "Story of Us, The (1999)",
+                "Toy Soldiers (1991)",
+                "Alien (1979)",
+                "unknown",
+            ],
+            "year": [1995.0, 1999.0, 1991.0, 1979.0, np.nan],
+            "Action": [0, 1, 1, 0, 0],
+            "Comedy": [1, 0, 0, 1, 0],
+        }
+    )
+    if isinstance(users, str):
+        users = pd.DataFrame(
+            {
+                "age": [17, 18, 56, 30],
+                "gender": ["M", "F", "F", "M"],
+                "occupation": ["student", "writer", "student", "artist"],
+                "zip": ["1", "2", "3", "4"],
+            }
+        )
+    return Dataset("tiny", inter, items, ("Action", "Comedy"), users, np.arange(4), np.arange(5))
+
+
+def random_csr(n_users=200, n_items=300, seed=0) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    dense = rng.random((n_users, n_items)) < 0.05
+    dense[3] = False  # an empty row
+    dense[4] = False
+    dense[4, 7] = True  # a single-item row
+    return sp.csr_matrix(dense.astype(np.float32))

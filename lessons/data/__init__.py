@@ -2,6 +2,7 @@
 
 from lessons.data.dataset import Dataset, Split, interaction_matrix
 from lessons.data.loader import SyntheticFallbackWarning, load_lesson_data, load_movielens
+from lessons.data.planted import SyntheticTruth
 from lessons.data.registry import (
     ChecksumError,
     DataError,
@@ -10,7 +11,7 @@ from lessons.data.registry import (
     UnsafeArchiveError,
 )
 from lessons.data.splits import cold_start_items, cold_start_users, random_split, temporal_split
-from lessons.data.synthetic import SyntheticTruth, synthetic_movielens
+from lessons.data.synthetic import synthetic_movielens
 
 __all__ = [
     "ChecksumError",

@@ -15,11 +15,12 @@ movies.dat lists 3,883 movies of which 3,706 are rated, and the 177 unrated ones
 are part of the catalogue a recommender ranks, their titles and genres are exactly what a
 content tower uses for cold-start items, and keeping them makes ML-1M behave like ML-100K
 (whose u.item is the catalogue) and latest-small (9,742 movies, 9,724 rated).
+
+Step 1 lives in `lessons.data.parsing`, the catalogues, id mapping and row order of steps 2
+and 3 in `lessons.data.indexing`; this module holds the three readers and what is specific
+to each format.
 """
 
-import csv
-import io
-import math
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ import pandas as pd
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
 from lessons.data.dataset import Dataset
 from lessons.data.download import DataFormatError
+from lessons.data.indexing import catalogue, map_ids, sort_order
+from lessons.data.parsing import parse_table
 
 # users.dat occupation codes 0-20, from the ML-1M README (0 is '"other" or not specified').
 ML1M_OCCUPATIONS = (
@@ -41,113 +44,6 @@ YEAR_IN_TITLE = r"\((\d{4})[^)]*\)\s*$"  # "Toy Story (1995)", "Babylon 5 (1994-
 RATING_RANGE = (0.5, 5.0)
 _RATINGS = {USER: np.int64, ITEM: np.int64, RATING: np.float32, TIMESTAMP: np.int64}
 _USER_COLUMNS = ["age", "gender", "occupation", "zip"]
-
-
-def _parse(
-    path: Path,
-    columns: dict,
-    sep: str,
-    data: bytes | None = None,
-    encoding: str = "latin-1",
-    header: str | None = None,
-) -> pd.DataFrame:
-    """Read a delimited file with one dtype per column (`str` for text).
-
-    Args:
-        data: The file's bytes, if already read (and e.g. '::' replaced by one character).
-        header: Expected first line of a CSV with a header (and quoting); None for headerless,
-            unquoted files such as u.data, where a '"' is an ordinary character.
-    """
-    raw = path.read_bytes() if data is None else data
-    if not raw.strip():
-        raise DataFormatError(path, None, "is empty")
-    if header is not None:
-        first = raw.split(b"\n", 1)[0].decode(encoding, "replace").strip().lstrip("\ufeff")
-        if first != header:
-            raise DataFormatError(path, 1, f"starts with {first!r}, expected {header!r}")
-    quoting = csv.QUOTE_MINIMAL if header is not None else csv.QUOTE_NONE
-    try:
-        return pd.read_csv(
-            io.BytesIO(raw),
-            sep=sep,
-            names=list(columns),
-            dtype=columns,
-            engine="c",
-            header=0 if header is not None else None,
-            encoding=encoding,
-            quoting=quoting,
-            skip_blank_lines=False,
-            na_filter=False,
-        )
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        bad = _first_bad_line(raw, columns, sep, encoding, quoting, skip=header is not None)
-        line, problem = bad if bad else (None, f"cannot be parsed ({exc})")
-        raise DataFormatError(path, line, problem) from exc
-
-
-def _first_bad_line(
-    raw: bytes, columns: dict, sep: str, encoding: str, quoting: int, skip: bool
-) -> tuple[int, str] | None:
-    """Line number (1-based) and description of the first line the fast parser choked on."""
-    lines = raw.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # the final newline does not start a line
-    for number, line in enumerate(lines, 1):
-        try:
-            line.decode(encoding)
-        except UnicodeDecodeError:
-            return number, f"is not valid {encoding} text"
-    rows = csv.reader(io.StringIO(raw.decode(encoding)), delimiter=sep, quoting=quoting)
-    numeric = [(i, name, kind) for i, (name, kind) in enumerate(columns.items()) if kind is not str]
-    for fields in rows:
-        if skip and rows.line_num == 1:
-            continue
-        if len(fields) != len(columns):
-            return rows.line_num, (
-                f"has {len(fields)} fields, expected {len(columns)} ({', '.join(columns)})"
-            )
-        for i, name, kind in numeric:
-            if not _is_number(fields[i], integer=np.issubdtype(kind, np.integer)):
-                return rows.line_num, f"has {name} = {fields[i]!r}, which is not a number"
-    return None
-
-
-def _is_number(text: str, integer: bool) -> bool:
-    try:
-        value = int(text) if integer else float(text)
-    except ValueError:
-        return False
-    return integer or math.isfinite(value)
-
-
-def _catalogue(
-    path: Path, frame: pd.DataFrame, first_line: int
-) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
-    """Sort a users/items file by its `id` column, refusing repeated ids.
-
-    Returns:
-        (sorted ids, the other columns in that order, the file line of each row).
-    """
-    ids = frame["id"].to_numpy(dtype=np.int64)
-    order = np.argsort(ids, kind="stable")
-    repeated = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-    if repeated.size:
-        row = order[repeated[0] + 1]
-        raise DataFormatError(path, first_line + row, f"repeats the id {ids[row]}")
-    rows = frame.iloc[order].drop(columns="id").reset_index(drop=True)
-    return ids[order], rows, first_line + order
-
-
-def _map_ids(
-    path: Path, what: str, raw: np.ndarray, ids: np.ndarray, first_line: int
-) -> np.ndarray:
-    """Contiguous id of each original id: its position in the sorted catalogue `ids`."""
-    pos = np.searchsorted(ids, raw)
-    unknown = ids[np.minimum(pos, len(ids) - 1)] != raw
-    if unknown.any():
-        row = int(np.argmax(unknown))
-        raise DataFormatError(path, first_line + row, f"{what} {raw[row]} is not in the catalogue")
-    return pos.astype(np.int64)
 
 
 def _dataset(
@@ -164,8 +60,8 @@ def _dataset(
     """Map ids, check ratings, sort by (user, timestamp, item) and wrap up a `Dataset`."""
     if ratings.empty:
         raise DataFormatError(path, None, "holds no ratings")
-    user = _map_ids(path, "user", ratings[USER].to_numpy(), user_ids, first_line)
-    item = _map_ids(path, "item", ratings[ITEM].to_numpy(), item_ids, first_line)
+    user = map_ids(path, "user", ratings[USER].to_numpy(), user_ids, first_line)
+    item = map_ids(path, "item", ratings[ITEM].to_numpy(), item_ids, first_line)
     rating = ratings[RATING].to_numpy(dtype=np.float32)
     timestamp = ratings[TIMESTAMP].to_numpy(dtype=np.int64)
     outside = ~((rating >= RATING_RANGE[0]) & (rating <= RATING_RANGE[1]))  # NaN included
@@ -174,27 +70,11 @@ def _dataset(
         raise DataFormatError(
             path, first_line + row, f"rating {rating[row]} is outside {list(RATING_RANGE)}"
         )
-    order = _sort_order(user, timestamp, item, len(user_ids), len(item_ids))
+    order = sort_order(user, timestamp, item, len(user_ids), len(item_ids))
     interactions = pd.DataFrame(
         {USER: user[order], ITEM: item[order], RATING: rating[order], TIMESTAMP: timestamp[order]}
     )
     return Dataset(name, interactions, items, genres, users, user_ids, item_ids)
-
-
-def _sort_order(
-    user: np.ndarray, timestamp: np.ndarray, item: np.ndarray, n_users: int, n_items: int
-) -> np.ndarray:
-    """Row order by (user, timestamp, item).
-
-    Packs the keys into one int64, key = (user * span + timestamp - min) * n_items + item,
-    which a single argsort orders about 4x faster than `np.lexsort` on ML-1M; falls back to
-    lexsort when the key could overflow.
-    """
-    first = int(timestamp.min())
-    span = int(timestamp.max()) - first + 1
-    if n_users * span * n_items < 2**63:  # Python ints: this check itself cannot overflow
-        return np.argsort((user * span + (timestamp - first)) * n_items + item, kind="stable")
-    return np.lexsort((item, timestamp, user))
 
 
 def _titled_items(
@@ -210,7 +90,7 @@ def _titled_items(
     genres = tuple(g for g in seen if g not in (NO_GENRES, ""))
     flags = labels.str.get_dummies(sep="|").reindex(columns=list(genres), fill_value=0)
     frame = pd.concat([movies[["id", "title"]], flags.astype(np.int8)], axis=1)
-    item_ids, rows, _ = _catalogue(path, frame, first_line)
+    item_ids, rows, _ = catalogue(path, frame, first_line)
     year = pd.to_numeric(rows["title"].str.extract(YEAR_IN_TITLE)[0], errors="coerce")
     rows.insert(1, "year", year.to_numpy(dtype=float))
     return item_ids, rows, genres
@@ -238,7 +118,7 @@ def read_ml100k(folder: Path) -> Dataset:
     item_columns = {"id": np.int64, "title": str, "release": str, "video": str, "url": str}
     item_columns |= dict.fromkeys(genres, np.int8)
     path = folder / "u.item"
-    item_ids, items, lines = _catalogue(path, _parse(path, item_columns, "|"), 1)
+    item_ids, items, lines = catalogue(path, parse_table(path, item_columns, "|"), 1)
     not_binary = ~items[list(genres)].isin((0, 1)).to_numpy().all(axis=1)
     if not_binary.any():
         row = int(np.argmax(not_binary))
@@ -250,8 +130,8 @@ def read_ml100k(folder: Path) -> Dataset:
     )
     user_columns = {"id": np.int64, "age": np.int64, "gender": str, "occupation": str, "zip": str}
     path = folder / "u.user"
-    user_ids, users, _ = _catalogue(path, _parse(path, user_columns, "|"), 1)
-    ratings = _parse(folder / "u.data", _RATINGS, "\t")
+    user_ids, users, _ = catalogue(path, parse_table(path, user_columns, "|"), 1)
+    ratings = parse_table(folder / "u.data", _RATINGS, "\t")
     return _dataset(
         "ml-100k", ratings, folder / "u.data", 1, user_ids, users, item_ids, items, genres
     )
@@ -281,8 +161,8 @@ def read_ml1m(folder: Path) -> Dataset:
 
     path = folder / "users.dat"
     user_columns = dict(id=np.int64, gender=str, age=np.int64, occupation=np.int64, zip=str)
-    frame = _parse(path, user_columns, "\t", _read_double_colon(path))
-    user_ids, users, lines = _catalogue(path, frame, 1)
+    frame = parse_table(path, user_columns, "\t", _read_double_colon(path))
+    user_ids, users, lines = catalogue(path, frame, 1)
     codes = users["occupation"].to_numpy()
     unknown = (codes < 0) | (codes >= len(ML1M_OCCUPATIONS))
     if unknown.any():
@@ -292,7 +172,7 @@ def read_ml1m(folder: Path) -> Dataset:
     users = users[_USER_COLUMNS]
 
     path = folder / "ratings.dat"
-    ratings = _parse(path, _RATINGS, "\t", _read_double_colon(path))
+    ratings = parse_table(path, _RATINGS, "\t", _read_double_colon(path))
     return _dataset("ml-1m", ratings, path, 1, user_ids, users, item_ids, items, genres)
 
 
@@ -300,7 +180,7 @@ def read_ml_latest_small(folder: Path) -> Dataset:
     """ml-latest-small: ratings.csv and movies.csv (UTF-8, quoted CSV). No demographics."""
     folder = Path(folder)
     path = folder / "movies.csv"
-    movies = _parse(
+    movies = parse_table(
         path,
         {"id": np.int64, "title": str, "genres": str},
         ",",
@@ -309,7 +189,7 @@ def read_ml_latest_small(folder: Path) -> Dataset:
     )
     item_ids, items, genres = _titled_items(path, movies, 2)
     path = folder / "ratings.csv"
-    ratings = _parse(
+    ratings = parse_table(
         path, _RATINGS, ",", encoding="utf-8", header="userId,movieId,rating,timestamp"
     )
     user_ids = np.unique(ratings[USER].to_numpy(dtype=np.int64))

@@ -1,11 +1,12 @@
 """Turn a `Dataset` / `Split` into the tensors the neural models read.
 
-`query`: history bags, side and dense features of users or ad-hoc queries (ψ's input x),
-and the leak-free per-epoch input/target split. `items`: genre, release-date bucket and
-title-word features of every item (the item tower φ's input x_item), and the content
-vectors of the content-based baseline.
+`query`: the query containers and the side and dense features of users (ψ's input x).
+`batches`: history bags and targets as batches, ad-hoc queries, and the leak-free per-epoch
+input/target split. `items`: genre, release-date bucket and title-word features of every item
+(the item tower φ's input x_item), and the content vectors of the content-based baseline.
 """
 
+from lessons.features.batches import ad_hoc_query, make_batch, split_history
 from lessons.features.items import (
     DATE_SCHEMES,
     YEAR_EDGES,
@@ -21,10 +22,7 @@ from lessons.features.query import (
     GENDERS,
     QueryBatch,
     QueryFeatures,
-    ad_hoc_query,
-    make_batch,
     query_features,
-    split_history,
 )
 
 __all__ = [

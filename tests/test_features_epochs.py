@@ -1,0 +1,106 @@
+"""Tests of lessons.features.epochs: one epoch of training batches, drawn at once."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from lessons.features import query_features
+from lessons.features.epochs import EpochSampler
+from tests.helpers import random_csr, tiny_dataset
+
+# --- EpochSampler: one epoch of training batches --------------------------------------------
+
+
+def epoch_rows(batches):
+    """{user: (set of bag items, {target item: p})} over all batches of an epoch."""
+    rows = {}
+    for b in batches:
+        ends = torch.cat([b.offsets[1:], torch.tensor([b.bag.numel()])])
+        t_ends = torch.cat([b.target_offsets[1:], torch.tensor([b.target_items.numel()])])
+        for i, user in enumerate(b.users.tolist()):
+            bag = b.bag[b.offsets[i] : ends[i]].tolist()
+            items = b.target_items[b.target_offsets[i] : t_ends[i]].tolist()
+            weights = b.target_weights[b.target_offsets[i] : t_ends[i]].tolist()
+            assert user not in rows and len(set(bag)) == len(bag)
+            rows[user] = (set(bag), dict(zip(items, weights, strict=True)))
+    return rows
+
+
+def test_epoch_sampler_divides_each_row_like_split_history_and_visits_users_once():
+    x = random_csr()
+    batches = EpochSampler(x, 0.3).epoch(np.random.default_rng(1), batch_size=32)
+    counts = np.diff(x.indptr)
+    n_users = int((counts >= 2).sum())
+    assert [b.size for b in batches] == [32] * (n_users // 32) + [n_users % 32]
+    assert all(b.target is None and b.bag.dtype == torch.long for b in batches)
+    rows = epoch_rows(batches)
+    assert sorted(rows) == np.flatnonzero(counts >= 2).tolist()  # rows 3 (empty), 4 (one) out
+    for user, (bag, target) in rows.items():
+        row = set(x.indices[x.indptr[user] : x.indptr[user + 1]].tolist())
+        assert not bag & set(target) and bag | set(target) == row  # leak-free, complete
+        n = len(row)
+        assert len(target) == min(max(round(0.3 * n), 1), n - 1)
+        assert all(w == pytest.approx(1 / len(target)) for w in target.values())
+
+
+def test_epoch_sampler_shuffles_users_and_items_reproducibly():
+    x = random_csr()
+    sampler = EpochSampler(x, 0.5)
+    a, b = sampler.epoch(np.random.default_rng(3), 64), sampler.epoch(np.random.default_rng(3), 64)
+    c = sampler.epoch(np.random.default_rng(4), 64)
+    for p, q in zip(a, b, strict=True):
+        assert torch.equal(p.bag, q.bag) and torch.equal(p.users, q.users)
+    assert not torch.equal(a[0].users, c[0].users)
+    # Each item of a row becomes a target with probability n_target / n: row 0's items over
+    # 400 epochs (binomial sd ≈ 0.025 around the share).
+    row = x.indices[x.indptr[0] : x.indptr[1]]
+    n_target = min(max(round(0.5 * row.size), 1), row.size - 1)
+    rng, hits = np.random.default_rng(5), np.zeros(x.shape[1])
+    for _ in range(400):
+        (batch,) = sampler.epoch(rng, 256)
+        i = int(torch.nonzero(batch.users == 0))
+        stop = batch.target_offsets[i + 1] if i + 1 < batch.size else None
+        hits[batch.target_items[batch.target_offsets[i] : stop].numpy()] += 1
+    assert np.abs(hits[row] / 400 - n_target / row.size).max() < 0.1
+    assert hits.sum() == 400 * n_target and hits[np.setdiff1d(np.arange(300), row)].sum() == 0
+
+
+def test_epoch_sampler_for_mf_targets_whole_rows_with_weights_and_features():
+    ds = tiny_dataset()
+    feats = query_features(ds, ds.interactions)
+    x = ds.matrix().astype(np.float32)
+    x[0, 1] = 3.0  # a weighted interaction: p_uj = x_uj / Σ_j x_uj
+    exclude = torch.tensor([False, False, False, False, True])
+    batches = EpochSampler(x, None, feats, exclude_items=exclude).epoch(
+        np.random.default_rng(0), batch_size=2
+    )
+    rows = epoch_rows(batches)
+    assert sorted(rows) == [0, 1, 2]  # user 3 has no interaction
+    assert rows[0] == (set(), pytest.approx({0: 0.2, 1: 0.6, 2: 0.2}))
+    assert rows[2] == (set(), {4: 1.0})
+    for b in batches:
+        assert torch.equal(b.side, feats.side[b.users]) and torch.equal(
+            b.dense, feats.dense[b.users]
+        )
+        assert b.exclude_items is exclude and torch.equal(b.offsets, torch.zeros(b.size).long())
+    bare = EpochSampler(x, None, feats, use_side=False, use_dense=False).epoch(
+        np.random.default_rng(0), 4
+    )
+    assert bare[0].side is None and bare[0].dense is None
+
+
+def test_epoch_sampler_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="target_share"):
+        EpochSampler(random_csr(), 1.0)
+    with pytest.raises(ValueError, match="scipy.sparse"):
+        EpochSampler(np.ones((3, 3)), 0.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        EpochSampler(sp.csr_matrix(np.array([[1.0, -1.0]])), 0.5)
+    sampler = EpochSampler(random_csr(), 0.5)
+    with pytest.raises(ValueError, match="Generator"):
+        sampler.epoch(0, 32)
+    with pytest.raises(ValueError, match="batch_size"):
+        sampler.epoch(np.random.default_rng(0), 0)
+    empty = EpochSampler(sp.csr_matrix((3, 4)), 0.5)
+    assert empty.epoch(np.random.default_rng(0), 2) == []

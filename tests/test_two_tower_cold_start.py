@@ -1,0 +1,74 @@
+"""Cold-start quality of the two-tower model: features alone must carry the ranking."""
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.models import TwoTower
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
+
+
+def test_cold_start_two_tower_beats_content_profile_and_random():
+    # Measured (synthetic 300 users × 400 items, data seed 1, 78 held-out items, 40 full-batch
+    # epochs, model seeds 0/1): Recall@20 random 0.271, ContentProfile cosine 0.269, dot
+    # 0.300; TwoTower 0.403 / 0.413 with the cold items excluded from the training softmax,
+    # 0.368 / 0.362 with them kept in. Tolerances: +0.05 over the best baseline, +0.015
+    # for the exclusion (half the measured margins).
+    from lessons.baselines import ContentProfile
+    from lessons.data import cold_start_items, synthetic_movielens
+    from lessons.features import item_features
+    from lessons.metrics import evaluate_dict
+    from lessons.train import fit, score_users
+
+    data = synthetic_movielens(n_users=300, n_items=400, seed=1)
+    split = cold_start_items(data, item_frac=0.2, seed=0)
+    train = split.train_matrix()
+
+    def recall(scores) -> float:
+        return evaluate_dict(scores, split, recall_k=20, metrics=["recall"])["recall@20"]
+
+    rng = np.random.default_rng(0)
+    baselines = [recall(rng.random((data.n_users, data.n_items)).astype(np.float32))]
+    for scoring in ("cosine", "dot"):
+        profile = ContentProfile.from_dataset(data, date_buckets="year", scoring=scoring)
+        baselines.append(recall(profile.fit(train).scores(train)))
+    features = item_features(data, date_buckets="year")
+
+    def two_tower(seed: int, exclude: bool) -> float:
+        torch.manual_seed(seed)
+        model = TwoTower(data.n_items, features, dim=16, item_hidden=(), use_item_id=False)
+        fit(model, split, epochs=40, lr=1e-2, batch_size=1024, target_share=0.2, seed=seed,
+            lr_schedule="constant", eval_every=None, exclude_cold_items=exclude)  # fmt: skip
+        return recall(score_users(model, split))
+
+    excluded = np.mean([two_tower(seed, True) for seed in (0, 1)])
+    kept = np.mean([two_tower(seed, False) for seed in (0, 1)])
+    assert max(baselines) == pytest.approx(0.300, abs=0.02)  # the baselines did not drift
+    assert excluded > max(baselines) + 0.05
+    assert excluded > kept + 0.015
+
+
+@pytest.mark.realdata
+def test_cold_start_recipe_on_movielens_100k(ml100k):
+    # Measured (cold_start_items(item_frac=0.2, seed=0), 336 held-out items; linear towers,
+    # d=32, per-year buckets, 40 full-batch epochs): Recall@20 0.286 ± 0.005 over seeds 0-2
+    # (seed 0: 0.2875); ContentProfile cosine on the same buckets 0.178. Goal: >= 1.5×.
+    from lessons.baselines import ContentProfile
+    from lessons.data import cold_start_items
+    from lessons.features import item_features
+    from lessons.metrics import evaluate_dict
+    from lessons.train import fit, score_users
+
+    split = cold_start_items(ml100k, item_frac=0.2, seed=0)
+    train = split.train_matrix()
+    profile = ContentProfile.from_dataset(ml100k, date_buckets="year").fit(train)
+    baseline = evaluate_dict(profile.scores(train), split, recall_k=20)["recall@20"]
+    torch.manual_seed(0)
+    model = TwoTower(ml100k.n_items, item_features(ml100k, date_buckets="year"), dim=32,
+                     query_hidden=(), item_hidden=(), use_item_id=False)  # fmt: skip
+    fit(model, split, epochs=40, lr=1e-2, batch_size=1024, target_share=0.2,
+        lr_schedule="constant", eval_every=None, seed=0)  # fmt: skip
+    recall = evaluate_dict(score_users(model, split), split, recall_k=20)["recall@20"]
+    assert baseline == pytest.approx(0.178, abs=0.005)
+    assert recall >= 1.5 * baseline and recall == pytest.approx(0.2875, abs=0.015)

@@ -1,0 +1,155 @@
+"""The training loop: History, model selection, interrupts, determinism, progress, schedules.
+
+What fit refuses is tested in test_train_errors.py, fit on each model and split kind in
+test_train_models.py; the three share the `data` / `split` fixtures of this folder's
+conftest.py and `tests.helpers.tiny_dnn`.
+"""
+
+import copy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.data.splits import random_split
+from lessons.metrics import evaluate_dict
+from lessons.train import History, fit, score_users
+from tests.helpers import tiny_dnn
+
+K = 10
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def valid_ndcg(model, split) -> float:
+    """NDCG@10 of the model on the validation part, computed by lessons.metrics.evaluate."""
+    as_test = replace(split, test=split.valid, valid=None)
+    return evaluate_dict(score_users(model, split), as_test, k=K, metrics=["ndcg"])["ndcg@10"]
+
+
+def metrics_of(history: History):
+    return history.to_frame().drop(columns="seconds")
+
+
+def test_history_has_one_finite_row_per_epoch(split):
+    history = fit(tiny_dnn(split.n_items), split, epochs=3, k=K)
+    frame = history.to_frame()
+    assert len(history) == 3 and frame.shape == (3, 7)
+    assert list(frame.columns) == ["epoch", "train_loss", "valid_loss", "recall@10", "ndcg@10",
+                                   "coverage@10", "seconds"]  # fmt: skip
+    assert frame["epoch"].tolist() == [1, 2, 3]
+    assert np.isfinite(frame.to_numpy(dtype=float)).all()
+    assert frame[["recall@10", "ndcg@10", "coverage@10"]].stack().between(0, 1).all()
+    assert history.monitor == "valid" and history.k == K
+    assert history.best_epoch == int(frame["ndcg@10"].idxmax()) + 1
+    assert not history.stopped_early and not history.interrupted
+
+
+def test_history_matches_lessons_metrics_evaluate(data):
+    # Without a validation part the loop monitors test; its last row must equal what
+    # lessons.metrics.evaluate computes from score_users on the final weights.
+    split = random_split(data, seed=1)
+    model = tiny_dnn(split.n_items)
+    history = fit(model, split, epochs=2)
+    assert history.monitor == "test" and history.best_epoch is None
+    expected = evaluate_dict(score_users(model, split), split, k=K, recall_k=K,
+                             metrics=["recall", "ndcg", "coverage"])  # fmt: skip
+    last = history.rows[-1]
+    for name in ("recall@10", "ndcg@10", "coverage@10"):
+        assert last[name] == pytest.approx(expected[name], abs=1e-9)
+    with pytest.raises(ValueError, match="no validation part"):
+        history.best()
+
+
+def test_early_stopping_restores_the_best_weights(split):
+    model = tiny_dnn(split.n_items)
+    states = {}
+    record = lambda h, m: states.update({len(h): copy.deepcopy(m.state_dict())})  # noqa: E731
+    history = fit(model, split, epochs=40, lr=0.05, patience=2, callbacks=[record])
+    assert history.stopped_early
+    assert len(history) == history.best_epoch + 2 < 40
+    best = history.best()
+    assert best["ndcg@10"] == max(r["ndcg@10"] for r in history.rows)
+    assert history.rows[-1]["ndcg@10"] < best["ndcg@10"]
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, states[history.best_epoch][name], rtol=0, atol=0)
+    assert valid_ndcg(model, split) == pytest.approx(best["ndcg@10"], abs=1e-9)
+    assert not model.training
+
+
+def test_keyboard_interrupt_keeps_best_weights_and_returns_history(split):
+    model = tiny_dnn(split.n_items)
+    states = {}
+
+    def interrupt_at_3(history, m):
+        states[len(history)] = copy.deepcopy(m.state_dict())
+        if len(history) == 3:
+            with torch.no_grad():  # as if stopped mid-epoch 4: weights moved since the best
+                m.item_embeddings().add_(1.0)
+            raise KeyboardInterrupt
+
+    history = fit(model, split, epochs=10, lr=0.05, callbacks=[interrupt_at_3])
+    assert history.interrupted and not history.stopped_early and len(history) == 3
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, states[history.best_epoch][name], rtol=0, atol=0)
+    assert valid_ndcg(model, split) == pytest.approx(history.best()["ndcg@10"], abs=1e-9)
+
+
+def test_other_callback_errors_propagate(split):
+    def broken(history, model):
+        raise RuntimeError("plot failed")
+
+    with pytest.raises(RuntimeError, match="plot failed"):
+        fit(tiny_dnn(split.n_items), split, epochs=2, callbacks=[broken])
+
+
+def test_same_seed_same_metrics_and_global_rng_untouched(split):
+    base = tiny_dnn(split.n_items, dropout=0.3)  # dropout draws from torch's generator
+    state = torch.get_rng_state()
+    first = fit(copy.deepcopy(base), split, epochs=3, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)  # fit restored the caller's RNG
+    torch.rand(10)  # disturb the global generator: fit must not depend on it
+    second = fit(copy.deepcopy(base), split, epochs=3, seed=7)
+    other = fit(copy.deepcopy(base), split, epochs=3, seed=8)
+    assert metrics_of(first).equals(metrics_of(second))
+    assert not np.allclose(metrics_of(first)["train_loss"], metrics_of(other)["train_loss"])
+
+
+def test_progress_bar_on_stderr_unless_quiet(split, capsys, monkeypatch):
+    fit(tiny_dnn(split.n_items), split, epochs=1)  # LESSONS_QUIET=1 from the autouse fixture
+    assert capsys.readouterr().err == ""
+    fit(tiny_dnn(split.n_items), split, epochs=2, progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "epoch" in err and "ndcg=" in err
+    monkeypatch.delenv("LESSONS_QUIET")
+    fit(tiny_dnn(split.n_items), split, epochs=1, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_eval_every_none_evaluates_only_after_the_last_epoch(split):
+    frame = fit(tiny_dnn(split.n_items), split, epochs=3, eval_every=None).to_frame()
+    assert frame["train_loss"].notna().all()
+    assert frame["ndcg@10"].isna().tolist() == [True, True, False]
+
+
+def test_eval_every_two_evaluates_even_epochs_and_the_last(split):
+    frame = fit(tiny_dnn(split.n_items), split, epochs=5, eval_every=2).to_frame()
+    assert frame["ndcg@10"].notna().tolist() == [False, True, False, True, True]
+
+
+def test_cosine_schedule_ends_near_zero_and_differs_from_constant(split):
+    seen = []
+
+    def record_lr(history, model):  # the optimizer is internal; watch the weights move instead
+        seen.append(torch.cat([p.detach().flatten() for p in model.parameters()]).clone())
+
+    fit(tiny_dnn(split.n_items), split, epochs=4, lr=0.05, callbacks=[record_lr])
+    cosine_last_step = (seen[-1] - seen[-2]).abs().mean()
+    seen.clear()
+    fit(tiny_dnn(split.n_items), split, epochs=4, lr=0.05, lr_schedule="constant",
+        callbacks=[record_lr])  # fmt: skip
+    constant_last_step = (seen[-1] - seen[-2]).abs().mean()
+    # The last cosine epoch runs at lr · (0…0.15): its weights move far less.
+    assert cosine_last_step < 0.5 * constant_last_step
