@@ -1,7 +1,9 @@
 """Shared fixtures: the real MovieLens 100K (only via $LESSONS_DATA_DIR) and a tiny fake one."""
 
+import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,8 +67,17 @@ def fake_ml100k_files() -> dict[str, str]:
 
 
 @pytest.fixture
-def fake_ml100k() -> Callable[[Path], Path]:
-    """Factory: `fake_ml100k(parent)` writes `parent/ml-100k/` (FAKE_ML100K) and returns it."""
+def fake_ml100k(monkeypatch) -> Callable[[Path], Path]:
+    """Factory: `fake_ml100k(parent)` writes `parent/ml-100k/` (FAKE_ML100K) and returns it.
+
+    The loader checks an extracted folder's u.data against the published SHA-256, so for the
+    test the "100k" registry entry trusts the fake u.data instead.
+    """
+    from lessons.data import download
+
+    u_data = FAKE_ML100K["u.data"].encode("latin-1")
+    trusted = replace(download.VARIANTS["100k"], key_sha256=hashlib.sha256(u_data).hexdigest())
+    monkeypatch.setitem(download.VARIANTS, "100k", trusted)
 
     def write(parent: Path) -> Path:
         folder = Path(parent) / "ml-100k"

@@ -6,7 +6,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lessons.data.download import DataFormatError, DataUnavailableError, resolve_data_dir
+from lessons.data.download import (
+    ChecksumError,
+    DataFormatError,
+    DataUnavailableError,
+    resolve_data_dir,
+)
 from lessons.data.loader import SyntheticFallbackWarning, load_lesson_data, load_movielens
 
 
@@ -98,6 +103,19 @@ def test_loading_follows_the_resolution_order(tmp_path, monkeypatch, fake_ml100k
     assert load_movielens("100k", download=False).n_users == 3  # found through the env var
     with pytest.raises(DataUnavailableError, match=str(tmp_path / "arg")):
         load_movielens("100k", data_dir=tmp_path / "arg", download=False)  # argument wins
+
+
+def test_a_folder_placed_by_hand_must_hold_the_published_ratings(tmp_path, fake_ml100k):
+    folder = fake_ml100k(tmp_path)
+    assert load_movielens("100k", data_dir=folder, download=False).n_users == 3
+    with open(folder / "u.data", "a", encoding="latin-1") as f:
+        f.write("2\t30\t5\t400\n")  # one rating more than the published file
+    for data_dir in (tmp_path, folder):  # the parent, or the extracted folder itself
+        with pytest.raises(ChecksumError, match=r"u\.data is not the published MovieLens 100k"):
+            load_movielens("100k", data_dir=data_dir, download=False)
+    with pytest.raises(ChecksumError):  # not a missing-data case: no synthetic fallback
+        load_lesson_data("100k", data_dir=tmp_path, download=False)
+    assert (folder / "u.data").is_file()  # the user's folder is never deleted
 
 
 def test_missing_data_with_download_false_says_what_to_do(tmp_path):

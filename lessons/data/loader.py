@@ -8,6 +8,7 @@ from lessons.config import DEFAULT_SEED
 from lessons.data.dataset import Dataset
 from lessons.data.download import (
     DataUnavailableError,
+    check_published,
     ensure_variant,
     resolve_data_dir,
     variant_spec,
@@ -44,13 +45,16 @@ def load_movielens(
     Raises:
         ValueError: Unknown variant or bad argument types.
         DataUnavailableError: The data is missing and could not be fetched.
-        ChecksumError, UnsafeArchiveError, DataFormatError: The files are corrupted.
+        ChecksumError, UnsafeArchiveError, DataFormatError: The files are corrupted, or
+            the ratings file is not the published one (a folder found in place is kept).
     """
     if not isinstance(download, bool):
         raise ValueError(f"download must be True or False, got {download!r}")
     spec = variant_spec(variant)
     folder = ensure_variant(spec, resolve_data_dir(data_dir), download, base_url)
-    return READERS[spec.name](folder)
+    dataset = READERS[spec.name](folder)
+    check_published(spec, folder)  # a folder placed by hand is checked too (never deleted)
+    return dataset
 
 
 def load_lesson_data(

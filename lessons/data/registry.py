@@ -22,7 +22,7 @@ class DataUnavailableError(DataError):
 
 
 class ChecksumError(DataError):
-    """A file is not the one published (corrupted or tampered); it has been removed."""
+    """A file is not the one published (corrupted or tampered); a downloaded one is removed."""
 
 
 class UnsafeArchiveError(DataError):
