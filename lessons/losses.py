@@ -7,7 +7,7 @@ p is the normalized multi-hot target (each row sums to 1).
 import torch
 import torch.nn.functional as F
 
-_EXCLUDED = -1e30  # the logit of an item left out of a softmax
+_EXCLUDED = -1e30  # added to the logit of an item left out of a softmax
 
 
 def _check_pair(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
@@ -49,7 +49,7 @@ def softmax_cross_entropy(
     ever be pushed down, and the item tower would learn "looks new → score low").
 
     Args:
-        logits: s, shape (B, n).
+        logits: s, shape (B, n), finite.
         p: Target distribution per row, shape (B, n), rows summing to 1.
         label_smoothing: ε in [0, 1).
         exclude: Bool mask of items left out of the softmax, shape (B, n) or (n,) (the same
@@ -59,27 +59,45 @@ def softmax_cross_entropy(
         Scalar mean over rows.
 
     Raises:
-        ValueError: On mismatched shapes, an empty batch, ε outside [0, 1), an exclusion
-            mask that is not bool (B, n) / (n,), excludes a whole row, or excludes a target.
+        ValueError: On mismatched shapes, an empty batch, no items, ε outside [0, 1), an
+            exclusion mask that is not bool (B, n) / (n,), or one that excludes a target.
     """
     _check_pair(logits, p, "logits and p")
+    if logits.shape[1] == 0:
+        raise ValueError("logits and p have no items (n = 0): a softmax over no items has no "
+                         "loss; pass at least one item column")  # fmt: skip
     if isinstance(label_smoothing, bool) or not 0 <= label_smoothing < 1:
         raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
     if exclude is None:
         # Same value as -(t * log_softmax(logits)).sum(1).mean(), in one fused, stable kernel.
         return F.cross_entropy(logits, p, label_smoothing=label_smoothing)
-    exclude = _check_exclude(exclude, logits.shape, "exclude")
-    if (exclude & (p > 0)).any():
-        rows = torch.nonzero((p > 0) & exclude)[:5, 0].tolist()
+    _check_exclude(exclude, logits.shape, "exclude")
+    # The mask as 0/1 floats, made once: on CPU, masked_fill and bool &, any() run several times
+    # slower per element than float arithmetic (masking forward and backward plus the target
+    # check cost as much as the cross-entropy itself). Reading the bool bytes as uint8 converts
+    # 3x faster than bool -> float.
+    out = exclude.view(torch.uint8).to(logits.dtype)  # 1 = excluded; (B, n) or (n,)
+    # Σ_uj p_uj · out_uj, the target mass on excluded items (> 0 iff one has p_uj > 0, as p >= 0),
+    # as one dot product: no (B, n) temporary.
+    mask = out.to(p.dtype)  # the same tensor unless p and logits differ in dtype
+    on_excluded = (
+        torch.vdot(p.reshape(-1), mask.reshape(-1)) if mask.ndim == 2 else (p @ mask).sum()
+    )
+    if bool(on_excluded > 0):
+        rows = torch.nonzero((p > 0) & exclude.expand(p.shape))[:5, 0].tolist()
         raise ValueError(f"rows {rows} put target mass on excluded items; an excluded item "
                          "cannot be a target: drop it from exclude or from the target")  # fmt: skip
     target = p
     if label_smoothing:
-        kept = (~exclude).sum(dim=1, keepdim=True).clamp_min(1)  # |A_u|
-        target = (1 - label_smoothing) * p + label_smoothing * (~exclude) / kept
-    # -inf in effect: exp(-1e30 - max) is exactly 0, so excluded items leave Z_u, and their
-    # zero target times the finite log p̂ stays 0 (a true -inf would give 0 · -inf = NaN).
-    return F.cross_entropy(logits.masked_fill(exclude, _EXCLUDED), target)
+        keep = 1 - out.expand(logits.shape)  # 1 on A_u
+        kept = keep.sum(dim=1, keepdim=True).clamp_min(1)  # |A_u|
+        target = (1 - label_smoothing) * p + label_smoothing * keep / kept
+    # -inf in effect: s_uj − 1e30 rounds to −1e30 (|s| is far below half an ulp of 1e30), and
+    # exp(−1e30 − max) is exactly 0 (PyTorch's log-softmax kernels take no slow underflow path
+    # on it), so excluded items leave Z_u; their zero target times the finite log p̂ stays 0 (a
+    # true −inf would give 0 · −inf = NaN), and their gradient (T_u p̂_uj − t_uj)/B is exactly
+    # 0 — the addition passes the gradient straight through, with no masking pass backwards.
+    return F.cross_entropy(torch.add(logits, out, alpha=_EXCLUDED), target)
 
 
 def item_log_q(counts) -> torch.Tensor:

@@ -96,6 +96,45 @@ def test_softmax_cross_entropy_rejects_targets_on_excluded_items():
             softmax_cross_entropy(torch.zeros(2, 3), p, label_smoothing=eps)
 
 
+def _reference_cross_entropy(logits, p, eps, exclude):
+    """The loss written plainly in float64: −inf masking, log_softmax, t = (1 − ε) p + ε/|A_u|."""
+    s, p, out = logits.double(), p.double(), exclude.expand(logits.shape)
+    kept = (~out).sum(1, keepdim=True)  # |A_u|
+    t = (1 - eps) * p + eps * (~out) / kept
+    log_p_hat = torch.log_softmax(s.masked_fill(out, -torch.inf), dim=1)
+    # excluded items: t = 0 and log p̂ = −inf; their term is 0 (0 · −inf would be NaN)
+    return -(t * log_p_hat.masked_fill(out, 0.0)).sum(1).mean()
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+@pytest.mark.parametrize("per_row", [True, False])
+def test_softmax_cross_entropy_with_exclusion_equals_the_reference(eps, per_row):
+    gen = torch.Generator().manual_seed(7 + per_row)
+    n_rows, n_items = 8, 60
+    # spread 30: some kept items sit > 87 below their row's max (exp underflows there too)
+    logits = torch.randn(n_rows, n_items, generator=gen) * 30
+    hot = torch.rand(n_rows, n_items, generator=gen) < 0.1
+    hot[:, 0] = True
+    p = hot * torch.rand(n_rows, n_items, generator=gen)
+    p /= p.sum(1, keepdim=True)
+    share = torch.linspace(0.05, 0.95, n_rows)[:, None]  # rows 5% .. 95% excluded
+    exclude = (torch.rand(n_rows, n_items, generator=gen) < share) & ~hot
+    exclude[-1] = ~hot[-1]  # the last row keeps its targets only
+    if not per_row:
+        exclude = torch.rand(n_items, generator=gen) < 0.7
+        exclude &= ~hot.any(0)
+    a = logits.double().requires_grad_()
+    expected = _reference_cross_entropy(a, p, eps, exclude)
+    expected.backward()
+    b = logits.clone().requires_grad_()
+    got = softmax_cross_entropy(b, p, label_smoothing=eps, exclude=exclude)
+    got.backward()
+    assert abs(got.item() - expected.item()) < 1e-5
+    assert (b.grad.double() - a.grad).abs().max() < 1e-5
+    assert (b.grad[exclude.expand(b.shape)] == 0).all()  # exactly no gradient, not just tiny
+    assert b.grad[~exclude.expand(b.shape)].ne(0).any()
+
+
 def test_in_batch_softmax_leaves_excluded_columns_out_by_hand():
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     v = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
@@ -162,6 +201,8 @@ def test_losses_reject_bad_input():
         softmax_cross_entropy(torch.zeros(2, 3), torch.zeros(2, 4))
     with pytest.raises(ValueError, match="empty batch"):
         softmax_cross_entropy(torch.zeros(0, 3), torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="no items"):
+        softmax_cross_entropy(torch.zeros(2, 0), torch.zeros(2, 0))
     with pytest.raises(ValueError, match="temperature"):
         in_batch_softmax(torch.zeros(2, 3), torch.zeros(2, 3), temperature=0.0)
     with pytest.raises(ValueError, match="log_q"):
