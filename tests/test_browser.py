@@ -303,5 +303,5 @@ def test_two_tower_notebook_renders_widgets(run_notebook):
     output = output_of(page, "LogQExplorer(split")
     output.scroll_into_view_if_needed()
     assert output.locator(".widget-button").count() >= 1, "LogQExplorer has no button"
-    assert len(table_rows(output)) == 2, "LogQExplorer should show the notebook's α=0, α=1 runs"
+    assert len(table_rows(output)) == 2, "LogQExplorer should show the notebook's β=0, β=1 runs"
     output.screenshot(path=ARTIFACTS / "04-logq-explorer.png")

@@ -14,21 +14,21 @@ def split(tiny_split):
 
 
 def test_logq_run_reports_settings_and_metrics(split):
-    row = logq_run(split, alpha=0.5, temperature=0.2, batch_size=8, epochs=1)
-    assert (row["alpha"], row["temperature"], row["batch_size"], row["epochs"]) == (0.5, 0.2, 8, 1)
+    row = logq_run(split, beta=0.5, temperature=0.2, batch_size=8, epochs=1)
+    assert (row["beta"], row["temperature"], row["batch_size"], row["epochs"]) == (0.5, 0.2, 8, 1)
     assert 0 <= row["recall@20"] <= 1 and 0 <= row["ndcg@10"] <= 1
     assert 0 < row["coverage@10"] <= 1 and row["arp@10"] > 0
 
 
-def test_alpha_changes_the_model(split):
-    plain = logq_run(split, alpha=0.0, batch_size=8, epochs=2)
-    corrected = logq_run(split, alpha=1.0, batch_size=8, epochs=2)
+def test_beta_changes_the_model(split):
+    plain = logq_run(split, beta=0.0, batch_size=8, epochs=2)
+    corrected = logq_run(split, beta=1.0, batch_size=8, epochs=2)
     assert plain["arp@10"] != corrected["arp@10"]
 
 
 @pytest.mark.parametrize(
     "kwargs, word",
-    [({"alpha": -1.0}, "alpha"), ({"temperature": 0.0}, "temperature"),
+    [({"beta": -1.0}, "beta"), ({"temperature": 0.0}, "temperature"),
      ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs")],
 )  # fmt: skip
 def test_logq_run_rejects_bad_settings(split, kwargs, word):
@@ -39,11 +39,11 @@ def test_logq_run_rejects_bad_settings(split, kwargs, word):
 def test_click_adds_a_run_row(split):
     w = LogQExplorer(split, epochs=1)
     assert w.runs.empty and w.result is None
-    w.alpha.value, w.temperature.value, w.batch_size.value = 0.0, 0.2, 8
+    w.beta.value, w.temperature.value, w.batch_size.value = 0.0, 0.2, 8
     w.train_button.click()
     assert w.error is None and len(w.runs) == 1
     row = w.runs.iloc[0]
-    assert (row["run"], row["alpha"], row["temperature"], row["batch_size"]) == (1, 0.0, 0.2, 8)
+    assert (row["run"], row["beta"], row["temperature"], row["batch_size"]) == (1, 0.0, 0.2, 8)
     assert all(f"{m}@{10 if m != 'recall' else 20}" in w.runs for m in LOGQ_METRICS)
     assert "recall@20" in w.output.value and w.status.value == ""
 

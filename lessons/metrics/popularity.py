@@ -2,7 +2,7 @@
 
 All functions read the first k columns of a top-k array (n_users, >= k) of item ids, where
 -1 is an empty slot that is skipped. `train_counts[i]` is the number of training
-interactions of item i (`split.item_popularity()`), written φ(i) below. L_u is the list of
+interactions of item i (`split.item_popularity()`), written c_i below. L_u is the list of
 user u (its non-empty slots among the first k).
 """
 
@@ -107,7 +107,7 @@ def _lists_and_mask(topk: np.ndarray, train_counts: np.ndarray, k: int):
 def arp_at_k(topk: np.ndarray, train_counts: np.ndarray, k: int) -> float:
     """Average Recommendation Popularity (Abdollahpouri et al.):
 
-        ARP = (1/|U|) Σ_u Σ_{i∈L_u} φ(i) / |L_u|
+        ARP = (1/|U|) Σ_u Σ_{i∈L_u} c_i / |L_u|
 
     i.e. the mean training popularity of a recommended item, averaged per user. Users with
     an empty list (all slots -1) are left out of |U|.

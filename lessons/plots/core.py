@@ -42,10 +42,10 @@ def long_tail(
     """Items ranked by interaction count (log scale), with the short head shaded.
 
     The head is the ceil(share · n_items) most-interacted items; the title gives the share of
-    all interactions they hold, Σ_{i∈head} φ(i) / Σ_i φ(i).
+    all interactions they hold, Σ_{i∈head} c_i / Σ_i c_i.
 
     Args:
-        popularity: Interaction count φ(i) of every item.
+        popularity: Interaction count c_i of every item.
         share: Share of items forming the short head, in (0, 1).
         ax: Axes to draw on; None makes a new figure.
     """
@@ -69,7 +69,7 @@ def long_tail(
 def norm_vs_popularity(
     norms: Sequence[float], popularity: Sequence[float], *, ax: Axes | None = None
 ) -> Axes:
-    """Scatter of item embedding norm ‖V_j‖ against training popularity φ(j) (symlog x axis).
+    """Scatter of item embedding norm ‖V_j‖ against training popularity c_j (symlog x axis).
 
     The line joins the median norm of each popularity decile (`lessons.metrics.popularity_bins`)
     at the decile's median popularity, so a non-monotone trend is visible through the cloud.

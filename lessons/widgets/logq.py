@@ -3,12 +3,12 @@
 The two-tower model is trained with the in-batch sampled softmax of Yi et al. (2019): for
 example i (a query ψ_i and its positive item) the other examples' items are the negatives,
 
-    s_ij = ⟨ψ_i, φ_j⟩ / τ − α log q_j,   L = −(1/P) Σ_i log softmax_j(s_i·)_i,
+    s_ij = ⟨ψ_i, φ_j⟩ / τ − β log q_j,   L = −(1/P) Σ_i log softmax_j(s_i·)_i,
 
 with q_j the probability that item j is in a batch (its training frequency,
-`lessons.losses.item_log_q`). α = 1 is the full correction, α = 0 none; τ sharpens the
+`lessons.losses.item_log_q`). β = 1 is the full correction, β = 0 none; τ sharpens the
 softmax. `logq_run` trains one setting through `lessons.recipes.train`
-("TwoTower-inbatch-logQ", with `log_q_weight` = α) and measures it with
+("TwoTower-inbatch-logQ", with `log_q_weight` = β) and measures it with
 `lessons.metrics.evaluate_dict`; `LogQExplorer` wires controls and a Train button to it
 and keeps a table of every run.
 """
@@ -30,7 +30,7 @@ from lessons.widgets.base import Panel, frame_html
 RECIPE = "TwoTower-inbatch-logQ"
 LOGQ_METRICS = ("recall", "ndcg", "coverage", "arp")
 WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within seconds
-RUN_COLUMNS = ("run", "alpha", "temperature", "batch_size", "epochs")
+RUN_COLUMNS = ("run", "beta", "temperature", "batch_size", "epochs")
 
 
 def _number(name: str, value, low: float, strict: bool, example: str) -> float:
@@ -50,18 +50,18 @@ def _count(name: str, value, example: int) -> int:
 def logq_run(
     split: Split,
     *,
-    alpha: float = 1.0,
+    beta: float = 1.0,
     temperature: float | None = None,
     batch_size: int | None = None,
     epochs: int = WIDGET_EPOCHS,
     seed: int = DEFAULT_SEED,
     k: int = DEFAULT_K,
 ) -> dict[str, float]:
-    """Train the in-batch two-tower with correction strength α and temperature τ; measure it.
+    """Train the in-batch two-tower with correction strength β and temperature τ; measure it.
 
     Args:
         split: A warm split (e.g. `random_split`).
-        alpha: α >= 0 in s_ij − α log q_j (0 = uncorrected, 1 = Yi et al.'s correction).
+        beta: β >= 0 in s_ij − β log q_j (0 = uncorrected, 1 = Yi et al.'s correction).
         temperature: τ > 0; None keeps the recipe's 0.1.
         batch_size: Users per batch (each brings ~20% of its items as examples); None keeps
             the recipe's 32.
@@ -70,14 +70,14 @@ def logq_run(
         k: Cut-off of NDCG, coverage and ARP (Recall is at 20).
 
     Returns:
-        alpha, temperature, batch_size, epochs, recall@20, ndcg@k, coverage@k, arp@k, seconds.
+        beta, temperature, batch_size, epochs, recall@20, ndcg@k, coverage@k, arp@k, seconds.
 
     Raises:
-        ValueError: On α < 0, τ <= 0, a non-positive batch size or epoch count, or a batch
+        ValueError: On β < 0, τ <= 0, a non-positive batch size or epoch count, or a batch
             with too many examples for the in-batch softmax (lower the batch size).
     """
     recipe = RECIPES[RECIPE]
-    alpha = _number("alpha", alpha, 0.0, strict=False, example="1.0")
+    beta = _number("beta", beta, 0.0, strict=False, example="1.0")
     tau = recipe.model_kwargs["temperature"] if temperature is None else temperature
     tau = _number("temperature", tau, 0.0, strict=True, example="0.1")
     size = recipe.fit_kwargs["batch_size"] if batch_size is None else batch_size
@@ -85,18 +85,18 @@ def logq_run(
     epochs = _count("epochs", epochs, WIDGET_EPOCHS)
     start = time.perf_counter()
     model, _ = train(
-        RECIPE, split, seed=seed, model_kwargs={"log_q_weight": alpha, "temperature": tau},
+        RECIPE, split, seed=seed, model_kwargs={"log_q_weight": beta, "temperature": tau},
         epochs=epochs, batch_size=size, eval_every=None, progress=False,
     )  # fmt: skip
     metrics = evaluate_dict(score_users(model, split).numpy(), split, k=k, metrics=LOGQ_METRICS)
-    settings = {"alpha": alpha, "temperature": tau, "batch_size": size, "epochs": epochs}
+    settings = {"beta": beta, "temperature": tau, "batch_size": size, "epochs": epochs}
     return {**settings, **metrics, "seconds": time.perf_counter() - start}
 
 
 class LogQExplorer(Panel):
-    """α, τ, batch size and epochs + a Train button -> one more row in the run table.
+    """β, τ, batch size and epochs + a Train button -> one more row in the run table.
 
-    Headless use: `w = LogQExplorer(split); w.alpha.value = 0.0; w.train_button.click()`;
+    Headless use: `w = LogQExplorer(split); w.beta.value = 0.0; w.train_button.click()`;
     `w.runs` is the table of all runs (`w.result` too); a bad setting (τ = 0, batch size 0)
     leaves its message in `w.error`, and the next click trains again.
 
@@ -113,8 +113,8 @@ class LogQExplorer(Panel):
         self.split, self.seed = split, seed
         recipe = RECIPES[RECIPE]
         style = {"description_width": "initial"}
-        self.alpha = widgets.FloatSlider(
-            value=1.0, min=0.0, max=1.5, step=0.25, description="logQ strength α",
+        self.beta = widgets.FloatSlider(
+            value=1.0, min=0.0, max=1.5, step=0.25, description="logQ strength β",
             continuous_update=False, style=style,
         )  # fmt: skip
         self.temperature = widgets.FloatText(
@@ -132,7 +132,7 @@ class LogQExplorer(Panel):
         self.runs = pd.DataFrame(runs) if runs is not None else pd.DataFrame()
         if len(self.runs) and "run" not in self.runs:
             self.runs.insert(0, "run", np.arange(1, len(self.runs) + 1))
-        controls = [self.alpha, self.temperature, self.batch_size, self.epochs, self.train_button]
+        controls = [self.beta, self.temperature, self.batch_size, self.epochs, self.train_button]
         super().__init__(controls, auto=False)
         self.train_button.on_click(lambda _: self.refresh())
         if len(self.runs):  # show the earlier runs before the first click
@@ -141,7 +141,7 @@ class LogQExplorer(Panel):
     def compute(self) -> pd.DataFrame:
         self.status.value = "training…"
         row = logq_run(
-            self.split, alpha=self.alpha.value, temperature=self.temperature.value,
+            self.split, beta=self.beta.value, temperature=self.temperature.value,
             batch_size=self.batch_size.value, epochs=self.epochs.value, seed=self.seed,
         )  # fmt: skip
         row = {"run": len(self.runs) + 1, **row}
