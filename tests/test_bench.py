@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 from lessons.bench.core import main, run, to_markdown
 from lessons.data import synthetic_movielens
 
@@ -14,18 +17,31 @@ def test_bench_runs_end_to_end_and_renders(monkeypatch, capsys):
     assert set(results["models"]) == expected
     for row in results["models"].values():
         assert 0 <= row["ndcg@10"] <= 1 and row["fit_s"] >= 0 and row["peak_mb"] > 0
-    assert results["speed"]["epoch_over_floor"] > 0
+    speed = results["speed"]
+    assert speed["epoch_over_floor"] > 0 and speed["epoch_gemm_s"] > 0
     assert results["cold_start"]["ratio"]["ContentProfile (cosine)"] > 0
     text = to_markdown(results)
-    for name in [*expected, "Cold-start items", "logQ correction", "FLOP floor"]:
+    for name in [*expected, "Cold-start items", "logQ correction", "FLOP floor", "timed bare"]:
         assert name in text
     json.dumps(results, default=float)  # the --json form is serialisable
 
 
 def test_bench_cli_reports_a_missing_data_folder(tmp_path, monkeypatch, capsys):
-    import pytest
-
     from lessons.data import DataError
 
     with pytest.raises(DataError, match="ml-100k"):
         main(["--data-dir", str(tmp_path / "nowhere"), "--offline"])
+
+
+def test_the_timed_gemms_are_the_counted_flops(tiny_split):
+    from lessons.bench.runners import epoch_gemms, training_flops_per_epoch
+    from lessons.models import SoftmaxDNN
+
+    model = SoftmaxDNN(tiny_split.n_items, dim=8, hidden=(16,))  # a residual block: 2 Linears
+    gemms = epoch_gemms(model, tiny_split, batch_size=7)
+    users = int((np.diff(tiny_split.train_matrix().indptr) >= 2).sum())
+    assert sum(b for b, i, o in gemms) == 3 * users  # every row through logits + 2 layers
+    assert {(i, o) for _, i, o in gemms} == {(9, tiny_split.n_items), (8, 16), (16, 8)}
+    pooled = 0.5 * tiny_split.train_matrix().nnz * 9  # the EmbeddingBag mean, not a GEMM
+    counted = training_flops_per_epoch(model, tiny_split, target_share=0.5)
+    assert sum(3 * 2 * b * i * o for b, i, o in gemms) == pytest.approx(counted - 3 * pooled)

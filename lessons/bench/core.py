@@ -86,7 +86,9 @@ def to_markdown(results: dict) -> str:
         "",
         f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "
         f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
-        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch); scoring all users "
+        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch), of which its matrix products, "
+        f"timed bare, take {s['epoch_gemm_s'] * 1e3:.0f} ms "
+        f"({s['epoch_gemm_s'] / s['epoch_floor_s']:.1f} × the floor); scoring all users "
         f"{s['score_all_users_s'] * 1e3:.0f} ms.",
         "",
         f"Machine: {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads, "

@@ -107,8 +107,46 @@ def training_flops_per_epoch(model: torch.nn.Module, split, target_share: float)
     return 3.0 * (rows * (linear + 2 * d * n) + pooled)
 
 
+def epoch_gemms(model: torch.nn.Module, split, batch_size: int) -> list[tuple[int, int, int]]:
+    """The (rows B, in, out) of every forward product of one training epoch, batch by batch.
+
+    Per batch the logits (B, d)·(d, n) + b, then (B, in)·(in, out) + b for every nn.Linear:
+    exactly the products `training_flops_per_epoch` counts (each also runs twice backwards).
+    """
+    per_user = np.diff(split.train_matrix().indptr)
+    rows = int((per_user >= (2 if model.uses_history else 1)).sum())
+    sizes = [batch_size] * (rows // batch_size) + ([rows % batch_size] if rows % batch_size else [])
+    with torch.no_grad():
+        d, n = model.item_embeddings().shape[1], split.n_items
+    layers = [(d, n)] + [(m.in_features, m.out_features) for m in model.modules()
+                         if isinstance(m, torch.nn.Linear)]  # fmt: skip
+    return [(b, i, o) for b in sizes for i, o in layers]
+
+
+def epoch_gemm_seconds(model: torch.nn.Module, split, batch_size: int, repeats: int = 3) -> float:
+    """Seconds one training epoch spends in its matrix products alone, timed bare.
+
+    Each product of `epoch_gemms` on random operands: forward (B, in)·(in, out) + b and
+    backwards (B, out)·(out, in) and (out, B)·(B, in). Best of `repeats`: the epoch's time if
+    all else cost nothing, so epoch − GEMMs is what the loss, pooling, optimizer and batching add.
+    """
+    gemms = epoch_gemms(model, split, batch_size)
+    operands = {(b, i, o): (torch.randn(b, i), torch.randn(o, i), torch.randn(o), torch.randn(b, o))
+                for b, i, o in set(gemms)}  # fmt: skip
+
+    def epoch() -> None:
+        for shape in gemms:
+            x, w, bias, grad = operands[shape]
+            torch.nn.functional.linear(x, w, bias)  # forward
+            grad @ w  # ∂L/∂x
+            grad.t() @ x  # ∂L/∂W
+
+    epoch()  # warm-up
+    return min(timed(epoch)[1] for _ in range(repeats))
+
+
 def speed_report(split, gflops: float, repeats: int = 3) -> dict:
-    """The default SoftmaxDNN's speed: fit, epoch vs its FLOP floor, scoring all users.
+    """The default SoftmaxDNN's speed: fit, epoch vs its FLOP floor and its bare GEMMs, scoring.
 
     Like the matmul peak (`matmul_gflops`, best of 5), times are the best of `repeats` fits,
     so a moment of load from another process does not decide the figure; the epoch time is
@@ -129,9 +167,11 @@ def speed_report(split, gflops: float, repeats: int = 3) -> dict:
     score_s = min(timed(lambda: top_k(score_users(model, split), DEFAULT_K, exclude=seen))[1]
                   for _ in range(repeats))  # fmt: skip
     floor_s = flops / (gflops * 1e9)
+    batch_size = RECIPES["SoftmaxDNN"].fit_kwargs["batch_size"]
     return {
         "fit_s": fit_s,
         "epoch_s": epoch_s,
+        "epoch_gemm_s": epoch_gemm_seconds(model, split, batch_size, repeats),
         "flops_per_epoch": flops,
         "epoch_floor_s": floor_s,
         "epoch_over_floor": epoch_s / floor_s,
