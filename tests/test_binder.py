@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -59,12 +60,27 @@ def test_post_build_fails_fast_installs_fetches_data_and_writes_overrides():
     assert 'cp binder/overrides.json "$settings/overrides.json"' in commands
 
 
-def test_start_keeps_one_torch_thread_unless_the_teacher_sets_it():
-    script = BINDER / "start"
-    assert os.access(script, os.X_OK)
-    text = script.read_text()
-    assert 'export LESSONS_NUM_THREADS="${LESSONS_NUM_THREADS:-1}"' in text
-    assert text.rstrip().endswith('exec "$@"')  # the notebook server must still start
+def _start_env(**preset: str) -> dict[str, str]:
+    """The environment binder/start hands to the command it starts (here `env`)."""
+    base = {k: v for k, v in os.environ.items() if k not in _START_DEFAULTS}
+    out = subprocess.run([str(BINDER / "start"), "env"], env={**base, **preset},
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+_START_DEFAULTS = {
+    "LESSONS_NUM_THREADS": "1",
+    "MALLOC_MMAP_THRESHOLD_": "33554432",
+    "MALLOC_TRIM_THRESHOLD_": "1073741824",
+}
+
+
+def test_start_sets_thread_and_allocator_defaults_a_teacher_can_override():
+    assert os.access(BINDER / "start", os.X_OK)
+    env = _start_env()  # also shows the script execs its arguments: `env` ran
+    assert {k: env.get(k) for k in _START_DEFAULTS} == _START_DEFAULTS
+    assert _start_env(LESSONS_NUM_THREADS="2")["LESSONS_NUM_THREADS"] == "2"
+    assert _start_env(MALLOC_MMAP_THRESHOLD_="0")["MALLOC_MMAP_THRESHOLD_"] == "0"
 
 
 def test_overrides_save_widget_state_and_keep_every_cell_rendered():
