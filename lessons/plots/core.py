@@ -87,7 +87,7 @@ def norm_vs_popularity(
     ax.scatter(counts, norms_, s=6, alpha=0.35, color="C0", label="items")
     ax.plot(med["pop"], med["norm"], "o-", color="C3", label="median per popularity decile")
     ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel(r"training interactions $\phi(j)$ (symlog)")
+    ax.set_xlabel(r"training interactions $c_j$ (symlog)")
     ax.set_ylabel(r"embedding norm $\|V_j\|$")
     ax.set_title("Item embedding norm against popularity")
     ax.legend(loc="upper left")
