@@ -38,10 +38,13 @@ def test_the_timed_gemms_are_the_counted_flops(tiny_split):
     from lessons.models import SoftmaxDNN
 
     model = SoftmaxDNN(tiny_split.n_items, dim=8, hidden=(16,))  # a residual block: 2 Linears
+    n, train = tiny_split.n_items, tiny_split.train_matrix()
+    users = int((np.diff(train.indptr) >= 2).sum())  # a history model needs input + target
     gemms = epoch_gemms(model, tiny_split, batch_size=7)
-    users = int((np.diff(tiny_split.train_matrix().indptr) >= 2).sum())
-    assert sum(b for b, i, o in gemms) == 3 * users  # every row through logits + 2 layers
-    assert {(i, o) for _, i, o in gemms} == {(9, tiny_split.n_items), (8, 16), (16, 8)}
-    pooled = 0.5 * tiny_split.train_matrix().nnz * 9  # the EmbeddingBag mean, not a GEMM
-    counted = training_flops_per_epoch(model, tiny_split, target_share=0.5)
-    assert sum(3 * 2 * b * i * o for b, i, o in gemms) == pytest.approx(counted - 3 * pooled)
+    assert [b for b, _, _ in gemms[::3]] == [7] * (users // 7) + ([users % 7] if users % 7 else [])
+    assert {(i, o) for _, i, o in gemms} == {(9, n), (8, 16), (16, 8)}  # d = 8 + the bias
+    per_row = 2 * 9 * n + 2 * (8 * 16 + 16 * 8)  # logits ψVᵀ + b, then W₁, W₂
+    pooled = 0.5 * train.nnz * 9  # the EmbeddingBag mean over the 50% input items
+    expected = 3 * (users * per_row + pooled)
+    assert training_flops_per_epoch(model, tiny_split, target_share=0.5) == pytest.approx(expected)
+    assert 3 * sum(2 * b * i * o for b, i, o in gemms) == pytest.approx(expected - 3 * pooled)

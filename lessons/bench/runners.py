@@ -92,30 +92,29 @@ def warm_up() -> None:
 def training_flops_per_epoch(model: torch.nn.Module, split, target_share: float) -> float:
     """Analytic FLOPs of one training epoch of a softmax model (forward + backward ≈ 3 × forward).
 
-    Per training row: 2·in·out for every nn.Linear, 2·d·n for the logits ψVᵀ; plus d per
-    pooled history item. Softmax/cross-entropy and optimizer updates are O(n) per row and
-    left out, so this is the matmul floor.
+    Per training row: 2·in·out for every nn.Linear, 2·d·n for the logits ψVᵀ (the products of
+    `epoch_gemms`); plus d per pooled history item. Softmax/cross-entropy and optimizer
+    updates are O(n) per row and left out, so this is the matmul floor.
     """
+    gemms = sum(2 * b * i * o for b, i, o in epoch_gemms(model, split))
     train = split.train_matrix()
-    per_user = np.diff(train.indptr)
-    rows = int((per_user >= (2 if model.uses_history else 1)).sum())
-    linear = sum(2 * m.in_features * m.out_features for m in model.modules()
-                 if isinstance(m, torch.nn.Linear))  # fmt: skip
-    with torch.no_grad():
-        d, n = model.item_embeddings().shape[1], split.n_items
+    d = model.item_embeddings().shape[1]
     pooled = (1 - target_share) * train.nnz * d if model.uses_history else 0.0
-    return 3.0 * (rows * (linear + 2 * d * n) + pooled)
+    return 3.0 * (gemms + pooled)
 
 
-def epoch_gemms(model: torch.nn.Module, split, batch_size: int) -> list[tuple[int, int, int]]:
+def epoch_gemms(model: torch.nn.Module, split, batch_size: int | None = None
+                ) -> list[tuple[int, int, int]]:  # fmt: skip
     """The (rows B, in, out) of every forward product of one training epoch, batch by batch.
 
-    Per batch the logits (B, d)·(d, n) + b, then (B, in)·(in, out) + b for every nn.Linear:
-    exactly the products `training_flops_per_epoch` counts (each also runs twice backwards).
+    Per batch the logits (B, d)·(d, n) + b, then (B, in)·(in, out) + b for every nn.Linear;
+    each also runs twice backwards. The training rows are the users with a target (and, for
+    history models, an input); batch_size None puts them all in one batch.
     """
     per_user = np.diff(split.train_matrix().indptr)
     rows = int((per_user >= (2 if model.uses_history else 1)).sum())
-    sizes = [batch_size] * (rows // batch_size) + ([rows % batch_size] if rows % batch_size else [])
+    size = batch_size or max(rows, 1)
+    sizes = [size] * (rows // size) + ([rows % size] if rows % size else [])
     with torch.no_grad():
         d, n = model.item_embeddings().shape[1], split.n_items
     layers = [(d, n)] + [(m.in_features, m.out_features) for m in model.modules()
