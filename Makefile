@@ -43,9 +43,10 @@ test: setup
 bench: setup
 	$(PY) -m lessons.bench
 
+# The package, the tests and the notebooks' code (pyproject.toml says what is formatted).
 lint: setup
-	$(VENV)/bin/ruff format --check lessons tests
-	$(VENV)/bin/ruff check lessons tests
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 clean:
 	rm -rf $(VENV)
