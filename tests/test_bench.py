@@ -19,6 +19,8 @@ def test_bench_runs_end_to_end_and_renders(monkeypatch, capsys):
         assert 0 <= row["ndcg@10"] <= 1 and row["fit_s"] >= 0 and row["peak_mb"] > 0
     speed = results["speed"]
     assert speed["epoch_over_floor"] > 0 and speed["epoch_gemm_s"] > 0
+    low, high = speed["epoch_over_floor_range"]  # one ratio per fit, each with its own peak
+    assert low <= speed["epoch_over_floor"] <= high and len(speed["matmul_gflops_per_fit"]) == 5
     assert results["cold_start"]["ratio"]["ContentProfile (cosine)"] > 0
     text = to_markdown(results)
     for name in [*expected, "Cold-start items", "logQ correction", "FLOP floor", "timed bare"]:

@@ -44,7 +44,7 @@ def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dic
         machine = machine_info()
         warm_up()
         models = {name: measure(runner, split) for name, runner in runners().items()}
-        speed = speed_report(split, machine["matmul_gflops"])
+        speed = speed_report(split)
         cold = cold_start(data)
         correction = logq(split)
     return {
@@ -78,6 +78,7 @@ def to_markdown(results: dict) -> str:
         cells = (fmt.format(row[key]) if key in row else "–" for key, _, fmt in COLUMNS)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     m, s = results["machine"], results["speed"]
+    peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += ["", *_section("Cold-start items", results["cold_start"]["models"])]
     ratios = ", ".join(f"{r:.2f} × {n}" for n, r in results["cold_start"]["ratio"].items())
     lines += ["", f"TwoTower-cold Recall@20 = {ratios}."]
@@ -86,7 +87,9 @@ def to_markdown(results: dict) -> str:
         "",
         f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "
         f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
-        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch), of which its matrix products, "
+        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch; median of {len(peaks)} fits, each "
+        f"against the matmul peak measured just before it: {low:.1f}–{high:.1f} ×, at "
+        f"{min(peaks):.0f}–{max(peaks):.0f} GFLOP/s), of which its matrix products, "
         f"timed bare, take {s['epoch_gemm_s'] * 1e3:.0f} ms "
         f"({s['epoch_gemm_s'] / s['epoch_floor_s']:.1f} × the floor); scoring all users "
         f"{s['score_all_users_s'] * 1e3:.0f} ms.",
