@@ -78,11 +78,11 @@ def to_markdown(results: dict) -> str:
         cells = (fmt.format(row[key]) if key in row else "–" for key, _, fmt in COLUMNS)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     m, s = results["machine"], results["speed"]
-    peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += ["", *_section("Cold-start items", results["cold_start"]["models"])]
     ratios = ", ".join(f"{r:.2f} × {n}" for n, r in results["cold_start"]["ratio"].items())
     lines += ["", f"TwoTower-cold Recall@20 = {ratios}."]
     lines += ["", *_section("logQ correction (warm split)", results["logq"])]
+    peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += [
         "",
         f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "

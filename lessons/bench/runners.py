@@ -151,7 +151,8 @@ def speed_report(split, repeats: int = 5) -> dict:
     so each of `repeats` fits is paired with the peak (`matmul_gflops`) measured just before
     it: epoch_over_floor is the median of those per-fit ratios, with their range beside it.
     fit_s and the scoring time are the best of the fits; a fit's epoch time is its median
-    epoch (the last, which evaluates, left out).
+    epoch (the last, which evaluates, left out). epoch_floor_s, which the bare GEMMs are
+    compared with, uses the median of the peaks.
     """
     from lessons.metrics import top_k
     from lessons.recipes import RECIPES, train
