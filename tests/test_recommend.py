@@ -122,6 +122,8 @@ def test_ad_hoc_query_equals_a_user_with_that_history(split, model):
 def test_ad_hoc_query_with_demographics_on_a_side_feature_model(split):
     torch.manual_seed(0)
     dnn = SoftmaxDNN(split.n_items, dim=16, hidden=(32,), side_cardinalities=(7, 2, 21), n_dense=2)
+    # Trained a little: the layer that reads demographics starts at [I 0] (history only).
+    fit(dnn, split, epochs=2, progress=False)
     young = recommend_for_query(dnn, split, [1, 2, 3], age=15, gender="F", occupation="student")
     old = recommend_for_query(dnn, split, [1, 2, 3], age=70, gender="M", occupation="retired")
     assert len(young) == len(old) == 10

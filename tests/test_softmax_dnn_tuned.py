@@ -49,6 +49,28 @@ def test_parameter_groups_cover_every_parameter_once_with_the_hidden_scale():
     assert {id(p) for p in groups[1]["params"]} == block
 
 
+@pytest.mark.parametrize("hidden", [(), (16,)])
+def test_side_and_dense_features_start_from_the_history_and_learn_at_the_hidden_scale(hidden):
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=8, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
+    batch = tuned_batch()
+    gen = torch.Generator().manual_seed(1)
+    side = torch.stack([torch.randint(0, c, (N_USERS,), generator=gen) for c in (7, 2, 4)], 1)
+    batch = replace(batch, side=side, dense=torch.rand(N_USERS, 2, generator=gen))
+    # At step 0 ψ is the history mean, whatever the demographics and dense features say.
+    mean = torch.nn.functional.embedding_bag(
+        batch.bag, model.query_tower.bag.weight, batch.offsets, mode="mean"
+    )
+    torch.testing.assert_close(model.eval().query_embedding(batch)[:, :-1], mean)
+    # ... and the layer that reads them learns at hidden_lr_scale, with the block.
+    (layer,) = [m for m in model.query_tower.mlp.modules() if isinstance(m, torch.nn.Linear)]
+    assert layer.in_features == 8 + 3 * 8 + 2
+    slow = {id(p) for p in model.parameter_groups()[-1]["params"]}
+    assert model.parameter_groups()[-1]["lr_scale"] == 0.1
+    assert {id(layer.weight), id(layer.bias)} <= slow
+    assert id(model.query_tower.side[0].weight) not in slow
+
+
 @pytest.mark.parametrize("mask", [True, False])
 def test_mask_inputs_leaves_input_only_items_out_of_the_softmax(mask):
     torch.manual_seed(0)

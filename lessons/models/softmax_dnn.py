@@ -19,8 +19,10 @@ class SoftmaxDNN(nn.Module):
     ψ(x) ∈ R^d. With residual=True (default) they form a skip block
     ψ(x) = x + W₂ ReLU(W₁ x) whose last layer starts at zero, so training starts from the
     linear model and the hidden layer learns what it can add; `hidden_lr_scale` slows that
-    block's learning rate (it memorises the 943 users of ML-100K at full rate). With
-    residual=False they are a plain stack x → ReLU layers → ψ.
+    block's learning rate (it memorises the 943 users of ML-100K at full rate). Side or dense
+    features make x wider than d: one Linear maps it to R^d first, starting at [I 0] (the
+    history part) and learning at `hidden_lr_scale` too. With residual=False they are a plain
+    stack x → ReLU layers → ψ.
 
     V ∈ R^{n×d} is the softmax layer. item_bias adds b_j to each logit, kept as one more
     coordinate of the embeddings: query_embedding is [ψ, 1] and item_embeddings is [V, b],
@@ -59,6 +61,14 @@ class SoftmaxDNN(nn.Module):
             None if tie_embeddings else nn.Parameter(init_table(torch.empty(n_items, dim)))
         )
         self.item_bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None
+        # With side/dense features x is wider than d and the tower maps it to R^d with one
+        # Linear. It starts as [I 0], so ψ is the history mean at step 0 just as without
+        # features, and it learns at hidden_lr_scale like the block. A random projection
+        # trained at the full rate scrambled the item space: on ML-100K, NDCG@10 0.38 with the
+        # demographics and 0.31 with constant (information-free) ones, against 0.44 without.
+        self.residual = residual
+        if residual:  # then the tower's MLP is nn.Identity (history alone) or that one Linear
+            _start_at_history(self.query_tower)
 
     def _psi(self, batch: QueryBatch) -> torch.Tensor:
         psi = self.query_tower(batch)  # (B, d)
@@ -90,10 +100,19 @@ class SoftmaxDNN(nn.Module):
                                             exclude_items=batch.exclude_items)  # fmt: skip
 
     def parameter_groups(self) -> list[dict]:
-        """Optimizer groups: the hidden block learns at `hidden_lr_scale` × the base lr."""
+        """Optimizer groups: the hidden block (and input layer) learn at `hidden_lr_scale` × lr."""
         block = set(self.block.parameters()) if self.block is not None else set()
+        block |= set(self.query_tower.mlp.parameters()) if self.residual else set()
         rest = [p for p in self.parameters() if p not in block]
         groups = [{"params": rest, "lr_scale": 1.0}]
         return groups + (
             [{"params": list(block), "lr_scale": self.hidden_lr_scale}] if block else []
         )
+
+
+def _start_at_history(tower: QueryTower) -> None:
+    """Set the tower's one Linear [x_hist ‖ side ‖ dense] → R^d (if any) to [I 0], bias 0."""
+    for layer in (m for m in tower.mlp.modules() if isinstance(m, nn.Linear)):
+        with torch.no_grad():
+            layer.weight.zero_()[:, : tower.bag.embedding_dim].fill_diagonal_(1.0)
+            layer.bias.zero_()
