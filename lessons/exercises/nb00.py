@@ -52,20 +52,21 @@ density = Exercise(
 
 protocol = Exercise(
     name="nb00.protocol",
-    question="The model ships next month. Which split estimates how it will do on next month's "
-    "interactions without letting it see the future?",
+    question="The model ships next month. Which of these splits comes closest to estimating how "
+    "it will do on next month's interactions?",
     expected=lambda **_: "b",
     compare=choice,
     choices={
         "a": "random: hold out a random 20% of each user's interactions",
-        "b": "temporal: hold out each user's latest interactions",
+        "b": "temporal: hold out each user's latest interactions (leave-latest-out)",
         "c": "cold_items: hold out whole items",
         "d": "any split, as long as seen items are not excluded",
     },
-    hints=["In which split is every test interaction later than the training ones?"],
+    hints=["In which split is every test interaction of a user later than that user's training?"],
     solution_code='answer = "b"',
-    explanation="a random split trains on interactions that happened after some test ones, "
-    "which is why it reads higher than the temporal split above",
+    explanation="of these, only the temporal split keeps each user's own future out of training "
+    "(a global time cutoff would also keep out other users' later interactions); the random split "
+    "reads higher above partly through that leak, partly because its test set is easier",
 )
 
 EXERCISES = (rare_items, density, protocol)
