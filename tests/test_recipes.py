@@ -53,7 +53,7 @@ def test_side_and_dense_features_cost_the_softmax_dnn_no_accuracy(split100k):
     kwargs = feature_kwargs(split100k, side=True, dense=True)
     m = _metrics("SoftmaxDNN", split100k, model_kwargs=kwargs, use_side=True, use_dense=True)
     # Measured 0.4361 (history alone: 0.4395, seed 0). Before the layer that reads them started
-    # at [I 0] with the block's learning rate, they cost 0.05 (0.383).
+    # at [I 0] with the block's learning rate, they cost 0.07 (0.369).
     assert m["ndcg@10"] >= 0.4395 - 0.01
 
 
