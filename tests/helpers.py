@@ -61,6 +61,20 @@ def history_batch(n_target: int = 3, seed: int = 0) -> QueryBatch:
     return make_batch(np.arange(N_USERS), inputs, None, targets)
 
 
+SIDE_CARDINALITIES = (7, 2, 4)  # the hand-made demographics of `side_batch`
+
+
+def side_batch(inputs, targets, n_dense=2) -> QueryBatch:
+    """make_batch's output plus hand-made side (7, 2, 4 categories) and dense features."""
+    batch = make_batch(np.arange(N_USERS), inputs, None, targets)
+    gen = torch.Generator().manual_seed(1)
+    side = torch.stack(
+        [torch.randint(0, c, (N_USERS,), generator=gen) for c in SIDE_CARDINALITIES], 1
+    )
+    dense = torch.rand(N_USERS, n_dense, generator=gen)
+    return QueryBatch(batch.bag, batch.offsets, batch.users, side, dense, batch.target)
+
+
 def fake_item_features(n_items=N_ITEMS, seed=0) -> ItemFeatures:
     """Random genres (4), year buckets (5) and title bags over 10 words; item 3 has no title."""
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ import torch
 from lessons.features import QueryBatch, make_batch
 from lessons.losses import gravity, softmax_cross_entropy
 from lessons.models import MatrixFactorization, SoftmaxDNN
-from tests.helpers import N_ITEMS, N_USERS, histories, train_steps
+from tests.helpers import N_ITEMS, N_USERS, histories, side_batch, train_steps
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
@@ -69,15 +69,6 @@ def test_softmax_dnn_overfits_a_tiny_batch(kwargs):
     floor = entropy(batch.target)
     assert last - floor < 0.1 * (first - floor)
     assert targets_on_top(model, batch)
-
-
-def side_batch(inputs, targets, n_dense=2):
-    """make_batch's output plus hand-made side (7, 2, 4 categories) and dense features."""
-    batch = make_batch(np.arange(N_USERS), inputs, None, targets)
-    gen = torch.Generator().manual_seed(1)
-    side = torch.stack([torch.randint(0, c, (N_USERS,), generator=gen) for c in (7, 2, 4)], dim=1)
-    dense = torch.rand(N_USERS, n_dense, generator=gen)
-    return QueryBatch(batch.bag, batch.offsets, batch.users, side, dense, batch.target)
 
 
 @pytest.mark.parametrize("hidden", [(), (32,)])

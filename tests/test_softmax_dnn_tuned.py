@@ -11,7 +11,7 @@ from lessons.features import QueryBatch, make_batch
 from lessons.losses import softmax_cross_entropy
 from lessons.models import QueryTower, SoftmaxDNN
 from lessons.models.targets import batch_target, input_mask, input_pairs, sparse_target
-from tests.helpers import N_ITEMS, N_USERS, histories
+from tests.helpers import N_ITEMS, N_USERS, histories, side_batch
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
@@ -53,10 +53,7 @@ def test_parameter_groups_cover_every_parameter_once_with_the_hidden_scale():
 def test_side_and_dense_features_start_from_the_history_and_learn_at_the_hidden_scale(hidden):
     torch.manual_seed(0)
     model = SoftmaxDNN(N_ITEMS, dim=8, hidden=hidden, side_cardinalities=(7, 2, 4), n_dense=2)
-    batch = tuned_batch()
-    gen = torch.Generator().manual_seed(1)
-    side = torch.stack([torch.randint(0, c, (N_USERS,), generator=gen) for c in (7, 2, 4)], 1)
-    batch = replace(batch, side=side, dense=torch.rand(N_USERS, 2, generator=gen))
+    batch = side_batch(*histories())
     # At step 0 ψ is the history mean, whatever the demographics and dense features say.
     mean = torch.nn.functional.embedding_bag(
         batch.bag, model.query_tower.bag.weight, batch.offsets, mode="mean"
