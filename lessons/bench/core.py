@@ -3,7 +3,7 @@
 Protocol (fixed so figures are comparable): MovieLens 100K, all ratings implicit, a per-user
 random 80/20 split with seed 0, full-catalogue ranking with training items excluded. The
 markdown table it prints goes into the README; `--json` prints one object with sections
-`models`, `speed`, `cold_start`, `logq` and `machine`.
+`models`, `speed`, `cold_start`, `logq`, `machine` and `goals` (`lessons.bench.goals`).
 
 It is a benchmark, not a test: it prints figures and asserts nothing.
 """
@@ -13,6 +13,7 @@ import json
 import sys
 import time
 
+from lessons.bench import goals
 from lessons.bench.measure import PeakRSS, machine_info
 from lessons.bench.runners import measure, runners, speed_report, warm_up
 from lessons.bench.sections import cold_start, logq
@@ -47,7 +48,7 @@ def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dic
         speed = speed_report(split)
         cold = cold_start(data)
         correction = logq(split)
-    return {
+    results = {
         "protocol": f"{data.name}, per-user random 80/20, seed {DEFAULT_SEED}, "
         "all ratings implicit",
         "load_s": load_s,
@@ -57,6 +58,7 @@ def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dic
         "logq": correction,
         "machine": {**machine, "peak_rss_mb": total.peak_mb},
     }
+    return {**results, "goals": goals.goals(results)}
 
 
 COLUMNS = (
@@ -97,6 +99,8 @@ def to_markdown(results: dict) -> str:
         f"Machine: {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads, "
         f"float32 matmul {m['matmul_gflops']} GFLOP/s; peak RSS {m['peak_rss_mb']:.0f} MB; "
         f"ML-100K loaded in {results['load_s']:.2f} s.",
+        "",
+        *goals.to_markdown(results["goals"]),
     ]
     return "\n".join(lines)
 
