@@ -17,6 +17,7 @@ from lessons.exercises import (
     close_to,
     nb00,
     nb01,
+    nb05,
     same_sequence,
 )
 
@@ -156,7 +157,11 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 @pytest.mark.parametrize(
     ("notebook", "module"),
-    [("00_movielens_tour.ipynb", nb00), ("01_matrix_factorization.ipynb", nb01)],
+    [
+        ("00_movielens_tour.ipynb", nb00),
+        ("01_matrix_factorization.ipynb", nb01),
+        ("05_popularity_bias.ipynb", nb05),
+    ],
 )
 def test_notebook_exercises_are_untouched_scaffolds(notebook, module):
     """Every exercise of the module is checked in its notebook, on a placeholder answer."""

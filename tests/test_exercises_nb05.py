@@ -47,3 +47,11 @@ def test_sampled():
     assert nb05.sampled.check(...).status == NOT_ATTEMPTED
     assert "(c)" in nb05.sampled.question_text().text
     assert nb05.sampled.hint().text
+
+
+def test_coverage_alone():
+    assert nb05.coverage_alone.check("b").status == CORRECT
+    assert nb05.coverage_alone.check("a").status == INCORRECT
+    assert nb05.coverage_alone.check(...).status == NOT_ATTEMPTED
+    assert "(b)" in nb05.coverage_alone.question_text().text
+    assert nb05.coverage_alone.hint().text

@@ -78,6 +78,25 @@ sampled = Exercise(
     "different question; Krichene & Rendle (2020) show it can even reorder models",
 )
 
-EXERCISES = (coverage, most_biased, sampled)
+coverage_alone = Exercise(
+    name="nb05.coverage_alone",
+    question="Re-ranked for coverage, the softmax DNN's lists reach twice EASE's Coverage@10, "
+    "while NDCG@10 and ARP@10 barely move. What does that say?",
+    expected=lambda **_: "b",
+    compare=choice,
+    choices={
+        "a": "the re-ranked lists are much less popularity-biased",
+        "b": "coverage counts an item once however few users see it: each added item reaches "
+        "one list, and the lists stay as head-heavy as before; read it with ARP and Gini",
+        "c": "the re-rank leaks test items into the lists",
+        "d": "NDCG cannot see changes in the last slot of a list",
+    },
+    hints=["How many lists does each item that the re-rank adds appear in?"],
+    solution_code='answer = "b"',
+    explanation="coverage is a count of distinct items, not of exposure: the ARP of the lists "
+    "and the Gini of exposure say how head-heavy they are",
+)
 
-__all__ = ["EXERCISES", "coverage", "most_biased", "same_name", "sampled"]
+EXERCISES = (coverage, most_biased, sampled, coverage_alone)
+
+__all__ = ["EXERCISES", "coverage", "coverage_alone", "most_biased", "same_name", "sampled"]
