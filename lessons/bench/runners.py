@@ -98,7 +98,8 @@ def training_flops_per_epoch(model: torch.nn.Module, split, target_share: float)
     """
     gemms = sum(2 * b * i * o for b, i, o in epoch_gemms(model, split))
     train = split.train_matrix()
-    d = model.item_embeddings().shape[1]
+    with torch.no_grad():  # only the width is read: no graph for [V, b]
+        d = model.item_embeddings().shape[1]
     pooled = (1 - target_share) * train.nnz * d if model.uses_history else 0.0
     return 3.0 * (gemms + pooled)
 
