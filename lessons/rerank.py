@@ -94,7 +94,16 @@ def coverage_rerank_table(
     Rows "served" (top-k of the scores), "re-ranked" (`rerank_for_coverage` to `target`)
     and "change" (re-ranked / served − 1); column "users changed" counts the users whose
     list differs. Seen items are excluded and users are evaluated as in `lessons.metrics.evaluate`.
+
+    Raises:
+        ValueError: For a split that ranks only candidate items (cold start): the re-rank
+            draws from the whole catalogue.
     """
+    if split.candidates is not None:
+        raise ValueError(
+            "coverage_rerank_table ranks the whole catalogue; this split ranks only its "
+            f"{len(split.candidates)} candidate items (a cold-start split)"
+        )
     seen = split.seen_matrix()
     served = top_k(scores, k, exclude=seen)
     reranked = rerank_for_coverage(scores, k, target, exclude=seen, depth=depth)

@@ -79,6 +79,14 @@ def test_table_rows_and_users_changed(tiny_split):
     assert change == pytest.approx(reranked["coverage@3"] / served["coverage@3"] - 1)
 
 
+def test_table_refuses_a_cold_start_split(tiny_split):
+    from dataclasses import replace
+
+    cold = replace(tiny_split, candidates=np.arange(5))
+    with pytest.raises(ValueError, match="candidate items"):
+        coverage_rerank_table(np.zeros((cold.n_users, cold.n_items)), cold, 0.5)
+
+
 def test_on_ml100k_coverage_doubles_while_ndcg_and_arp_barely_move(ml100k):
     # The notebook-05 claim, on the default SoftmaxDNN (seed 0): re-ranked to twice EASE's
     # coverage, NDCG@10 gives up under 0.01 and ARP@10 moves by under 3 %.
