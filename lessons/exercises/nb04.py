@@ -33,8 +33,8 @@ sampling_log_q = Exercise(
 
 corrected_logits = Exercise(
     name="nb04.corrected_logits",
-    question="`logits` is a (P, P) in-batch logit matrix (row i: example i's query; column c: "
-    "example c's item, whose id is items[c]). Apply the logQ correction s_ic − log q_{items[c]} "
+    question="`logits` is a (P, P) in-batch logit matrix (row i: example i's query; column j: "
+    "example j's item, whose id is items[j]). Apply the logQ correction s_ij − log q_{items[j]} "
     "with `log_q` (one value per catalogue item).",
     expected=_corrected,
     compare=close_to(rtol=1e-5, atol=1e-6),
