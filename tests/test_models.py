@@ -162,6 +162,23 @@ def test_mf_loss_adds_the_gravity_term():
     assert plain.loss(batch).item() < heavy.loss(batch).item()
 
 
+def test_mf_loss_adds_the_l2_term():
+    _, targets = histories()
+    users = np.array([1, 3, 4])  # a batch of some users: the user term averages over these only
+    batch = make_batch(users, None, None, targets)
+    torch.manual_seed(0)
+    plain = MatrixFactorization(N_USERS, N_ITEMS, dim=8)
+    ridge = MatrixFactorization(N_USERS, N_ITEMS, dim=8, l2=0.5)
+    ridge.load_state_dict(plain.state_dict())
+    u, v = plain.user_embedding[torch.from_numpy(users)], plain.item_embedding
+    # λ · (mean_{u∈batch} ‖U_u‖² + mean_j ‖V_j‖²), by hand
+    l2_term = u.pow(2).sum(1).mean().item() + v.pow(2).sum(1).mean().item()
+    assert ridge.loss(batch).item() == pytest.approx(
+        plain.loss(batch).item() + 0.5 * l2_term, rel=1e-6
+    )
+    assert plain.loss(batch).item() < ridge.loss(batch).item()
+
+
 def test_mf_ignores_side_features_and_refuses_unknown_users():
     _, targets = histories()
     batch = side_batch(None, targets)  # a batch carrying side features MF simply does not read

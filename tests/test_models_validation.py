@@ -24,6 +24,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing f
         ({"dropout": 1.0}, "dropout"),
         ({"n_dense": -1}, "n_dense"),
         ({"side_cardinalities": (7, 0, 3)}, "side cardinality"),
+        # Refused at construction, not only at the first loss call.
+        ({"label_smoothing": 1.0}, r"^label_smoothing must lie in \[0, 1\), got 1.0$"),
+        ({"label_smoothing": -0.1}, r"^label_smoothing must lie in \[0, 1\), got -0.1$"),
+        ({"hidden_lr_scale": -0.1}, r"^hidden_lr_scale must be a finite number > 0, got -0.1$"),
+        ({"hidden_lr_scale": 0.0}, r"^hidden_lr_scale must be a finite number > 0, got 0.0$"),
     ],
 )
 def test_softmax_dnn_rejects_bad_configurations(kwargs, message):
@@ -36,8 +41,10 @@ def test_softmax_dnn_rejects_bad_configurations(kwargs, message):
     [
         ({"dim": 0}, "dim"),
         ({"loss": "bpr"}, "unknown loss 'bpr'"),
-        ({"unobserved_weight": -0.1}, "unobserved_weight"),
-        ({"gravity": -1.0}, "gravity"),
+        # Anchored with the value: each matches only the message of its own check.
+        ({"unobserved_weight": -0.1}, r"^unobserved_weight must be >= 0, got -0.1$"),
+        ({"gravity": -1.0}, r"^gravity must be >= 0, got -1.0$"),
+        ({"l2": -1}, r"^l2 must be >= 0, got -1$"),
     ],
 )
 def test_mf_rejects_bad_configurations(kwargs, message):

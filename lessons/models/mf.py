@@ -36,11 +36,10 @@ class MatrixFactorization(nn.Module):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
-        if min(unobserved_weight, gravity, l2) < 0:
-            raise ValueError(
-                "unobserved_weight, gravity and l2 must be >= 0, got "
-                f"{unobserved_weight}, {gravity}, {l2}"
-            )
+        for name, value in (("unobserved_weight", unobserved_weight), ("gravity", gravity),
+                            ("l2", l2)):  # fmt: skip
+            if not value >= 0:  # written as `not >=` so that NaN is refused too
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
         self.n_users = check_positive("n_users", n_users)
         self.n_items = check_positive("n_items", n_items)
         self.loss_kind, self.unobserved_weight = loss, unobserved_weight
@@ -51,7 +50,7 @@ class MatrixFactorization(nn.Module):
         self.item_bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None  # b
 
     def query_embedding(self, batch: QueryBatch) -> torch.Tensor:
-        """U_u of batch.users, shape (B, d)."""
+        """U_u of batch.users, shape (B, d), or [U_u, 1] of shape (B, d + 1) with item_bias."""
         users = batch.users
         if users is None or (users.numel() and (users.min() < 0 or users.max() >= self.n_users)):
             raise ValueError(

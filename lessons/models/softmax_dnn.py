@@ -12,26 +12,34 @@ from lessons.models.towers import QueryTower, init_table, mlp
 
 
 class SoftmaxDNN(nn.Module):
-    """p̂ = h(ψ(x) Vᵀ), h = softmax, trained with L = -(1/B) Σ_u Σ_j p_uj log p̂_uj.
+    """p̂ = h(ψ(x) Vᵀ), h = softmax over A_u, trained with L = -(1/B) Σ_u Σ_{j∈A_u} t_uj log p̂_uj.
+
+    By default (label_smoothing ε = 0.8, mask_inputs=True) the target is not p itself but
+    t_u = (1 − ε) p_u + ε/|A_u| on every item of A_u, the items left in the user's softmax:
+    all items but the query's own input items (unless they are targets too) and
+    `batch.exclude_items`. With ε = 0 and mask_inputs=False it is plain cross-entropy against
+    p over all n items, L = -(1/B) Σ_u Σ_j p_uj log p̂_uj.
 
     x = [mean of the history bag's embeddings ‖ side embeddings ‖ dense features]
-    (`QueryTower`, with `input_dropout` on x while training). Hidden ReLU layers map x to
-    ψ(x) ∈ R^d. With residual=True (default) they form a skip block
-    ψ(x) = x + W₂ ReLU(W₁ x) whose last layer starts at zero, so training starts from the
-    linear model and the hidden layer learns what it can add; `hidden_lr_scale` slows that
-    block's learning rate (it memorises the 943 users of ML-100K at full rate). Side or dense
-    features make x wider than d: one Linear maps it to R^d first, starting at [I 0] (the
-    history part) and learning at `hidden_lr_scale` too. With residual=False they are a plain
-    stack x → ReLU layers → ψ.
+    (`QueryTower`, with `input_dropout` on x while training). Hidden layers with activation σ
+    (`activation`: ReLU by default, or tanh or linear) map x to ψ(x) ∈ R^d. With residual=True
+    (default) they form a skip block ψ(x) = x + W₂ σ(W₁ x) whose last layer starts at zero, so
+    training starts from the linear model and the hidden layer learns what it can add;
+    `hidden_lr_scale` (> 0) slows that block's learning rate (it memorises the 943 users of
+    ML-100K at full rate). Side or dense features make x wider than d: one Linear maps it to
+    R^d first, starting at [I 0] (the history part) and learning at `hidden_lr_scale` too.
+    With residual=False they are a plain stack x → hidden layers → ψ.
 
     V ∈ R^{n×d} is the softmax layer. item_bias adds b_j to each logit, kept as one more
     coordinate of the embeddings: query_embedding is [ψ, 1] and item_embeddings is [V, b],
     so log p̂_j = ⟨ψ(x), V_j⟩ − log Z holds exactly for the embeddings they return (forward
     computes the same logits ψVᵀ + b in one `linear`, without building [ψ, 1] and [V, b]).
-    label_smoothing ε trains against (1 − ε) p + ε/n; mask_inputs leaves the query's own
-    input items out of the softmax (they are known positives, not targets). The loss is
-    `softmax_cross_entropy` computed on sparse targets (`sparse_softmax_cross_entropy`).
-    tie_embeddings makes the input bag table V itself (needs residual or no side features).
+    label_smoothing ε spreads ε of each row's target mass uniformly over A_u (ε/|A_u| per
+    item); mask_inputs leaves the query's own input items out of A_u (they are known
+    positives, not targets). The loss is `softmax_cross_entropy` computed on sparse targets
+    (`sparse_softmax_cross_entropy`). tie_embeddings makes the input bag table V itself (both
+    are n×d, so any hidden, residual or feature setting allows it): one table, fewer
+    parameters; it is off by default and no recipe uses it.
     Shapes: ψ (B, d); V (n_items, d); logits (B, n_items). hidden=() gives the linear model
     ψ = x, which with a one-hot user-id input is exactly softmax matrix factorization.
     """
@@ -45,6 +53,14 @@ class SoftmaxDNN(nn.Module):
                  side_cardinalities: Sequence[int] | None = None, n_dense: int = 0,
                  tie_embeddings: bool = False) -> None:  # fmt: skip
         super().__init__()
+        # Checked here, not at the first loss call, so a bad setting fails where it is made.
+        if isinstance(label_smoothing, bool) or not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        # A negative scale makes Adam ascend the hidden block's loss and 0 freezes it, silently.
+        if isinstance(hidden_lr_scale, bool) or not 0 < hidden_lr_scale < float("inf"):
+            raise ValueError(
+                f"hidden_lr_scale must be a finite number > 0, got {hidden_lr_scale!r}"
+            )
         block = residual and bool(hidden)
         self.query_tower = QueryTower(
             n_items, dim, () if block else hidden, activation, dropout, side_cardinalities,

@@ -52,15 +52,12 @@ class TwoTower(nn.Module):
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; expected one of {LOSSES}")
-        if not temperature > 0 or not log_q_weight >= 0:
-            raise ValueError(f"temperature must be > 0 and log_q_weight >= 0, got "
-                             f"{temperature!r}, {log_q_weight!r}")  # fmt: skip
-        if log_q is not None and (loss != "in_batch" or log_q.shape != (n_items,)
-                                  or not log_q.isfinite().all()):  # fmt: skip
-            raise ValueError(
-                f"log_q must be a finite ({n_items},) tensor (losses.item_log_q"
-                "(split.item_popularity())); it only applies to loss='in_batch'"
-            )
+        if not temperature > 0:  # `not >` refuses NaN too
+            raise ValueError(f"temperature must be > 0, got {temperature!r}")
+        if not log_q_weight >= 0:
+            raise ValueError(f"log_q_weight must be >= 0, got {log_q_weight!r}")
+        if log_q is not None:
+            _check_log_q(log_q, loss, n_items)
         self.query_tower = QueryTower(n_items, dim, query_hidden, activation, dropout,
                                       side_cardinalities, n_dense, input_dropout=input_dropout,
                                       embedding_dim=embedding_dim)  # fmt: skip
@@ -99,3 +96,23 @@ class TwoTower(nn.Module):
         log_q = None if self.log_q is None else self.log_q_weight * self.log_q[items]
         return in_batch_softmax(psi[rows], self.item_embeddings(unique)[index], log_q=log_q,
                                 temperature=self.temperature, exclude=exclude)  # fmt: skip
+
+
+def _check_log_q(log_q: torch.Tensor, loss: str, n_items: int) -> None:
+    """ValueError naming what is wrong with `log_q` and how to build a valid one."""
+    build = "build it with losses.item_log_q(split.item_popularity())"
+    if loss != "in_batch":
+        raise ValueError(
+            f"log_q only applies to loss='in_batch' (it corrects the sampling bias of in-batch "
+            f"negatives; loss={loss!r} has none): pass loss='in_batch' or drop log_q"
+        )
+    if tuple(log_q.shape) != (n_items,):
+        raise ValueError(
+            f"log_q must have shape ({n_items},), one log q_j per item, got "
+            f"{tuple(log_q.shape)}; {build}"
+        )
+    if not log_q.isfinite().all():
+        raise ValueError(
+            "log_q must be finite, but it holds inf or NaN (log 0 of an item never seen in "
+            f"training?); {build}, which counts such an item as 1"
+        )
