@@ -11,9 +11,10 @@ from lessons.config import DEFAULT_K
 class History:
     """What `fit` measured, one row per completed epoch.
 
-    Row keys: `epoch` (1-based), `train_loss` (mean over the epoch's batches), `valid_loss`,
-    `recall@k`, `ndcg@k`, `coverage@k` (on the monitored part) and `seconds` (epoch wall time,
-    training plus evaluation).
+    Row keys: `epoch` (1-based), `train_loss` (mean per training query over the epoch: each
+    batch's mean loss weighted by its number of rows, so a short last batch counts less),
+    `valid_loss`, `recall@k`, `ndcg@k`, `coverage@k` (on the monitored part) and `seconds`
+    (epoch wall time, training plus evaluation).
 
     Attributes:
         rows: One dict per epoch.

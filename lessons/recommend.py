@@ -10,6 +10,10 @@ MF reads the user id) the score of item j is
   lists; in the lessons' trained models a larger α gives less popular lists.
 * scoring="cosine":  s_uj = ⟨ψ(x_u), V_j⟩ / (‖ψ(x_u)‖ ‖V_j‖), the α = 1 ranking on a [−1, 1] scale.
 
+ψ and V are what the model's `query_embedding` and `item_embeddings` return: for a model with
+an item bias b those are the bias-augmented [ψ, 1] and [V_j, b_j], so the norms above, and
+the cosine, include the bias coordinate.
+
 Items the user has seen are excluded; results are pandas tables with titles and training
 popularity. The non-neural baselines (`lessons.baselines`) work too, with their own scores.
 """

@@ -125,7 +125,7 @@ def evaluating(model: torch.nn.Module) -> Iterator[None]:
 
 
 def query_scores(model, batches: list[QueryBatch], alpha: float, scoring: str) -> torch.Tensor:
-    """Scores of every item for the rows of `batches` (see the module docstring)."""
+    """Scores of every item for the rows of `batches` (`scoring`, α: see `lessons.recommend`)."""
     with evaluating(model):
         if scoring == "dot" and alpha == 0:
             return torch.cat([model(b) for b in batches])  # exactly what training ranks

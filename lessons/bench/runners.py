@@ -93,8 +93,10 @@ def training_flops_per_epoch(model: torch.nn.Module, split, target_share: float)
     """Analytic FLOPs of one training epoch of a softmax model (forward + backward ≈ 3 × forward).
 
     Per training row: 2·in·out for every nn.Linear, 2·d·n for the logits ψVᵀ (the products of
-    `epoch_gemms`); plus d per pooled history item. Softmax/cross-entropy and optimizer
-    updates are O(n) per row and left out, so this is the matmul floor.
+    `epoch_gemms`); plus w per pooled history item, w = the width of `item_embeddings()` (d, or
+    d + 1 with an item bias, although the bag table the pooling reads has no bias column).
+    Softmax/cross-entropy and optimizer updates are O(n) per row and left out, so this is the
+    matmul floor.
     """
     gemms = sum(2 * b * i * o for b, i, o in epoch_gemms(model, split))
     train = split.train_matrix()

@@ -2,7 +2,9 @@
 
 Every model offers `query_embedding(batch)` (ψ, (B, d)), `item_embeddings()` (V, (n_items, d)),
 `forward(batch)` (logits ψVᵀ, (B, n_items)), `loss(batch)` (scalar) and `uses_history`
-(True: the query is a history bag; False: it is the user id). Training, evaluation and
+(True: the query is a history bag; False: it is the user id). A model with an item bias b
+(MF's and SoftmaxDNN's `item_bias`) returns [ψ, 1] (B, d + 1) and [V, b] (n_items, d + 1),
+so that their product is still exactly the logits ψVᵀ + b. Training, evaluation and
 recommendation (`lessons.train`, `lessons.recommend`) therefore work with any of them.
 No optimizer, I/O or plotting lives here.
 """
