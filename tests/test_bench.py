@@ -1,33 +1,120 @@
 """The benchmark runs end to end and reports every section (on small synthetic data)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 
 from lessons.bench.core import main, run, to_markdown
-from lessons.data import synthetic_movielens
+from lessons.data import random_split, synthetic_movielens
+
+DATA = {"n_users": 120, "n_items": 200, "seed": 0}  # small: the whole benchmark runs in seconds
+MODELS = {"Popularity", "ItemKNN", "EASE", "MF", "SoftmaxDNN", "TwoTower"}
+NEURAL = {"MF", "SoftmaxDNN", "TwoTower"}
+# The README's columns, and the decimals each is printed with.
+COLUMNS = {"Recall@20": ("recall@20", 3), "NDCG@10": ("ndcg@10", 3),
+           "Coverage@10": ("coverage@10", 3), "ARP@10": ("arp@10", 1), "fit s": ("fit_s", 2),
+           "s/epoch": ("epoch_s", 3), "peak MB": ("peak_mb", 0)}  # fmt: skip
+SECTION_COLUMNS = ["Recall@20", "NDCG@10", "Coverage@10", "ARP@10", "fit s"]
 
 
-def test_bench_runs_end_to_end_and_renders(monkeypatch, capsys):
-    monkeypatch.setenv("LESSONS_QUIET", "1")
-    results = run(dataset=synthetic_movielens(n_users=120, n_items=200, seed=0))
+@pytest.fixture(scope="module")
+def results():
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("LESSONS_QUIET", "1")
+        return run(dataset=synthetic_movielens(**DATA))
+
+
+def _table(text: str, corner: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The markdown table whose header starts with `| corner |`: column titles, rows by name."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {corner} |"))
+
+    def cells(line: str) -> list[str]:
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    assert set(lines[start + 1]) == {"|", "-"}  # the header rule
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        name, *values = cells(line)
+        rows[name] = values
+    return cells(lines[start])[1:], rows
+
+
+def _check_rows(rows: dict[str, list[str]], titles: list[str], measured: dict) -> None:
+    """Every cell is its measured figure, printed with its column's decimals ("–" = none)."""
+    for name, values in rows.items():
+        for title, cell in zip(titles, values, strict=True):
+            key, decimals = COLUMNS[title]
+            if key not in measured[name]:
+                assert cell == "–", (name, title)
+            else:
+                assert float(cell) == pytest.approx(measured[name][key], abs=0.5001 / 10**decimals)
+
+
+def test_bench_runs_end_to_end(results):
     assert set(results) >= {"models", "speed", "cold_start", "logq", "machine", "goals"}
-    expected = {"Popularity", "ItemKNN", "EASE", "MF", "SoftmaxDNN", "TwoTower"}
-    assert set(results["models"]) == expected
-    for row in results["models"].values():
-        assert 0 <= row["ndcg@10"] <= 1 and row["fit_s"] >= 0 and row["peak_mb"] > 0
+    assert set(results["models"]) == MODELS
+    for name, row in results["models"].items():
+        assert 0 <= row["ndcg@10"] <= 1 and row["fit_s"] > 0 and row["peak_mb"] > 50
+        if name in NEURAL:  # the fit's wall time holds all its epochs
+            assert 0 < row["epoch_s"] <= row["fit_s"]
     speed = results["speed"]
     assert speed["epoch_over_floor"] > 0 and speed["epoch_gemm_s"] > 0
     low, high = speed["epoch_over_floor_range"]  # one ratio per fit, each with its own peak
     assert low <= speed["epoch_over_floor"] <= high and len(speed["matmul_gflops_per_fit"]) == 5
-    assert results["cold_start"]["ratio"]["ContentProfile (cosine)"] > 0
-    text = to_markdown(results)
+    cold = results["cold_start"]
+    for name, ratio in cold["ratio"].items():
+        tower, profile = cold["models"]["TwoTower-cold"], cold["models"][name]
+        assert ratio == pytest.approx(tower["recall@20"] / profile["recall@20"])
     assert len(results["goals"]) == 11 and all(isinstance(g["met"], bool) for g in results["goals"])
-    sections = ["Cold-start items", "logQ correction", "FLOP floor", "timed bare", "| goal |"]
-    for name in [*expected, *sections]:
-        assert name in text
     json.dumps(results, default=float)  # the --json form is serialisable
+
+
+def test_markdown_has_every_column_section_and_speed_figure(results):
+    from lessons.bench.runners import training_flops_per_epoch
+    from lessons.recipes import RECIPES
+
+    text = to_markdown(results)
+    titles, rows = _table(text, "model")
+    assert titles == list(COLUMNS) and set(rows) == MODELS
+    _check_rows(rows, titles, results["models"])
+    assert all(rows[name][titles.index("s/epoch")] != "–" for name in NEURAL)
+
+    titles, rows = _table(text, "Cold-start items")
+    assert titles == SECTION_COLUMNS
+    assert set(rows) == {"TwoTower-cold", "ContentProfile (cosine)", "ContentProfile (dot)"}
+    _check_rows(rows, titles, results["cold_start"]["models"])
+    ratios = ", ".join(f"{r:.2f} × {name}" for name, r in results["cold_start"]["ratio"].items())
+    assert f"TwoTower-cold Recall@20 = {ratios}." in text
+    assert "ContentProfile (cosine)" in ratios and "ContentProfile (dot)" in ratios
+
+    titles, rows = _table(text, "logQ correction (warm split)")
+    assert titles == SECTION_COLUMNS
+    assert set(rows) == {"TwoTower-inbatch", "TwoTower-inbatch-logQ", "TwoTower"}
+    _check_rows(rows, titles, results["logq"])
+
+    # The speed line: FLOPs per epoch of the default SoftmaxDNN and the matmul peaks in GFLOP/s.
+    speed = results["speed"]
+    line = re.search(r"Default SoftmaxDNN speed: fit [\d.]+ s .* its FLOP floor \(([\d.]+) GFLOP "
+                     r"per epoch; median of 5 fits.*, at (\d+)–(\d+) GFLOP/s\)", text)  # fmt: skip
+    assert line is not None
+    gflop, peak_low, peak_high = line.groups()
+    assert gflop == f"{speed['flops_per_epoch'] / 1e9:.2f}"
+    peaks = speed["matmul_gflops_per_fit"]
+    assert (peak_low, peak_high) == (f"{min(peaks):.0f}", f"{max(peaks):.0f}")
+    split = random_split(synthetic_movielens(**DATA), test_frac=0.2, seed=0)  # the bench's split
+    recipe = RECIPES["SoftmaxDNN"]
+    model = recipe.build(split, **recipe.model_kwargs)
+    share = recipe.fit_kwargs.get("target_share", 0.5)
+    assert speed["flops_per_epoch"] == pytest.approx(training_flops_per_epoch(model, split, share))
+    machine = results["machine"]
+    assert f"float32 matmul {machine['matmul_gflops']} GFLOP/s" in text
+    for name in ["timed bare", "| goal | target | measured | met |"]:
+        assert name in text
 
 
 def test_bench_cli_reports_a_missing_data_folder(tmp_path, monkeypatch, capsys):

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from lessons.baselines import EASE
 from lessons.data import random_split, synthetic_movielens
 from lessons.experiments import feature_kwargs
 from lessons.metrics import evaluate_dict
@@ -42,9 +43,13 @@ def test_recipes_train_every_model_on_synthetic_data_and_restore_global_rng():
 
 @pytest.mark.realdata
 def test_softmax_dnn_matches_ease_within_0_01_and_covers_more(split100k):
+    train_matrix = split100k.train_matrix()
+    # EASE as the benchmark runs it: λ chosen on a validation carve-out of the training matrix
+    # (lam=None; about 3 s with the search), then fitted and evaluated on the same split.
+    ease = evaluate_dict(EASE().fit(train_matrix).scores(train_matrix), split100k)
     m = _metrics("SoftmaxDNN", split100k)
     # Measured 0.4381 NDCG@10, 0.216 Coverage@10 (EASE: 0.4439, 0.188) with seed 0.
-    assert m["ndcg@10"] >= 0.4439 - 0.01
+    assert m["ndcg@10"] >= ease["ndcg@10"] - 0.01
     assert m["coverage@10"] >= 0.20
 
 

@@ -7,7 +7,8 @@ import torch
 from lessons.baselines import Popularity
 from lessons.data.splits import random_split
 from lessons.data.synthetic import synthetic_movielens
-from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.features import item_features
+from lessons.models import MatrixFactorization, SoftmaxDNN, TwoTower
 from lessons.recommend import recommend, recommend_for_query, similar_items
 from lessons.train import fit, score_users
 
@@ -28,6 +29,14 @@ def model(split):
     dnn = SoftmaxDNN(split.n_items, dim=32, hidden=(64,))
     fit(dnn, split, epochs=10, progress=False)
     return dnn
+
+
+@pytest.fixture(scope="module")
+def two_tower(split):
+    torch.manual_seed(0)
+    tower = TwoTower(split.n_items, item_features(split.dataset), dim=16)
+    fit(tower, split, epochs=3, progress=False)
+    return tower
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +116,11 @@ def test_recommend_works_for_a_popularity_baseline(split):
         recommend(Popularity().fit(train), split, [2], alpha=1.0)
 
 
-def test_ad_hoc_query_equals_a_user_with_that_history(split, model):
-    # This model reads only the history bag, so a visitor who liked user 9's training items
-    # is user 9 to it.
+@pytest.mark.parametrize("name", ["model", "two_tower"])  # the SoftmaxDNN and a TwoTower
+def test_ad_hoc_query_equals_a_user_with_that_history(split, name, request):
+    # Both models read only the history bag here, so a visitor who liked user 9's training
+    # items is user 9 to them.
+    model = request.getfixturevalue(name)
     liked = split.train_matrix()[9].indices
     query = recommend_for_query(model, split, liked, k=10)
     user = recommend(model, split, 9, k=10)
