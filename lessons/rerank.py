@@ -93,7 +93,7 @@ def coverage_rerank_table(
     """Coverage, NDCG, ARP and Gini @k of the served and the coverage-re-ranked lists.
 
     Rows "served" (top-k of the scores), "re-ranked" (`rerank_for_coverage` to `target`)
-    and "change" (re-ranked / served − 1); column "users changed" counts the users whose
+    and "relative change" (re-ranked / served − 1); column "users changed" counts the users whose
     list differs. Seen items are excluded and users are evaluated as in `lessons.metrics.evaluate`.
 
     Raises:
@@ -115,7 +115,7 @@ def coverage_rerank_table(
             for name, lists in (("served", served), ("re-ranked", reranked))
         }
     ).T
-    table.loc["change"] = table.loc["re-ranked"] / table.loc["served"] - 1
+    table.loc["relative change"] = table.loc["re-ranked"] / table.loc["served"] - 1
     changed = int((served != reranked).any(axis=1).sum())
     table["users changed"] = pd.array([0, changed, pd.NA], dtype="Int64")
     return table

@@ -70,12 +70,12 @@ def test_table_rows_and_users_changed(tiny_split):
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(tiny_split.n_users, tiny_split.n_items))
     table = coverage_rerank_table(scores, tiny_split, 1.0, k=3, depth=20)
-    assert list(table.index) == ["served", "re-ranked", "change"]
+    assert list(table.index) == ["served", "re-ranked", "relative change"]
     assert list(table.columns) == ["coverage@3", "ndcg@3", "arp@3", "gini@3", "users changed"]
     served, reranked = table.loc["served"], table.loc["re-ranked"]
     assert reranked["coverage@3"] > served["coverage@3"]
     assert reranked["users changed"] > 0 and served["users changed"] == 0
-    change = table.loc["change", "coverage@3"]
+    change = table.loc["relative change", "coverage@3"]
     assert change == pytest.approx(reranked["coverage@3"] / served["coverage@3"] - 1)
 
 
@@ -104,5 +104,5 @@ def test_on_ml100k_coverage_doubles_while_ndcg_and_arp_barely_move(ml100k):
     assert served["coverage@10"] < 0.6 * target  # measured 0.213 against 0.377
     assert reranked["coverage@10"] >= target
     assert served["ndcg@10"] - reranked["ndcg@10"] < 0.01  # measured 0.0021
-    assert abs(table.loc["change", "arp@10"]) < 0.03  # measured −1.6 %
+    assert abs(table.loc["relative change", "arp@10"]) < 0.03  # measured −1.6 %
     assert reranked["users changed"] < 0.4 * split.n_users  # measured 277 of 943
