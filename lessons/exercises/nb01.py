@@ -42,7 +42,7 @@ alpha_top = Exercise(
 
 arp = Exercise(
     name="nb01.arp",
-    question="ARP = (1/|𝒰|) Σ_{u∈𝒰} (1/|L_u|) Σ_{i∈L_u} c_i, with 𝒰 the users that have a list. "
+    question="ARP = (1/|𝒰|) Σ_{u∈𝒰} (1/|L_u|) Σ_{j∈L_u} c_j, with 𝒰 the users that have a list. "
     "Compute it for the lists in `table` (columns user, item, popularity).",
     expected=_arp,
     compare=close_to(rtol=1e-6),

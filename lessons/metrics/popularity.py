@@ -1,8 +1,8 @@
 """Beyond accuracy: how much of the catalogue is recommended, and how popular it is.
 
 All functions read the first k columns of a top-k array (n_users, >= k) of item ids, where
--1 is an empty slot that is skipped. `train_counts[i]` is the number of training
-interactions of item i (`split.item_popularity()`), written c_i below. L_u is the list of
+-1 is an empty slot that is skipped. `train_counts[j]` is the number of training
+interactions of item j (`split.item_popularity()`), written c_j below. L_u is the list of
 user u (its non-empty slots among the first k).
 """
 
@@ -107,7 +107,7 @@ def _lists_and_mask(topk: np.ndarray, train_counts: np.ndarray, k: int):
 def arp_at_k(topk: np.ndarray, train_counts: np.ndarray, k: int) -> float:
     """Average Recommendation Popularity (Abdollahpouri et al.):
 
-        ARP = (1/|U|) Σ_u Σ_{i∈L_u} c_i / |L_u|
+        ARP = (1/|U|) Σ_u Σ_{j∈L_u} c_j / |L_u|
 
     i.e. the mean training popularity of a recommended item, averaged per user. Users with
     an empty list (all slots -1) are left out of |U|.
