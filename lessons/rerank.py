@@ -1,4 +1,4 @@
-"""Coverage bought by re-ranking, and what it leaves unchanged (notebook 05, section 3.4).
+"""Coverage bought by re-ranking, and what it leaves unchanged (notebook 05, section 2.4).
 
 Coverage@k = |∪_u L_u| / n_items counts an item once, whether one user or five hundred see
 it. So it can be raised without making any list less head-heavy: give a few users one
@@ -22,7 +22,7 @@ from lessons.metrics.popularity import exposure_counts
 from lessons.metrics.topk import PAD, check_k, to_numpy
 
 # How far down each ranking swaps are looked for: the cheap ones sit near the top, and 100
-# ranks already double the softmax DNN's coverage on ML-100K (notebook 05, section 3.4).
+# ranks already double the softmax DNN's coverage on ML-100K (notebook 05, section 2.4).
 DEFAULT_DEPTH = 100
 TABLE_METRICS = ("coverage", "ndcg", "arp", "gini")
 
