@@ -1,4 +1,5 @@
-"""SoftmaxDNN's tuned defaults, its fused sparse loss and the query tower's bag-mean gradient."""
+"""SoftmaxDNN's tuned defaults (which overfit a tiny batch too), its fused sparse loss and
+the query tower's bag-mean gradient."""
 
 from dataclasses import replace
 
@@ -11,7 +12,7 @@ from lessons.features import QueryBatch, make_batch
 from lessons.losses import softmax_cross_entropy
 from lessons.models import QueryTower, SoftmaxDNN
 from lessons.models.targets import batch_target, input_mask, input_pairs, sparse_target
-from tests.helpers import N_ITEMS, N_USERS, histories, side_batch
+from tests.helpers import N_ITEMS, N_USERS, adam_steps, histories, side_batch
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
@@ -21,6 +22,33 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing f
 def tuned_batch():
     inputs, targets = histories()
     return make_batch(np.arange(N_USERS), inputs, None, targets)
+
+
+def smoothed_floor(n_allowed: int, n_target: int, eps: float) -> float:
+    """Lowest reachable loss: the entropy of t = (1 − ε) p + ε/|A_u| over |A_u| items."""
+    on, off = (1 - eps) / n_target + eps / n_allowed, eps / n_allowed
+    return float(-(n_target * on * np.log(on) + (n_allowed - n_target) * off * np.log(off)))
+
+
+def test_the_default_softmax_dnn_overfits_a_tiny_batch():
+    # Every default on: residual block, input dropout, item bias, ε = 0.8, inputs masked.
+    inputs, targets = histories()
+    batch = tuned_batch()
+    torch.manual_seed(0)
+    model = SoftmaxDNN(N_ITEMS, dim=16)
+    model.eval()  # dropout off to read the loss
+    first = model.loss(batch).item()
+    model.train()
+    adam_steps(model, batch, steps=200, lr=0.05)
+    model.eval()
+    with torch.no_grad():
+        last, logits = model.loss(batch).item(), model(batch)
+    # The softmax runs over the 35 items that are not the user's 5 inputs.
+    floor = smoothed_floor(N_ITEMS - 5, 3, model.label_smoothing)
+    assert last - floor < 0.1 * (first - floor)
+    ranked = logits.masked_fill(torch.as_tensor(inputs.toarray() > 0), -torch.inf)
+    top = torch.topk(ranked, 3, dim=1).indices.numpy()
+    assert all(set(top[u]) == set(targets[u].indices) for u in range(N_USERS))
 
 
 def test_residual_block_starts_as_the_identity_and_bias_is_an_embedding_coordinate():
