@@ -74,22 +74,26 @@ def test_result_and_text_render():
 
 def test_nb00_rare_items(tiny_data):
     counts = np.bincount(tiny_data.interactions["item"], minlength=tiny_data.n_items)
-    right = int((counts < 5).sum())
+    right = int((counts < nb00.RARE_THRESHOLD).sum())
     assert nb00.rare_items.check(right, data=tiny_data).status == CORRECT
     assert nb00.rare_items.check(right + 1, data=tiny_data).status == INCORRECT
     # A classic slip: value_counts() forgets the items nobody rated.
-    slip = int((tiny_data.interactions["item"].value_counts() < 5).sum())
+    slip = int((tiny_data.interactions["item"].value_counts() < nb00.RARE_THRESHOLD).sum())
     if slip != right:
         assert nb00.rare_items.check(slip, data=tiny_data).status == INCORRECT
 
 
-def test_nb00_density(tiny_data):
-    right = len(tiny_data.interactions) / (
-        tiny_data.n_users * tiny_data.n_items
-    )  # pairs are unique
-    assert nb00.density.check(right, data=tiny_data).status == CORRECT
-    assert nb00.density.check(right * 1.1, data=tiny_data).status == INCORRECT
-    assert nb00.density.check(1 - right, data=tiny_data).status == INCORRECT
+def test_nb00_head_density(tiny_data):
+    # Pairs are unique, so an item's count is its column's number of ones.
+    counts = np.sort(np.bincount(tiny_data.interactions["item"], minlength=tiny_data.n_items))
+    n_head = tiny_data.n_items // 5
+    right = counts[::-1][:n_head].sum() / (tiny_data.n_users * n_head)
+    assert nb00.head_density.check(right, data=tiny_data).status == CORRECT
+    # Slips: the density of all of X, or of the least-interacted fifth.
+    overall = len(tiny_data.interactions) / (tiny_data.n_users * tiny_data.n_items)
+    rarest = counts[:n_head].sum() / (tiny_data.n_users * n_head)
+    for wrong in (overall, rarest, right * 1.1):
+        assert nb00.head_density.check(wrong, data=tiny_data).status == INCORRECT
 
 
 def test_nb00_protocol():
