@@ -34,9 +34,8 @@ class SoftmaxDNN(nn.Module):
     coordinate of the embeddings: query_embedding is [ψ, 1] and item_embeddings is [V, b],
     so log p̂_j = ⟨ψ(x), V_j⟩ − log Z holds exactly for the embeddings they return (forward
     computes the same logits ψVᵀ + b in one `linear`, without building [ψ, 1] and [V, b]).
-    label_smoothing ε spreads ε of each row's target mass uniformly over A_u (ε/|A_u| per
-    item); mask_inputs leaves the query's own input items out of A_u (they are known
-    positives, not targets). The loss is `softmax_cross_entropy` computed on sparse targets
+    mask_inputs keeps the query's input items out of A_u because they are known positives, not
+    targets. The loss is `softmax_cross_entropy` computed on sparse targets
     (`sparse_softmax_cross_entropy`). tie_embeddings makes the input bag table V itself (both
     are n×d, so any hidden, residual or feature setting allows it): one table, fewer
     parameters; it is off by default and no recipe uses it.
