@@ -122,7 +122,7 @@ def train(
     Args:
         name: A key of `RECIPES`.
         split: The data; the model is sized to it.
-        seed: Seeds the model's initialisation and every draw of `fit`.
+        seed: Seeds the model's initialization and every draw of `fit`.
         model_kwargs: Overrides of the recipe's constructor arguments.
         **fit_overrides: Overrides of the recipe's `fit` arguments (epochs, lr, callbacks, ...).
 
@@ -132,7 +132,7 @@ def train(
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
     recipe = RECIPES[name]
-    with torch.random.fork_rng():  # initialisation is seeded without touching global state
+    with torch.random.fork_rng():  # initialization is seeded without touching global state
         torch.manual_seed(seed)
         model = recipe.build(split, **{**recipe.model_kwargs, **(model_kwargs or {})})
     history = fit(model, split, seed=seed, **{**recipe.fit_kwargs, **fit_overrides})

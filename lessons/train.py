@@ -8,7 +8,7 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
    part (as `split_history`, leak-free: no target item is ever in the input). MF reads the
    user id and its target p is the whole training row. `EpochSampler` draws this for all
    users in one vectorized pass and keeps p sparse.
-2. Users are shuffled and cut into mini-batches; Adam minimises `model.loss` (for the softmax
+2. Users are shuffled and cut into mini-batches; Adam minimizes `model.loss` (for the softmax
    models L = −Σ_j p_j log p̂_j with p̂ = softmax(ψ(x) Vᵀ), averaged over the batch).
 3. Evaluation, without gradients: the query input is the FULL training history, training items
    are excluded from the ranking, and Recall@k, NDCG@k and Coverage@k of the top-k lists come
@@ -166,7 +166,7 @@ def fit(
     NumPy draws use a local generator, and torch's global generator, which dropout and
     `torch.multinomial` read, is seeded inside `torch.random.fork_rng`, so the caller's global
     random state is restored afterwards. Same seed and machine give the same History metrics.
-    (Model initialisation happens before `fit`: seed it, or copy one initialised model.)
+    (Model initialization happens before `fit`: seed it, or copy one initialized model.)
 
     Args:
         model: MatrixFactorization, SoftmaxDNN or TwoTower, built for `data.n_items` items.

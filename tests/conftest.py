@@ -118,7 +118,7 @@ def tiny_split(tiny_data):
 
 @pytest.fixture(scope="module")
 def tiny_mf(tiny_split):
-    """An untrained MF (d = 8) over `tiny_split`, initialised from seed 0."""
+    """An untrained MF (d = 8) over `tiny_split`, initialized from seed 0."""
     import torch
 
     from lessons.models import MatrixFactorization

@@ -31,7 +31,7 @@ def train_steps(model, batch, steps: int = 200, lr: float = 0.05) -> tuple[float
 
 def tiny_dnn(n_items: int, seed: int = 0, **kwargs) -> SoftmaxDNN:
     """A small textbook SoftmaxDNN (d=16, one hidden layer of 32) for training-loop tests."""
-    torch.manual_seed(seed)  # model initialisation happens before fit, outside its seed
+    torch.manual_seed(seed)  # model initialization happens before fit, outside its seed
     textbook = {"residual": False, "input_dropout": 0.0, "item_bias": False,
                 "label_smoothing": 0.0, "mask_inputs": False}  # fmt: skip
     return SoftmaxDNN(n_items, dim=16, hidden=(32,), **{**textbook, **kwargs})

@@ -132,7 +132,7 @@ def test_softmax_dnn_on_one_hot_user_ids_reduces_to_softmax_mf():
     assert (mf.user_embedding < 0).any()  # so a ReLU on ψ would break the equality below
     assert torch.allclose(dnn(batch), mf(batch), atol=1e-6)
     assert torch.allclose(dnn.loss(batch), mf.loss(batch), atol=1e-6)
-    # one identical optimisation step keeps them identical
+    # one identical optimization step keeps them identical
     before = mf.user_embedding.detach().clone()
     for model in (dnn, mf):  # one plain gradient step, θ ← θ − 0.5 ∇L
         model.loss(batch).backward()

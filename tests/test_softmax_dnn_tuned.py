@@ -56,7 +56,7 @@ def test_residual_block_starts_as_the_identity_and_bias_is_an_embedding_coordina
     model = SoftmaxDNN(N_ITEMS, dim=8, hidden=(16,)).eval()
     batch = tuned_batch()
     psi = model.query_embedding(batch)
-    # ψ = x + W₂ReLU(W₁x) with W₂ = 0 at initialisation, and a trailing 1 for the bias.
+    # ψ = x + W₂ReLU(W₁x) with W₂ = 0 at initialization, and a trailing 1 for the bias.
     torch.testing.assert_close(psi[:, :-1], model.query_tower(batch))
     assert (psi[:, -1] == 1).all()
     with torch.no_grad():

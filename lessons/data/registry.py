@@ -44,7 +44,7 @@ class DataFormatError(DataError):
 
 @dataclass(frozen=True)
 class Variant:
-    """One MovieLens release: where to get it and how to recognise a good copy.
+    """One MovieLens release: where to get it and how to recognize a good copy.
 
     A checksum of None means it could not be established and is not checked.
     """

@@ -40,7 +40,7 @@ neighbours = Exercise(
     expected=_neighbours,
     compare=same_sequence,
     hints=[
-        "V = model.item_embeddings().detach(); normalise the rows with V / V.norm(dim=1, "
+        "V = model.item_embeddings().detach(); normalize the rows with V / V.norm(dim=1, "
         "keepdim=True).",
         f"Cosines = Vn @ Vn[{ITEM}]; set entry {ITEM} to -inf and take the top {TOP_N}.",
     ],

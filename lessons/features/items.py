@@ -132,7 +132,7 @@ def item_features(
 
     Title words: the title without its trailing "(year)", lower-cased, split on non-word
     characters; a word enters the vocabulary when at least `min_word_count` titles contain
-    it (rarer words cannot generalise to other items). An item with no known word gets an
+    it (rarer words cannot generalize to other items). An item with no known word gets an
     empty bag (the EmbeddingBag mean of an empty bag is the zero vector).
 
     Args:

@@ -27,7 +27,7 @@ PAD = -1  # item id of an empty slot in a top-k row
 def to_numpy(array: Any, name: str) -> np.ndarray:
     """Return `array` (numpy array, torch tensor or nested list) as a numpy array.
 
-    Torch is never imported here: a tensor is recognised by its `detach`/`cpu` methods, so
+    Torch is never imported here: a tensor is recognized by its `detach`/`cpu` methods, so
     `lessons.metrics` stays importable (and fast to import) without touching torch.
     """
     if hasattr(array, "detach") and hasattr(array, "cpu"):

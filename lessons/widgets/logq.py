@@ -66,7 +66,7 @@ def logq_run(
         batch_size: Users per batch (each brings ~20% of its items as examples); None keeps
             the recipe's 32.
         epochs: Training epochs (the recipe's 10 take too long for a widget; default 3).
-        seed: Seed of initialisation and training.
+        seed: Seed of initialization and training.
         k: Cut-off of NDCG, coverage and ARP (Recall is at 20).
 
     Returns:
