@@ -1,10 +1,11 @@
-"""The lessons in a real JupyterLab + Chromium: run notebooks 02-04, then use their widgets.
+"""The lessons in a real JupyterLab + Chromium: run notebooks 02-05, then use their widgets.
 
 A throw-away JupyterLab (tests/browser_lab.py) serves a temporary copy of notebooks/ with the
 settings of binder/overrides.json; Playwright drives the distribution's chromium (never a
 browser a tool downloads). Each notebook is cleared and run with Run > Run All Cells; then
-no output may hold a traceback or "Error displaying widget", the widgets must be rendered,
-and the DNN playground and "Build a user" must answer a learner's input. Screenshots and the
+no output may hold a traceback or "Error displaying widget", the widgets must be rendered
+and usable (no slider track squeezed, no panel wider than the notebook), and the DNN
+playground, "Build a user" and the bias explorer must answer a learner's input. Screenshots and the
 measured latencies go to test-artifacts/ at the repository root (not tracked by git).
 
 Run: `pytest tests/test_browser.py` (markers `browser` and `slow`); real MovieLens is used
@@ -39,7 +40,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 BINDER_OVERRIDES = REPO / "binder" / "overrides.json"
-NOTEBOOKS = ("02_softmax_dnn.ipynb", "03_softmax_embeddings.ipynb", "04_two_tower.ipynb")
+NOTEBOOKS = (
+    "02_softmax_dnn.ipynb",
+    "03_softmax_embeddings.ipynb",
+    "04_two_tower.ipynb",
+    "05_popularity_bias.ipynb",
+)
 RUN_TIMEOUT_S = 240.0  # ~30-90 s each on a busy 2-core box; generous so only hangs fail
 UPDATE_TIMEOUT_S = 60.0  # one widget retrain / recommendation refresh
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -129,6 +135,8 @@ def run_notebook(lab, browser, measured):
         print(f"{name}: Run All Cells took {seconds:.1f} s")
         errors = error_texts(page)
         assert not errors, f"{name} shows errors in the browser:\n" + "\n".join(errors)
+        faults = layout_faults(page.locator(".jp-Notebook"))
+        assert not faults, f"{name}: widgets a learner cannot use at {VIEWPORT}: {faults}"
         return page
 
     yield run
@@ -152,6 +160,29 @@ def table_rows(output) -> list[dict[str, str]]:
         dict(zip(headers, (c.strip() for c in row.locator("td").all_inner_texts()), strict=True))
         for row in table.locator("tbody tr").all()
     ]
+
+
+# What a learner cannot use or see: a slider whose track flexbox squeezed to a few pixels, or a
+# panel wider than the notebook, whose right-hand part hides behind the panel's own scrollbar.
+LAYOUT_FAULTS_JS = """([root, minTrack]) => {
+  const faults = [];
+  for (const track of root.querySelectorAll('.widget-slider .noUi-target')) {
+    const width = Math.round(track.getBoundingClientRect().width);
+    const label = track.closest('.widget-slider').innerText.trim().replace(/\\s+/g, ' ');
+    if (width < minTrack) faults.push(`slider "${label}": track ${width} px wide`);
+  }
+  for (const panel of root.querySelectorAll('.widget-vbox')) {
+    const over = panel.scrollWidth - panel.clientWidth;
+    if (over > 1) faults.push(`a panel is ${over} px wider than the notebook`);
+  }
+  return faults;
+}"""
+MIN_TRACK_PX = 80
+
+
+def layout_faults(locator) -> list[str]:
+    """Squeezed slider tracks and overflowing widget panels under `locator` (see the JS)."""
+    return locator.evaluate(f"(el, arg) => ({LAYOUT_FAULTS_JS})([el, arg])", MIN_TRACK_PX)
 
 
 # JS predicates on the last table of a widget's output (or undefined) and one argument.
@@ -256,6 +287,8 @@ def test_dnn_playground_trains_in_browser(run_notebook, measured):
         timings[label] = {"click_to_row_s": round(latency, 2), "training_s": float(new["seconds"])}
         print(f"playground {label}: Train click → new row {latency:.2f} s "
               f"(training {new['seconds']} s; goal ≤ 3 s for the default)")  # fmt: skip
+    faults = layout_faults(output)
+    assert not faults, f"the run table must scroll in its own box, not widen the panel: {faults}"
     output.screenshot(path=ARTIFACTS / "02-playground-trained.png")
     measured["playground_train"] = timings
 
@@ -305,3 +338,25 @@ def test_two_tower_notebook_renders_widgets(run_notebook):
     assert output.locator(".widget-button").count() >= 1, "LogQExplorer has no button"
     assert len(table_rows(output)) == 2, "LogQExplorer should show the notebook's β=0, β=1 runs"
     output.screenshot(path=ARTIFACTS / "04-logq-explorer.png")
+
+
+def test_bias_explorer_in_browser(run_notebook):
+    """Notebook 05's explorer: pick MF, raise α, and every test user's lists get less popular."""
+    page = run_notebook("05_popularity_bias.ipynb")
+    output = output_of(page, "BiasExplorer(models")
+    output.scroll_into_view_if_needed()
+    old = output.locator("tbody").last.inner_text()
+    output.locator(".widget-dropdown", has_text="model").locator("select").select_option("MF")
+    wait_for_table(page, output, NEW_LIST_JS, old)
+    (at_zero,) = table_rows(output)  # the last table: metrics of every test user's list
+    old = output.locator("tbody").last.inner_text()
+    slider = output.locator(".widget-slider", has_text="α")
+    slider.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    wait_for_table(page, output, NEW_LIST_JS, old)
+    (raised,) = table_rows(output)
+    assert slider.locator(".widget-readout").inner_text().strip() == "0.25"
+    assert not widget_error(output), widget_error(output)
+    # ⟨u, v⟩ / ‖v‖^α divides popular items' long embeddings down.
+    assert float(raised["arp@10"]) < float(at_zero["arp@10"]), (at_zero, raised)
+    output.screenshot(path=ARTIFACTS / "05-bias-explorer.png")

@@ -23,11 +23,16 @@ def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
 
     JupyterLab styles tables (padding, alignment, stripes) only inside its rendered-HTML
     class, which an HTML widget's content lacks; the wrapper gives the widget the same look
-    as a DataFrame in an output cell.
+    as a DataFrame in an output cell. A table wider than the notebook (the playground's run
+    table beside Lab's open sidebar) scrolls in its own box, right under the table, instead of
+    widening the whole panel.
     """
     table = frame.to_html(index=False, float_format=floatfmt.format, border=0)
     table = table.replace("<table ", "<table style='margin-left:0' ", 1)  # Lab centres tables
-    return f"<div class='jp-RenderedHTMLCommon' style='padding:0'>{table}</div>"
+    # contain:inline-size keeps the table's width out of the widget's own width, so the box
+    # stays as wide as the notebook and overflow-x scrolls inside it.
+    style = "padding:0;overflow-x:auto;contain:inline-size"
+    return f"<div class='jp-RenderedHTMLCommon' style='{style}'>{table}</div>"
 
 
 class Panel(widgets.VBox):
@@ -53,7 +58,10 @@ class Panel(widgets.VBox):
             for control in self.controls:
                 if hasattr(control, "value"):
                     control.observe(self._on_change, names="value")
-        super().__init__([widgets.HBox(self.controls), self.status, self.output], **kwargs)
+        # Wrap, not shrink: beside Lab's open sidebar a row of five controls is wider than the
+        # notebook, and flexbox would squeeze the sliders' tracks to nothing.
+        row = widgets.HBox(self.controls, layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([row, self.status, self.output], **kwargs)
 
     def compute(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
