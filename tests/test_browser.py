@@ -4,8 +4,9 @@ A throw-away JupyterLab (tests/browser_lab.py) serves a temporary copy of notebo
 settings of binder/overrides.json; Playwright drives the distribution's chromium (never a
 browser a tool downloads). Each notebook is cleared and run with Run > Run All Cells; then
 no output may hold a traceback or "Error displaying widget", the widgets must be rendered
-and usable (no slider track squeezed, no panel wider than the notebook), and the DNN
-playground, "Build a user" and the bias explorer must answer a learner's input. Screenshots and the
+and usable (no slider track squeezed, no panel wider than the notebook), their text must
+read in the light and the dark theme (tests/browser_checks.py), and the DNN playground,
+"Build a user" and the bias explorer must answer a learner's input. Screenshots and the
 measured latencies go to test-artifacts/ at the repository root (not tracked by git).
 
 Run: `pytest tests/test_browser.py` (markers `browser` and `slow`); real MovieLens is used
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from lessons.config import ENV_DATA_DIR, ENV_NUM_THREADS, ENV_QUIET
+from tests.browser_checks import illegible_texts, layout_faults
 from tests.browser_lab import (
     CHROMIUM_ARGS,
     QUIET_OVERRIDES,
@@ -137,6 +139,8 @@ def run_notebook(lab, browser, measured):
         assert not errors, f"{name} shows errors in the browser:\n" + "\n".join(errors)
         faults = layout_faults(page.locator(".jp-Notebook"))
         assert not faults, f"{name}: widgets a learner cannot use at {VIEWPORT}: {faults}"
+        illegible = illegible_texts(page)
+        assert not illegible, f"{name}: output text a learner cannot read: {illegible}"
         return page
 
     yield run
@@ -160,29 +164,6 @@ def table_rows(output) -> list[dict[str, str]]:
         dict(zip(headers, (c.strip() for c in row.locator("td").all_inner_texts()), strict=True))
         for row in table.locator("tbody tr").all()
     ]
-
-
-# What a learner cannot use or see: a slider whose track flexbox squeezed to a few pixels, or a
-# panel wider than the notebook, whose right-hand part hides behind the panel's own scrollbar.
-LAYOUT_FAULTS_JS = """([root, minTrack]) => {
-  const faults = [];
-  for (const track of root.querySelectorAll('.widget-slider .noUi-target')) {
-    const width = Math.round(track.getBoundingClientRect().width);
-    const label = track.closest('.widget-slider').innerText.trim().replace(/\\s+/g, ' ');
-    if (width < minTrack) faults.push(`slider "${label}": track ${width} px wide`);
-  }
-  for (const panel of root.querySelectorAll('.widget-vbox')) {
-    const over = panel.scrollWidth - panel.clientWidth;
-    if (over > 1) faults.push(`a panel is ${over} px wider than the notebook`);
-  }
-  return faults;
-}"""
-MIN_TRACK_PX = 80
-
-
-def layout_faults(locator) -> list[str]:
-    """Squeezed slider tracks and overflowing widget panels under `locator` (see the JS)."""
-    return locator.evaluate(f"(el, arg) => ({LAYOUT_FAULTS_JS})([el, arg])", MIN_TRACK_PX)
 
 
 # JS predicates on the last table of a widget's output (or undefined) and one argument.
@@ -224,9 +205,14 @@ def test_binder_overrides_reach_jupyterlab(lab):
 
 
 def test_broken_outputs_are_reported(lab, browser):
-    """The checks can fail: a traceback and an unrenderable widget are caught, a warning is not."""
+    """The checks can fail: a traceback and an unrenderable widget are caught, a warning is not.
+
+    Amber text that reads on white but not on the dark theme's #111 is reported for Dark only.
+    """
     sources = [
         "import warnings\nwarnings.warn('only a warning, not an error')",
+        "from IPython.display import HTML\n"
+        "HTML(\"<b style='color:#8a6d00'>amber</b> next to the theme's own text colour\")",
         "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'no-such-model', "
         "'version_major': 2, 'version_minor': 0}}, raw=True)",
         "1 / 0",
@@ -241,14 +227,17 @@ def test_broken_outputs_are_reported(lab, browser):
     page = browser.new_page(viewport=VIEWPORT)
     try:
         open_notebook(page, lab.url, "broken.ipynb", len(cells))
-        with pytest.raises(AssertionError, match="did not run, from cell 3"):
+        with pytest.raises(AssertionError, match="did not run, from cell 4"):
             run_all(page, timeout_s=60)
         errors = error_texts(page)
+        illegible = illegible_texts(page)
     finally:
         page.close()
         lab.shutdown_sessions()
     assert len(errors) == 2, errors
     assert "ZeroDivisionError" in errors[0] and errors[1].startswith("widget: Error displaying")
+    assert list(illegible) == ["JupyterLab Dark"], illegible
+    assert [fault.split(":")[0] for fault in illegible["JupyterLab Dark"]] == ['"amber"'], illegible
 
 
 def test_dnn_playground_trains_in_browser(run_notebook, measured):
@@ -294,7 +283,10 @@ def test_dnn_playground_trains_in_browser(run_notebook, measured):
 
 
 def test_build_a_user_recommends_in_browser(run_notebook, measured):
-    """Picking other liked movies changes the list at once; the picks are not recommended."""
+    """Picking other liked movies changes the list at once; the picks are not recommended.
+
+    Clearing the selection shows a legible error and keeps the list.
+    """
     page = run_notebook("03_softmax_embeddings.ipynb")
     assert rendered_widgets(page) > 0
     output = output_of(page, "BuildAUser(side_dnn")
@@ -327,6 +319,15 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured):
     output.screenshot(path=ARTIFACTS / "03-build-user-after.png")
     measured["build_user_select_to_list_s"] = round(latency, 2)
     print(f"build a user: selection → new list {latency:.2f} s (picked {sorted(titles)})")
+
+    # Nothing selected: the panel says so in its error line, which must read in both themes,
+    # and keeps the last list.
+    select.select_option([])
+    empty = "el => el.innerText.includes('no movie selected')"
+    page.wait_for_function(empty, arg=output.element_handle(), timeout=UPDATE_TIMEOUT_S * 1000)
+    assert table_rows(output) == after
+    illegible = illegible_texts(page)
+    assert not illegible, f"the error line must be legible: {illegible}"
 
 
 def test_two_tower_notebook_renders_widgets(run_notebook):

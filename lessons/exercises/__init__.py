@@ -5,7 +5,7 @@ An exercise cell in a notebook looks like
     answer = ...  # your code here
     nb00.long_tail_items.check(answer, data=data)
 
-`check` answers one of three things, as a `Result` that prints as a coloured line:
+`check` answers one of three things, as a `Result` that prints with a coloured status:
 
 * "not attempted": the answer is still the scaffold's placeholder (`...` or `None`);
 * "correct": it matches the expected value (exactly, within a tolerance, or as a choice);
@@ -24,8 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from lessons import theme
+
 CORRECT, INCORRECT, NOT_ATTEMPTED = "correct", "incorrect", "not attempted"
-_COLOURS = {CORRECT: "#1b7e1b", INCORRECT: "#b00020", NOT_ATTEMPTED: "#8a6d00"}
+# Only the status is coloured; the message keeps the theme's text colour (lessons.theme).
+_COLOURS = {CORRECT: theme.SUCCESS, INCORRECT: theme.ERROR, NOT_ATTEMPTED: theme.MUTED}
 _ICONS = {CORRECT: "✔", INCORRECT: "✘", NOT_ATTEMPTED: "…"}
 
 
@@ -51,9 +54,8 @@ class Result:
 
     def _repr_html_(self) -> str:
         colour = _COLOURS[self.status]
-        return f"<span style='color:{colour}'><b>{_ICONS[self.status]} {self.status}</b>: " + (
-            f"{html.escape(self.message)}</span>"
-        )
+        status = f"<b style='color:{colour}'>{_ICONS[self.status]} {self.status}</b>"
+        return f"{status}: {html.escape(self.message)}"
 
 
 @dataclass(frozen=True)

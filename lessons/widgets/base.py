@@ -15,7 +15,9 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-ERROR_STYLE = "color:#b00020;font-weight:bold"
+from lessons import theme
+
+ERROR_STYLE = f"color:{theme.ERROR};font-weight:bold"
 
 
 def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:

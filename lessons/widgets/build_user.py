@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lessons import theme
 from lessons.config import DEFAULT_K
 from lessons.data import Split
 from lessons.recommend import recommend_for_query
 from lessons.scoring import split_features
 from lessons.widgets.base import Panel, frame_html
 
-NOTE_STYLE = "color:#555;border-left:3px solid #b00020;padding-left:6px"
+NOTE_STYLE = f"color:{theme.MUTED};border-left:3px solid {theme.ERROR};padding-left:6px"
 
 
 def title_options(split: Split) -> list[tuple[str, int]]:
