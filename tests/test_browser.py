@@ -1,13 +1,14 @@
-"""The lessons in a real JupyterLab + Chromium: run notebooks 02-05, then use their widgets.
+"""The lessons in a real JupyterLab + Chromium: run every notebook, then use its widget.
 
 A throw-away JupyterLab (tests/browser_lab.py) serves a temporary copy of notebooks/ with the
 settings of binder/overrides.json; Playwright drives the distribution's chromium (never a
 browser a tool downloads). Each notebook is cleared and run with Run > Run All Cells; then
 no output may hold a traceback or "Error displaying widget", the widgets must be rendered
 and usable (no slider track squeezed, no panel wider than the notebook), their text must
-read in the light and the dark theme (tests/browser_checks.py), and the DNN playground,
-"Build a user" and the bias explorer must answer a learner's input. Screenshots and the
-measured latencies go to test-artifacts/ at the repository root (not tracked by git).
+read in the light and the dark theme (tests/browser_checks.py), and each "Try it" widget
+must answer a learner's input; five get a bad input too, which the panel must refuse in its
+own, legible error line (tests/browser_widgets.py). Screenshots and the measured latencies
+go to test-artifacts/ at the repository root (not tracked by git).
 
 Run: `pytest tests/test_browser.py` (markers `browser` and `slow`); real MovieLens is used
 when $LESSONS_DATA_DIR is set, the synthetic fallback otherwise.
@@ -15,7 +16,6 @@ when $LESSONS_DATA_DIR is set, the synthetic fallback otherwise.
 
 import json
 import os
-import re
 import shutil
 import time
 from pathlib import Path
@@ -36,6 +36,16 @@ from tests.browser_lab import (
     run_all,
     setting_default,
 )
+from tests.browser_widgets import (
+    MORE_ROWS_JS,
+    NEW_LIST_JS,
+    assert_refused_legibly,
+    is_metric,
+    rendered_widgets,
+    table_rows,
+    wait_for_table,
+    widget_error,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,13 +53,15 @@ REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 BINDER_OVERRIDES = REPO / "binder" / "overrides.json"
 NOTEBOOKS = (
+    "00_movielens_tour.ipynb",
+    "01_matrix_factorization.ipynb",
     "02_softmax_dnn.ipynb",
     "03_softmax_embeddings.ipynb",
     "04_two_tower.ipynb",
     "05_popularity_bias.ipynb",
+    "06_serving_and_scale.ipynb",
 )
 RUN_TIMEOUT_S = 240.0  # ~30-90 s each on a busy 2-core box; generous so only hangs fail
-UPDATE_TIMEOUT_S = 60.0  # one widget retrain / recommendation refresh
 VIEWPORT = {"width": 1400, "height": 1000}
 # Movies a learner might pick in "Build a user" (real MovieLens titles), instead of the
 # notebook's Star Wars + Toy Story: the list must move towards science fiction / action.
@@ -153,48 +165,6 @@ def run_notebook(lab, browser, measured):
         lab.shutdown_sessions()
 
 
-def table_rows(output) -> list[dict[str, str]]:
-    """The rows of the last HTML table in a widget's output, as header → cell text."""
-    tables = output.locator(".widget-html-content table")
-    if tables.count() == 0:
-        return []
-    table = tables.last
-    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
-    return [
-        dict(zip(headers, (c.strip() for c in row.locator("td").all_inner_texts()), strict=True))
-        for row in table.locator("tbody tr").all()
-    ]
-
-
-# JS predicates on the last table of a widget's output (or undefined) and one argument.
-MORE_ROWS_JS = "(table, n) => table?.querySelectorAll('tbody tr').length > n"
-NEW_LIST_JS = "(table, old) => !!table && table.querySelector('tbody').innerText !== old"
-
-
-def wait_for_table(page, output, predicate_js: str, arg) -> None:
-    """Wait until `predicate_js(last table in the widget output, arg)` holds."""
-    last_table = "Array.from(el.querySelectorAll('.widget-html-content table')).pop()"
-    page.wait_for_function(f"([el, arg]) => ({predicate_js})({last_table}, arg)",
-                           arg=[output.element_handle(), arg],
-                           timeout=UPDATE_TIMEOUT_S * 1000, polling="raf")  # fmt: skip
-
-
-def rendered_widgets(page) -> int:
-    """Widget views inside outputs (an unrenderable one is the output itself, so not counted)."""
-    return page.locator(".jp-OutputArea-output .jupyter-widgets").count()
-
-
-def widget_error(output) -> str:
-    """The panel's own error line (red ⚠ message), or ''."""
-    texts = output.locator(".widget-html-content", has_text="⚠").all_inner_texts()
-    return " | ".join(texts)
-
-
-def is_metric(text: str) -> bool:
-    """A rendered metric: a decimal number in [0, 1]."""
-    return re.fullmatch(r"\d+\.\d+", text) is not None and 0.0 <= float(text) <= 1.0
-
-
 def test_binder_overrides_reach_jupyterlab(lab):
     """Every setting of binder/overrides.json is a real setting and is what Lab now defaults to."""
     overrides = json.loads(BINDER_OVERRIDES.read_text())
@@ -238,6 +208,49 @@ def test_broken_outputs_are_reported(lab, browser):
     assert "ZeroDivisionError" in errors[0] and errors[1].startswith("widget: Error displaying")
     assert list(illegible) == ["JupyterLab Dark"], illegible
     assert [fault.split(":")[0] for fault in illegible["JupyterLab Dark"]] == ['"amber"'], illegible
+
+
+def test_split_explorer_in_browser(run_notebook):
+    """Notebook 00: on cold items Popularity has nothing to go on (ARP@10 = 0); a test share
+    of 0 is refused in the panel."""
+    page = run_notebook("00_movielens_tour.ipynb")
+    output = output_of(page, "SplitExplorer(data")
+    output.scroll_into_view_if_needed()
+    (random,) = table_rows(output)  # the last table: Popularity's metrics on this split
+    old = output.locator("tbody").last.inner_text()
+    output.locator(".widget-dropdown", has_text="split").locator("select").select_option(
+        "cold_items"
+    )
+    wait_for_table(page, output, NEW_LIST_JS, old)
+    (cold,) = table_rows(output)
+    # Every cold test item has training count 0, so the lists' mean popularity is 0.
+    assert float(random["arp@10"]) > 0 and float(cold["arp@10"]) == 0, (random, cold)
+    slider = output.locator(".widget-slider", has_text="test share")
+    slider.locator(".noUi-handle").focus()
+    page.keyboard.press("Home")  # test share 0.00
+    assert_refused_legibly(page, output, "must be a number in (0, 1)", [cold])
+    output.screenshot(path=ARTIFACTS / "00-split-explorer.png")
+
+
+def test_alpha_explorer_in_browser(run_notebook):
+    """Notebook 01: α = 2 makes MF's lists less popular; an unknown user id is refused."""
+    page = run_notebook("01_matrix_factorization.ipynb")
+    output = output_of(page, "AlphaExplorer(model")
+    output.scroll_into_view_if_needed()
+    (at_zero,) = table_rows(output)  # the last table: metrics of every test user's list
+    old = output.locator("tbody").last.inner_text()
+    slider = output.locator(".widget-slider", has_text="α")
+    slider.locator(".noUi-handle").focus()
+    page.keyboard.press("End")  # α = 2.00, the slider's maximum
+    wait_for_table(page, output, NEW_LIST_JS, old)
+    (at_two,) = table_rows(output)
+    assert slider.locator(".widget-readout").inner_text().strip() == "2.00"
+    assert float(at_two["arp@10"]) < float(at_zero["arp@10"]), (at_zero, at_two)
+    user = output.locator(".widget-text", has_text="user id").locator("input")
+    user.fill("99999")
+    user.press("Enter")
+    assert_refused_legibly(page, output, "unknown user ids", [at_two])
+    output.screenshot(path=ARTIFACTS / "01-alpha-explorer.png")
 
 
 def test_dnn_playground_trains_in_browser(run_notebook, measured):
@@ -320,24 +333,34 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured):
     measured["build_user_select_to_list_s"] = round(latency, 2)
     print(f"build a user: selection → new list {latency:.2f} s (picked {sorted(titles)})")
 
-    # Nothing selected: the panel says so in its error line, which must read in both themes,
-    # and keeps the last list.
     select.select_option([])
-    empty = "el => el.innerText.includes('no movie selected')"
-    page.wait_for_function(empty, arg=output.element_handle(), timeout=UPDATE_TIMEOUT_S * 1000)
-    assert table_rows(output) == after
-    illegible = illegible_texts(page)
-    assert not illegible, f"the error line must be legible: {illegible}"
+    assert_refused_legibly(page, output, "no movie selected", after)
 
 
-def test_two_tower_notebook_renders_widgets(run_notebook):
-    """Notebook 04 runs clean and its logQ explorer shows the notebook's two runs."""
+def test_logq_explorer_trains_in_browser(run_notebook):
+    """Notebook 04's logQ explorer: τ = 0 is refused; a 1-epoch run adds a third row."""
     page = run_notebook("04_two_tower.ipynb")
-    assert rendered_widgets(page) > 0
     output = output_of(page, "LogQExplorer(split")
     output.scroll_into_view_if_needed()
-    assert output.locator(".widget-button").count() >= 1, "LogQExplorer has no button"
-    assert len(table_rows(output)) == 2, "LogQExplorer should show the notebook's β=0, β=1 runs"
+    runs = table_rows(output)
+    assert len(runs) == 2, "LogQExplorer should show the notebook's β=0, β=1 runs"
+    temperature = output.locator(".widget-text", has_text="temperature").locator("input")
+    tau = temperature.input_value()
+    temperature.fill("0")
+    temperature.press("Enter")
+    output.locator(".widget-button", has_text="Train").click()
+    assert_refused_legibly(page, output, "temperature must be", runs)
+    temperature.fill(tau)
+    temperature.press("Enter")
+    epochs = output.locator(".widget-text", has_text="epochs").locator("input")
+    epochs.fill("1")
+    epochs.press("Enter")
+    output.locator(".widget-button", has_text="Train").click()
+    wait_for_table(page, output, MORE_ROWS_JS, len(runs))
+    new = table_rows(output)[-1]
+    assert (new["run"], new["beta"], new["epochs"]) == ("3", "1.000", "1"), new
+    assert is_metric(new["recall@20"]) and is_metric(new["ndcg@10"]), new
+    assert not widget_error(output), widget_error(output)
     output.screenshot(path=ARTIFACTS / "04-logq-explorer.png")
 
 
@@ -361,3 +384,23 @@ def test_bias_explorer_in_browser(run_notebook):
     # ⟨u, v⟩ / ‖v‖^α divides popular items' long embeddings down.
     assert float(raised["arp@10"]) < float(at_zero["arp@10"]), (at_zero, raised)
     output.screenshot(path=ARTIFACTS / "05-bias-explorer.png")
+
+
+def test_ivf_explorer_in_browser(run_notebook):
+    """Notebook 06: more probes than lists are refused; probing every list is exact search."""
+    page = run_notebook("06_serving_and_scale.ipynb")
+    output = output_of(page, "IVFExplorer(items_s")
+    output.scroll_into_view_if_needed()
+    (first,) = table_rows(output)
+    assert (first["nprobe"], first["n_clusters"]) == ("1", "32") and float(first["recall"]) < 1
+    output.locator(".widget-slider", has_text="nprobe").locator(".noUi-handle").focus()
+    page.keyboard.press("End")  # nprobe 64 > 32 lists
+    assert_refused_legibly(page, output, "the index has 32 lists", [first])
+    select = output.locator(".widget-dropdown", has_text="lists C").locator("select")
+    select.select_option("64")
+    wait_for_table(page, output, MORE_ROWS_JS, 1)
+    last = table_rows(output)[-1]
+    assert (last["nprobe"], last["n_clusters"]) == ("64", "64"), last
+    assert float(last["scanned"]) == 1 and float(last["recall"]) == 1, last
+    assert not widget_error(output), widget_error(output)
+    output.screenshot(path=ARTIFACTS / "06-ivf-explorer.png")
