@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lessons import theme
+from tests.browser_checks import MIN_CONTRAST
 
-MIN_CONTRAST = 4.5  # WCAG 2 AA for body text
 COLOURS = {"ERROR": theme.ERROR, "SUCCESS": theme.SUCCESS, "MUTED": theme.MUTED}
 THEMES = ("theme-light-extension", "theme-dark-extension")
 NAMED = {"white": "#fff", "black": "#000"}
