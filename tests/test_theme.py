@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lessons import theme
-from tests.browser_checks import MIN_CONTRAST
+from tests.browser.checks import MIN_CONTRAST
 
 COLOURS = {"ERROR": theme.ERROR, "SUCCESS": theme.SUCCESS, "MUTED": theme.MUTED}
 THEMES = ("theme-light-extension", "theme-dark-extension")

@@ -1,13 +1,13 @@
 """Reading a lesson widget in the browser: its tables, its error line, waiting for an update.
 
-`output` is the Playwright locator of a code cell's output area (`browser_lab.output_of`);
+`output` is the Playwright locator of a code cell's output area (`notebook.output_of`);
 a panel (lessons.widgets.base.Panel) renders its results as HTML tables and its errors as a
 red "⚠ message" line.
 """
 
 import re
 
-from tests.browser_checks import illegible_texts
+from tests.browser.checks import illegible_texts
 
 UPDATE_TIMEOUT_S = 60.0  # one widget retrain / recommendation refresh
 

@@ -1,42 +1,23 @@
-"""The lessons in a real JupyterLab + Chromium: run every notebook, then use its widget.
+"""Every notebook run in a real JupyterLab + Chromium, then its "Try it" widget used.
 
-A throw-away JupyterLab (tests/browser_lab.py) serves a temporary copy of notebooks/ with the
-settings of binder/overrides.json; Playwright drives the distribution's chromium (never a
-browser a tool downloads). Each notebook is cleared and run with Run > Run All Cells; then
-no output may hold a traceback or "Error displaying widget", the widgets must be rendered
-and usable (no slider track squeezed, no panel wider than the notebook), their text must
-read in the light and the dark theme (tests/browser_checks.py), and each "Try it" widget
+Each notebook is cleared and run with Run > Run All Cells (fixture `run_notebook` in
+conftest.py); no output may hold a traceback or "Error displaying widget", the widgets must
+be rendered and usable (no slider track squeezed, no panel wider than the notebook) and
+their text must read in the light and the dark theme (checks.py). Then each "Try it" widget
 must answer a learner's input; five get a bad input too, which the panel must refuse in its
-own, legible error line (tests/browser_widgets.py). Screenshots and the measured latencies
-go to test-artifacts/ at the repository root (not tracked by git).
+own, legible error line (widgets.py).
 
-Run: `pytest tests/test_browser.py` (markers `browser` and `slow`); real MovieLens is used
-when $LESSONS_DATA_DIR is set, the synthetic fallback otherwise.
+Run: `pytest -m browser` (markers `browser` and `slow`); real MovieLens is used when
+$LESSONS_DATA_DIR is set, the synthetic fallback otherwise.
 """
 
-import json
-import os
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
-from lessons.config import ENV_DATA_DIR, ENV_NUM_THREADS, ENV_QUIET
-from tests.browser_checks import illegible_texts, layout_faults
-from tests.browser_lab import (
-    CHROMIUM_ARGS,
-    QUIET_OVERRIDES,
-    LabServer,
-    chromium_path,
-    error_texts,
-    merge_settings,
-    open_notebook,
-    output_of,
-    run_all,
-    setting_default,
-)
-from tests.browser_widgets import (
+from tests.browser.checks import layout_faults
+from tests.browser.notebook import output_of
+from tests.browser.widgets import (
     MORE_ROWS_JS,
     NEW_LIST_JS,
     assert_refused_legibly,
@@ -49,168 +30,12 @@ from tests.browser_widgets import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
-BINDER_OVERRIDES = REPO / "binder" / "overrides.json"
-NOTEBOOKS = (
-    "00_movielens_tour.ipynb",
-    "01_matrix_factorization.ipynb",
-    "02_softmax_dnn.ipynb",
-    "03_softmax_embeddings.ipynb",
-    "04_two_tower.ipynb",
-    "05_popularity_bias.ipynb",
-    "06_serving_and_scale.ipynb",
-)
-RUN_TIMEOUT_S = 240.0  # ~30-90 s each on a busy 2-core box; generous so only hangs fail
-VIEWPORT = {"width": 1400, "height": 1000}
 # Movies a learner might pick in "Build a user" (real MovieLens titles), instead of the
 # notebook's Star Wars + Toy Story: the list must move towards science fiction / action.
 PICKS = ("Alien (1979)", "Aliens (1986)", "Terminator, The (1984)")
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Path of the distribution's chromium; skips when it or Playwright is missing."""
-    reason = "Playwright (Python) is not installed: pip install playwright"
-    pytest.importorskip("playwright.sync_api", reason=reason)
-    path = chromium_path()
-    if path is None:  # never fall back on a browser that a tool downloads
-        pytest.skip("chromium is not installed: apt-get install chromium")
-    return path
-
-
-def kernel_env() -> dict[str, str]:
-    """The kernels' environment: quiet, this checkout importable, data dir and torch threads.
-
-    Real data when the test run has $LESSONS_DATA_DIR, else the synthetic fallback. Chromium
-    and the server share the (CI: 2) cores with the kernel; one torch thread avoids OpenMP
-    spin-waits and ran the notebooks 1.5-3x faster here ($LESSONS_NUM_THREADS overrides).
-    """
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-    env = {ENV_QUIET: "1", "PYTHONPATH": path, ENV_NUM_THREADS: "1"}
-    env.update({k: os.environ[k] for k in (ENV_DATA_DIR, ENV_NUM_THREADS) if os.environ.get(k)})
-    return env
-
-
-@pytest.fixture(scope="module")
-def lab(chromium, tmp_path_factory):
-    """JupyterLab on a free localhost port, serving a temporary copy of notebooks/."""
-    home = tmp_path_factory.mktemp("jupyterlab")
-    root = home / "notebooks"
-    root.mkdir()
-    for name in NOTEBOOKS:
-        shutil.copy2(REPO / "notebooks" / name, root / name)
-    overrides = merge_settings(json.loads(BINDER_OVERRIDES.read_text()), QUIET_OVERRIDES)
-    server = LabServer(root, home, overrides, kernel_env()).start()
-    yield server
-    try:
-        server.shutdown_sessions()
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    """One headless chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def measured():
-    """Latencies and run times gathered by the tests, written to browser_latency.json."""
-    env = kernel_env()
-    figures: dict = {"data": "real" if ENV_DATA_DIR in env else "synthetic",
-                     "torch_threads": int(env[ENV_NUM_THREADS])}  # fmt: skip
-    yield figures
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "browser_latency.json").write_text(json.dumps(figures, indent=2) + "\n")
-
-
-@pytest.fixture
-def run_notebook(lab, browser, measured):
-    """`run_notebook(name)` → a page with that notebook cleared, run top to bottom, error-free.
-
-    Teardown saves a screenshot of the page, closes it and shuts the kernel down.
-    """
-    pages = []
-
-    def run(name: str):
-        n_cells = len(json.loads((REPO / "notebooks" / name).read_text())["cells"])
-        page = browser.new_page(viewport=VIEWPORT)
-        pages.append((name, page))
-        open_notebook(page, lab.url, name, n_cells)
-        seconds = run_all(page, timeout_s=RUN_TIMEOUT_S)
-        measured.setdefault("run_all_seconds", {})[name] = round(seconds, 1)
-        print(f"{name}: Run All Cells took {seconds:.1f} s")
-        errors = error_texts(page)
-        assert not errors, f"{name} shows errors in the browser:\n" + "\n".join(errors)
-        faults = layout_faults(page.locator(".jp-Notebook"))
-        assert not faults, f"{name}: widgets a learner cannot use at {VIEWPORT}: {faults}"
-        illegible = illegible_texts(page)
-        assert not illegible, f"{name}: output text a learner cannot read: {illegible}"
-        return page
-
-    yield run
-    ARTIFACTS.mkdir(exist_ok=True)
-    try:
-        for name, page in pages:  # also after a failure: the page shows what went wrong
-            page.screenshot(path=ARTIFACTS / f"{Path(name).stem}-page.png", full_page=True)
-            page.close()
-    finally:
-        lab.shutdown_sessions()
-
-
-def test_binder_overrides_reach_jupyterlab(lab):
-    """Every setting of binder/overrides.json is a real setting and is what Lab now defaults to."""
-    overrides = json.loads(BINDER_OVERRIDES.read_text())
-    assert overrides, "binder/overrides.json is empty"
-    for plugin, values in overrides.items():
-        for key, value in values.items():
-            assert setting_default(lab.url, plugin, key) == value, (plugin, key)
-
-
-def test_broken_outputs_are_reported(lab, browser):
-    """The checks can fail: a traceback and an unrenderable widget are caught, a warning is not.
-
-    Amber text that reads on white but not on the dark theme's #111 is reported for Dark only.
-    """
-    sources = [
-        "import warnings\nwarnings.warn('only a warning, not an error')",
-        "from IPython.display import HTML\n"
-        "HTML(\"<b style='color:#8a6d00'>amber</b> next to the theme's own text colour\")",
-        "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'no-such-model', "
-        "'version_major': 2, 'version_minor': 0}}, raw=True)",
-        "1 / 0",
-        "print('never runs')",
-    ]
-    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
-              "source": src} for src in sources]  # fmt: skip
-    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook = {"cells": cells, "metadata": {"kernelspec": kernelspec}, "nbformat": 4,
-                "nbformat_minor": 4}  # fmt: skip
-    (lab.root_dir / "broken.ipynb").write_text(json.dumps(notebook))
-    page = browser.new_page(viewport=VIEWPORT)
-    try:
-        open_notebook(page, lab.url, "broken.ipynb", len(cells))
-        with pytest.raises(AssertionError, match="did not run, from cell 4"):
-            run_all(page, timeout_s=60)
-        errors = error_texts(page)
-        illegible = illegible_texts(page)
-    finally:
-        page.close()
-        lab.shutdown_sessions()
-    assert len(errors) == 2, errors
-    assert "ZeroDivisionError" in errors[0] and errors[1].startswith("widget: Error displaying")
-    assert list(illegible) == ["JupyterLab Dark"], illegible
-    assert [fault.split(":")[0] for fault in illegible["JupyterLab Dark"]] == ['"amber"'], illegible
-
-
-def test_split_explorer_in_browser(run_notebook):
+def test_split_explorer_in_browser(run_notebook, artifacts):
     """Notebook 00: on cold items Popularity has nothing to go on (ARP@10 = 0); a test share
     of 0 is refused in the panel."""
     page = run_notebook("00_movielens_tour.ipynb")
@@ -229,10 +54,10 @@ def test_split_explorer_in_browser(run_notebook):
     slider.locator(".noUi-handle").focus()
     page.keyboard.press("Home")  # test share 0.00
     assert_refused_legibly(page, output, "must be a number in (0, 1)", [cold])
-    output.screenshot(path=ARTIFACTS / "00-split-explorer.png")
+    output.screenshot(path=artifacts / "00-split-explorer.png")
 
 
-def test_alpha_explorer_in_browser(run_notebook):
+def test_alpha_explorer_in_browser(run_notebook, artifacts):
     """Notebook 01: α = 2 makes MF's lists less popular; an unknown user id is refused."""
     page = run_notebook("01_matrix_factorization.ipynb")
     output = output_of(page, "AlphaExplorer(model")
@@ -250,10 +75,10 @@ def test_alpha_explorer_in_browser(run_notebook):
     user.fill("99999")
     user.press("Enter")
     assert_refused_legibly(page, output, "unknown user ids", [at_two])
-    output.screenshot(path=ARTIFACTS / "01-alpha-explorer.png")
+    output.screenshot(path=artifacts / "01-alpha-explorer.png")
 
 
-def test_dnn_playground_trains_in_browser(run_notebook, measured):
+def test_dnn_playground_trains_in_browser(run_notebook, measured, artifacts):
     """Train with the defaults, then with one more hidden layer: each click adds a metrics row."""
     from playwright.sync_api import expect
 
@@ -262,7 +87,7 @@ def test_dnn_playground_trains_in_browser(run_notebook, measured):
     output = output_of(page, "DNNPlayground(split")
     output.scroll_into_view_if_needed()
     assert output.locator(".widget-button", has_text="Train").count() == 1
-    output.screenshot(path=ARTIFACTS / "02-playground-before.png")
+    output.screenshot(path=artifacts / "02-playground-before.png")
 
     # (what is timed, key pressed on the hidden-layers slider first, expected layers/widths)
     steps = [("default", None, ("1", "256")), ("2 hidden layers", "ArrowRight", ("2", "256,256")),
@@ -291,11 +116,11 @@ def test_dnn_playground_trains_in_browser(run_notebook, measured):
               f"(training {new['seconds']} s; goal ≤ 3 s for the default)")  # fmt: skip
     faults = layout_faults(output)
     assert not faults, f"the run table must scroll in its own box, not widen the panel: {faults}"
-    output.screenshot(path=ARTIFACTS / "02-playground-trained.png")
+    output.screenshot(path=artifacts / "02-playground-trained.png")
     measured["playground_train"] = timings
 
 
-def test_build_a_user_recommends_in_browser(run_notebook, measured):
+def test_build_a_user_recommends_in_browser(run_notebook, measured, artifacts):
     """Picking other liked movies changes the list at once; the picks are not recommended.
 
     Clearing the selection shows a legible error and keeps the list.
@@ -307,7 +132,7 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured):
     before = table_rows(output)
     assert len(before) > 0, "Build a user shows no recommendation list after Run All"
     assert "Matrix factorization" in output.inner_text(), "MF's refusal note is missing"
-    output.screenshot(path=ARTIFACTS / "03-build-user-before.png")
+    output.screenshot(path=artifacts / "03-build-user-before.png")
 
     select = output.locator("select[multiple]")
     # ipywidgets writes option labels with no-break spaces; the table uses plain ones.
@@ -329,7 +154,7 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured):
     # select_option does not scroll the list box: show the picks in the screenshot.
     select.evaluate("s => s.querySelector('option:checked').scrollIntoView({block: 'nearest'})")
     output.scroll_into_view_if_needed()
-    output.screenshot(path=ARTIFACTS / "03-build-user-after.png")
+    output.screenshot(path=artifacts / "03-build-user-after.png")
     measured["build_user_select_to_list_s"] = round(latency, 2)
     print(f"build a user: selection → new list {latency:.2f} s (picked {sorted(titles)})")
 
@@ -337,7 +162,7 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured):
     assert_refused_legibly(page, output, "no movie selected", after)
 
 
-def test_logq_explorer_trains_in_browser(run_notebook):
+def test_logq_explorer_trains_in_browser(run_notebook, artifacts):
     """Notebook 04's logQ explorer: τ = 0 is refused; a 1-epoch run adds a third row."""
     page = run_notebook("04_two_tower.ipynb")
     output = output_of(page, "LogQExplorer(split")
@@ -361,10 +186,10 @@ def test_logq_explorer_trains_in_browser(run_notebook):
     assert (new["run"], new["beta"], new["epochs"]) == ("3", "1.000", "1"), new
     assert is_metric(new["recall@20"]) and is_metric(new["ndcg@10"]), new
     assert not widget_error(output), widget_error(output)
-    output.screenshot(path=ARTIFACTS / "04-logq-explorer.png")
+    output.screenshot(path=artifacts / "04-logq-explorer.png")
 
 
-def test_bias_explorer_in_browser(run_notebook):
+def test_bias_explorer_in_browser(run_notebook, artifacts):
     """Notebook 05's explorer: pick MF, raise α, and every test user's lists get less popular."""
     page = run_notebook("05_popularity_bias.ipynb")
     output = output_of(page, "BiasExplorer(models")
@@ -383,10 +208,10 @@ def test_bias_explorer_in_browser(run_notebook):
     assert not widget_error(output), widget_error(output)
     # ⟨u, v⟩ / ‖v‖^α divides popular items' long embeddings down.
     assert float(raised["arp@10"]) < float(at_zero["arp@10"]), (at_zero, raised)
-    output.screenshot(path=ARTIFACTS / "05-bias-explorer.png")
+    output.screenshot(path=artifacts / "05-bias-explorer.png")
 
 
-def test_ivf_explorer_in_browser(run_notebook):
+def test_ivf_explorer_in_browser(run_notebook, artifacts):
     """Notebook 06: more probes than lists are refused; probing every list is exact search."""
     page = run_notebook("06_serving_and_scale.ipynb")
     output = output_of(page, "IVFExplorer(items_s")
@@ -403,4 +228,4 @@ def test_ivf_explorer_in_browser(run_notebook):
     assert (last["nprobe"], last["n_clusters"]) == ("64", "64"), last
     assert float(last["scanned"]) == 1 and float(last["recall"]) == 1, last
     assert not widget_error(output), widget_error(output)
-    output.screenshot(path=ARTIFACTS / "06-ivf-explorer.png")
+    output.screenshot(path=artifacts / "06-ivf-explorer.png")

@@ -1,0 +1,57 @@
+"""The browser test's own ground: Binder's settings reach JupyterLab, and its checks can fail.
+
+The notebooks themselves are run and used in test_try_it.py. Run both: `pytest -m browser`.
+"""
+
+import json
+
+import pytest
+
+from tests.browser.checks import illegible_texts
+from tests.browser.notebook import error_texts, open_notebook, run_all
+from tests.browser.server import setting_default
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_binder_overrides_reach_jupyterlab(lab, binder_overrides):
+    """Every setting of binder/overrides.json is a real setting and is what Lab now defaults to."""
+    assert binder_overrides, "binder/overrides.json is empty"
+    for plugin, values in binder_overrides.items():
+        for key, value in values.items():
+            assert setting_default(lab.url, plugin, key) == value, (plugin, key)
+
+
+def test_broken_outputs_are_reported(lab, new_page):
+    """The checks can fail: a traceback and an unrenderable widget are caught, a warning is not.
+
+    Amber text that reads on white but not on the dark theme's #111 is reported for Dark only.
+    """
+    sources = [
+        "import warnings\nwarnings.warn('only a warning, not an error')",
+        "from IPython.display import HTML\n"
+        "HTML(\"<b style='color:#8a6d00'>amber</b> next to the theme's own text colour\")",
+        "display({'application/vnd.jupyter.widget-view+json': {'model_id': 'no-such-model', "
+        "'version_major': 2, 'version_minor': 0}}, raw=True)",
+        "1 / 0",
+        "print('never runs')",
+    ]
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": src} for src in sources]  # fmt: skip
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook = {"cells": cells, "metadata": {"kernelspec": kernelspec}, "nbformat": 4,
+                "nbformat_minor": 4}  # fmt: skip
+    (lab.root_dir / "broken.ipynb").write_text(json.dumps(notebook))
+    page = new_page()
+    try:
+        open_notebook(page, lab.url, "broken.ipynb", len(cells))
+        with pytest.raises(AssertionError, match="did not run, from cell 4"):
+            run_all(page, timeout_s=60)
+        errors = error_texts(page)
+        illegible = illegible_texts(page)
+    finally:
+        lab.shutdown_sessions()
+    assert len(errors) == 2, errors
+    assert "ZeroDivisionError" in errors[0] and errors[1].startswith("widget: Error displaying")
+    assert list(illegible) == ["JupyterLab Dark"], illegible
+    assert [fault.split(":")[0] for fault in illegible["JupyterLab Dark"]] == ['"amber"'], illegible
