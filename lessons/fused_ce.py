@@ -6,7 +6,7 @@ and makes about ten passes over (B, n) (smoothing, masking, log-softmax, product
 many again backwards). Here targets and exclusions stay sparse (row, item) lists, and one
 custom autograd function computes the loss and its gradient ∂L/∂s together in one (B, n)
 buffer: max, exp, row sums, one scale. The value and gradient are those of
-`softmax_cross_entropy` (tests/test_losses.py compares both).
+`softmax_cross_entropy` (tests/test_fused_ce.py compares both).
 """
 
 from typing import NamedTuple

@@ -1,5 +1,7 @@
 """Small models, data and training helpers shared by several test modules."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -10,6 +12,12 @@ from lessons.features import ItemFeatures, QueryBatch, make_batch
 from lessons.models import SoftmaxDNN
 
 DAY = 86_400  # seconds
+
+
+def log_softmax_over(row: list[float], kept: list[int]) -> dict[int, float]:
+    """log softmax of row restricted to the columns `kept`, written out (the hand reference)."""
+    z = sum(math.exp(row[j]) for j in kept)
+    return {j: row[j] - math.log(z) for j in kept}
 
 
 def adam_steps(model, batch, steps: int, lr: float) -> None:

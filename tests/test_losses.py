@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from lessons.fused_ce import SparseRows, sparse_softmax_cross_entropy
 from lessons.losses import (
     gravity,
     in_batch_softmax,
@@ -13,6 +12,7 @@ from lessons.losses import (
     softmax_cross_entropy,
     wls_loss,
 )
+from tests.helpers import log_softmax_over
 
 
 def test_softmax_cross_entropy_matches_explicit_formula():
@@ -33,12 +33,6 @@ def test_softmax_cross_entropy_is_stable_for_large_logits():
     assert softmax_cross_entropy(logits, torch.tensor([[0.0, 1.0]])).item() == pytest.approx(1000)
 
 
-def _log_softmax_over(row: list[float], kept: list[int]) -> dict[int, float]:
-    """log softmax of row restricted to the columns `kept`, written out."""
-    z = sum(math.exp(row[j]) for j in kept)
-    return {j: row[j] - math.log(z) for j in kept}
-
-
 def test_softmax_cross_entropy_with_exclusion_and_label_smoothing_by_hand():
     logits = [[2.0, 0.5, -1.0, 1.0], [0.0, 3.0, 1.0, -2.0]]
     p = [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
@@ -47,7 +41,7 @@ def test_softmax_cross_entropy_with_exclusion_and_label_smoothing_by_hand():
     losses = []
     for s, target, ex in zip(logits, p, exclude, strict=True):
         kept = [j for j in range(4) if not ex[j]]
-        log_p_hat = _log_softmax_over(s, kept)
+        log_p_hat = log_softmax_over(s, kept)
         # t = (1 - ε) p + ε / |A| on the kept items A; excluded items are out of Z
         t = {j: (1 - eps) * target[j] + eps / len(kept) for j in kept}
         losses.append(-sum(t[j] * log_p_hat[j] for j in kept))
@@ -58,7 +52,7 @@ def test_softmax_cross_entropy_with_exclusion_and_label_smoothing_by_hand():
     # without smoothing: only the excluded items leave the partition function
     plain = []
     for s, target, ex in zip(logits, p, exclude, strict=True):
-        log_p_hat = _log_softmax_over(s, [j for j in range(4) if not ex[j]])
+        log_p_hat = log_softmax_over(s, [j for j in range(4) if not ex[j]])
         plain.append(-sum(target[j] * log_p_hat[j] for j in log_p_hat))
     got = softmax_cross_entropy(
         torch.tensor(logits), torch.tensor(p), exclude=torch.tensor(exclude)
@@ -77,7 +71,7 @@ def test_softmax_cross_entropy_exclusion_gradients_are_zero_on_excluded_items():
 
 def test_softmax_cross_entropy_label_smoothing_without_exclusion_is_uniform_over_all():
     logits, p, eps = [0.3, -0.2, 1.5], [0.0, 1.0, 0.0], 0.1
-    log_p_hat = _log_softmax_over(logits, [0, 1, 2])
+    log_p_hat = log_softmax_over(logits, [0, 1, 2])
     expected = -sum(((1 - eps) * p[j] + eps / 3) * log_p_hat[j] for j in range(3))
     got = softmax_cross_entropy(torch.tensor([logits]), torch.tensor([p]), label_smoothing=eps)
     assert got.item() == pytest.approx(expected, rel=1e-6)
@@ -142,7 +136,7 @@ def test_in_batch_softmax_leaves_excluded_columns_out_by_hand():
     exclude = torch.tensor([[False, False, True], [False, False, False], [True, False, False]])
     dots = [[2, 0, 1], [0, 1, -1], [2, 1, 0]]
     kept = [[0, 1], [0, 1, 2], [1, 2]]
-    expected = -sum(_log_softmax_over(dots[i], kept[i])[i] for i in range(3)) / 3
+    expected = -sum(log_softmax_over(dots[i], kept[i])[i] for i in range(3)) / 3
     got = in_batch_softmax(q, v, exclude=exclude)
     assert got.item() == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match="diagonal"):
@@ -211,110 +205,3 @@ def test_losses_reject_bad_input():
         wls_loss(torch.zeros(2, 3), torch.zeros(2, 3), unobserved_weight=-1.0)
     with pytest.raises(ValueError, match="U and V"):
         gravity(torch.zeros(2, 3), torch.zeros(2, 4))
-
-
-# --- the fused sparse cross-entropy: same value and gradient as softmax_cross_entropy --------
-
-
-def _sparse_problem(seed: int, n_rows: int = 6, n_items: int = 40):
-    """Logits, a normalized target, per-row input items (with repeats, and row 0's targets
-    listed too: a target stays in) and two items excluded from every row (no target mass)."""
-    gen = torch.Generator().manual_seed(seed)
-    logits = torch.randn(n_rows, n_items, generator=gen) * 4
-    hot = torch.rand(n_rows, n_items, generator=gen) < 0.15
-    hot[:, 0] = True  # every row has a target
-    everywhere = torch.zeros(n_items, dtype=torch.bool)
-    everywhere[[5, 9]] = True
-    hot &= ~everywhere
-    p = hot * torch.rand(n_rows, n_items, generator=gen)
-    p /= p.sum(1, keepdim=True)
-    inputs = (torch.rand(n_rows, n_items, generator=gen) < 0.3) & ~hot
-    rows, items = inputs.nonzero(as_tuple=True)
-    repeats = torch.arange(0, rows.numel(), 3)  # an item listed twice is excluded once
-    targets_of_0 = hot[0].nonzero().ravel()
-    rows = torch.cat([rows, rows[repeats], torch.zeros_like(targets_of_0)])
-    items = torch.cat([items, items[repeats], targets_of_0])
-    return logits, p, inputs, SparseRows(rows, items), everywhere
-
-
-@pytest.mark.parametrize("eps", [0.0, 0.2, 0.8])
-@pytest.mark.parametrize("global_items", [False, True])
-def test_sparse_softmax_cross_entropy_equals_the_dense_loss_and_gradient(eps, global_items):
-    logits, p, inputs, exclude, everywhere = _sparse_problem(seed=int(eps * 10) + global_items)
-    dense_exclude = inputs | everywhere if global_items else inputs
-    a = logits.clone().requires_grad_()
-    expected = softmax_cross_entropy(a, p, label_smoothing=eps, exclude=dense_exclude)
-    expected.backward()
-    b = logits.clone().requires_grad_()
-    rows, items = p.nonzero(as_tuple=True)
-    got = sparse_softmax_cross_entropy(
-        b, SparseRows(rows, items, p[rows, items]), label_smoothing=eps, exclude=exclude,
-        exclude_items=everywhere if global_items else None,
-    )  # fmt: skip
-    got.backward()
-    assert abs(got.item() - expected.item()) < 1e-5
-    assert (b.grad - a.grad).abs().max() < 1e-5
-    assert (b.grad[dense_exclude] == 0).all()  # excluded items get no gradient at all
-
-
-def test_sparse_softmax_cross_entropy_by_hand_and_with_an_upstream_factor():
-    # Row 0: targets {0, 1} at 0.5 each, item 2 excluded; row 1: target {2}, items 1, 3 out.
-    logits = [[2.0, 0.5, -1.0, 1.0], [0.0, 3.0, 1.0, -2.0]]
-    target = SparseRows(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 2]),
-                        torch.tensor([0.5, 0.5, 1.0]))  # fmt: skip
-    exclude = SparseRows(torch.tensor([0, 1, 1]), torch.tensor([2, 1, 3]))
-    eps, kept, p = 0.2, [[0, 1, 3], [0, 2]], [{0: 0.5, 1: 0.5}, {2: 1.0}]
-    losses = []
-    for u in range(2):
-        log_p_hat = _log_softmax_over(logits[u], kept[u])
-        t = {j: (1 - eps) * p[u].get(j, 0.0) + eps / len(kept[u]) for j in kept[u]}
-        losses.append(-sum(t[j] * log_p_hat[j] for j in kept[u]))
-    s = torch.tensor(logits, requires_grad=True)
-    got = sparse_softmax_cross_entropy(s, target, label_smoothing=eps, exclude=exclude)
-    assert got.item() == pytest.approx(sum(losses) / 2, rel=1e-6)
-    (3 * got).backward()  # the gradient is scaled by the upstream factor
-    s2 = torch.tensor(logits, requires_grad=True)
-    once = sparse_softmax_cross_entropy(s2, target, label_smoothing=eps, exclude=exclude)
-    once.backward(retain_graph=True)
-    torch.testing.assert_close(s.grad, 3 * s2.grad)
-    once.backward()  # a second pass accumulates the same gradient again
-    torch.testing.assert_close(s.grad, 1.5 * s2.grad)
-
-
-def test_sparse_softmax_cross_entropy_is_stable_for_far_apart_logits():
-    # exp(s − max) underflows for the far items; the loss stays exact and finite.
-    logits = torch.tensor([[1000.0, 0.0, -1000.0]], requires_grad=True)
-    target = SparseRows(torch.tensor([0]), torch.tensor([1]))
-    got = sparse_softmax_cross_entropy(logits, target)
-    assert got.item() == pytest.approx(1000.0)
-    got.backward()
-    assert torch.isfinite(logits.grad).all() and logits.grad[0, 1] == pytest.approx(-1.0)
-
-
-def _pairs(rows: list[int], items: list[int], values: list[float] | None = None) -> SparseRows:
-    v = None if values is None else torch.tensor(values)
-    return SparseRows(torch.tensor(rows), torch.tensor(items), v)
-
-
-def test_sparse_softmax_cross_entropy_rejects_bad_input():
-    logits, one = torch.zeros(2, 3), _pairs([0, 1], [0, 2])
-    ce = sparse_softmax_cross_entropy
-    with pytest.raises(ValueError, match="target mass on an item of exclude_items"):
-        ce(logits, one, exclude_items=torch.tensor([True, False, False]))
-    with pytest.raises(ValueError, match="excludes every item"):
-        ce(logits, _pairs([0], [0]), exclude=_pairs([1, 1], [0, 1]),
-           exclude_items=torch.tensor([False, False, True]))  # fmt: skip
-    with pytest.raises(ValueError, match=r"target.items must lie in \[0, 3\)"):
-        ce(logits, _pairs([0], [3]))
-    with pytest.raises(ValueError, match=r"exclude.rows must lie in \[0, 2\)"):
-        ce(logits, one, exclude=_pairs([2], [1]))
-    with pytest.raises(ValueError, match="non-negative"):
-        ce(logits, _pairs([0, 1], [0, 2], [1.0, -1.0]))
-    with pytest.raises(ValueError, match="1-D int64"):
-        ce(logits, SparseRows(one.rows, one.items.float()))
-    with pytest.raises(ValueError, match="label_smoothing"):
-        ce(logits, one, label_smoothing=1.0)
-    with pytest.raises(ValueError, match="bool tensor of shape"):
-        ce(logits, one, exclude_items=torch.zeros(3))
-    with pytest.raises(ValueError, match="non-empty float"):
-        ce(torch.zeros(0, 3), one)
