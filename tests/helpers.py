@@ -1,4 +1,4 @@
-"""Small models, data and training helpers shared by several test modules."""
+"""Small models, data, training helpers and hand references shared by several test modules."""
 
 import math
 
