@@ -67,11 +67,32 @@ def test_matrix_factorization_reaches_0_40(split100k):
     assert _metrics("MF", split100k)["ndcg@10"] >= 0.40  # measured 0.419
 
 
+@pytest.fixture(scope="module")
+def two_tower_losses(split100k):
+    """Metrics of the three two-tower recipes the benchmark's logQ section compares."""
+    names = ("TwoTower-inbatch", "TwoTower-inbatch-logQ", "TwoTower")
+    return {name: _metrics(name, split100k) for name in names}
+
+
 @pytest.mark.realdata
-def test_logq_correction_recovers_accuracy_lost_to_in_batch_sampling(split100k):
-    plain = _metrics("TwoTower-inbatch", split100k)
-    corrected = _metrics("TwoTower-inbatch-logQ", split100k)
-    # Measured recall@20 0.199 -> 0.339 and ARP@10 99 -> 224: without the correction popular
+def test_logq_correction_recovers_accuracy_lost_to_in_batch_sampling(two_tower_losses):
+    plain = two_tower_losses["TwoTower-inbatch"]
+    corrected = two_tower_losses["TwoTower-inbatch-logQ"]
+    # Measured recall@20 0.195 -> 0.341 and ARP@10 101 -> 224: without the correction popular
     # items, over-sampled as negatives, are pushed down.
     assert corrected["recall@20"] > plain["recall@20"] + 0.1
     assert corrected["arp@10"] > plain["arp@10"]
+
+
+@pytest.mark.realdata
+def test_logq_in_batch_is_less_popular_than_the_full_softmax_at_no_loss_of_recall(
+    two_tower_losses,
+):
+    full = two_tower_losses["TwoTower"]
+    corrected = two_tower_losses["TwoTower-inbatch-logQ"]
+    # Measured with seed 0: recall@20 0.322 -> 0.341, ARP@10 243 -> 224, coverage@10
+    # 0.190 -> 0.285. Over split seeds 0-2 x training seeds 0-1 the ARP gap was 19-24 and the
+    # coverage gap 0.09-0.12, so the margins below leave room for noise, not for a regression.
+    assert corrected["recall@20"] >= full["recall@20"] - 0.01
+    assert corrected["arp@10"] < full["arp@10"] - 10
+    assert corrected["coverage@10"] > full["coverage@10"] + 0.05
