@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from lessons.config import DEFAULT_K, ITEM
+from lessons.config import DEFAULT_K, ITEM, USER
 from lessons.data.dataset import Dataset, Split
 from lessons.features import ad_hoc_query
 from lessons.metrics import top_k
@@ -72,10 +72,10 @@ def _table(
     """One row per recommended item: [user,] rank, item, title, score, popularity."""
     row, slot = np.nonzero(lists >= 0)  # -1 pads lists of users with too few unseen items
     item = lists[row, slot]
-    columns = {} if users is None else {"user": users[row]}
+    columns = {} if users is None else {USER: users[row]}
     columns |= {
         "rank": slot + 1,
-        "item": item,
+        ITEM: item,
         "title": dataset.items["title"].to_numpy()[item],
         "score": scores[row, item].astype(np.float64),
         "popularity": popularity[item],

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.metrics import top_k
 
 _BLOCK_ELEMENTS = 1 << 22  # scores per block of queries: bounds brute force's memory (16 MB)
@@ -98,7 +99,7 @@ class IVFIndex:
     offsets: np.ndarray
 
     @classmethod
-    def build(cls, items, n_clusters: int, seed: int = 0) -> "IVFIndex":
+    def build(cls, items, n_clusters: int, seed: int = DEFAULT_SEED) -> "IVFIndex":
         """Cluster V into `n_clusters` lists with scikit-learn's KMeans (one init, seeded)."""
         items = _matrix("items", items)
         n_clusters = _positive("n_clusters", n_clusters, items.shape[0])
@@ -148,10 +149,10 @@ def ms_per_query(search: Callable[[np.ndarray], object], queries: np.ndarray) ->
 def ivf_tradeoff(
     queries,
     items,
-    k: int = 10,
+    k: int = DEFAULT_K,
     n_clusters: Sequence[int] = (32,),
     nprobes: Sequence[int] = (1, 2, 4, 8),
-    seed: int = 0,
+    seed: int = DEFAULT_SEED,
 ) -> pd.DataFrame:
     """Recall@k against brute force and latency, for brute force and each IVF setting.
 
@@ -187,7 +188,7 @@ def ivf_tradeoff(
 
 def clustered_catalogue(
     n_items: int, dim: int, n_topics: int = 100, n_queries: int = 200, *, spread: float = 1.0,
-    seed: int = 0
+    seed: int = DEFAULT_SEED
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Synthetic (items, queries): points around `n_topics` random topic directions.
 
@@ -211,7 +212,7 @@ def clustered_catalogue(
 
 def softmax_step_seconds(
     n_items: int, loss: str = "full", *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
-    repeats: int = 3, seed: int = 0
+    repeats: int = 3, seed: int = DEFAULT_SEED
 ) -> float:  # fmt: skip
     """Best (minimum) wall time of one training step (forward + backward) on random embeddings.
 
@@ -259,7 +260,7 @@ def softmax_step_seconds(
 
 def softmax_cost(
     sizes: Sequence[int], *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
-    repeats: int = 3, seed: int = 0
+    repeats: int = 3, seed: int = DEFAULT_SEED
 ) -> pd.DataFrame:  # fmt: skip
     """`softmax_step_seconds` of both losses for each catalogue size, as a tidy table.
 

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 
+from lessons.config import RECALL_K
 from lessons.plots.core import FIGSIZE
 
 
@@ -18,7 +19,7 @@ def _axes(ax: Axes | None) -> Axes:
     return ax
 
 
-def decile_recall(frame: pd.DataFrame, *, k: int = 20, ax: Axes | None = None) -> Axes:
+def decile_recall(frame: pd.DataFrame, *, k: int = RECALL_K, ax: Axes | None = None) -> Axes:
     """One line per model: recall@k of the test items in each popularity decile (1 = rarest).
 
     Args:

@@ -16,6 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from sklearn.decomposition import PCA
 
+from lessons.config import DEFAULT_SEED
 from lessons.history import History
 
 FIGSIZE = (9.0, 3.2)
@@ -101,7 +102,7 @@ def grid_bars(summary: pd.DataFrame, metric: str = "ndcg@10", ax: Axes | None = 
     return ax
 
 
-def project_2d(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+def project_2d(vectors: np.ndarray, seed: int = DEFAULT_SEED) -> np.ndarray:
     """PCA of the rows of `vectors` to 2-D, shape (n, 2)."""
     array = np.asarray(vectors, dtype=np.float64)
     if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < 2:

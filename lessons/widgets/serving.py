@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from lessons.config import DEFAULT_K
+from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.serving import IVFIndex, brute_force_top_k, recall_against
 from lessons.widgets.base import Panel, frame_html
 
@@ -51,7 +51,9 @@ class IVFExplorer(Panel):
     leaves its message in `w.error`.
     """
 
-    def __init__(self, items, queries, k: int = DEFAULT_K, n_clusters: int = 32, seed: int = 0):
+    def __init__(
+        self, items, queries, k: int = DEFAULT_K, n_clusters: int = 32, seed: int = DEFAULT_SEED
+    ):
         if n_clusters not in CLUSTER_OPTIONS:
             raise ValueError(f"n_clusters must be one of {CLUSTER_OPTIONS}, got {n_clusters!r}")
         self.items, self.queries, self.seed = items, queries, seed
