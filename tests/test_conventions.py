@@ -1,6 +1,11 @@
-"""The conventions live in `lessons.config` alone: no function of the package writes its own
+"""Two of the contributor guide's rules, checked on the source.
+
+The conventions live in `lessons.config` alone: no function of the package writes its own
 default seed or K, and no module indexes a table by a literal column name. The exercises are
-the exception on purpose: their code is what a learner types (`table["item"]`)."""
+the exception on purpose: their code is what a learner types (`table["item"]`).
+
+Models are pure `torch.nn.Module`s: no optimizer, file I/O, printing or plotting in
+`lessons.models`; `lessons.train` and the widgets do that around them."""
 
 import ast
 from pathlib import Path
@@ -10,6 +15,8 @@ from lessons import config
 ROOT = Path(__file__).resolve().parents[1]
 CONVENTION_PARAMETERS = {"seed": "DEFAULT_SEED", "k": "DEFAULT_K or RECALL_K"}
 COLUMNS = set(config.INTERACTION_COLUMNS)
+MODEL_IMPORTS = ("collections", "typing", "numpy", "torch", "lessons.features", "lessons.losses",
+                 "lessons.fused_ce", "lessons.models")  # fmt: skip
 
 
 def _defaults(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, ast.expr]]:
@@ -64,3 +71,38 @@ def test_the_convention_scan_catches_literals():
         "1: fit(seed=0)",
         "2: ['item']",
     ]
+
+
+def _not_a_model_import(name: str) -> bool:
+    return not name.startswith(MODEL_IMPORTS) or name.startswith("torch.optim")
+
+
+def impurities(source: str) -> list[str]:
+    """What in a model module is not a model: other imports, I/O, printing, an optimizer."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, f"import {a.name}") for a in node.names
+                      if _not_a_model_import(a.name)]  # fmt: skip
+        elif isinstance(node, ast.ImportFrom) and _not_a_model_import(node.module or ""):
+            found.append((node.lineno, f"from {node.module} import"))
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("open", "print"):
+            found.append((node.lineno, f"{node.func.id}(...)"))
+        elif isinstance(node, ast.Attribute) and node.attr in ("optim", "save", "load"):
+            found.append((node.lineno, f".{node.attr}"))
+    return [f"{line}: {what}" for line, what in sorted(found)]
+
+
+def test_models_are_pure_modules_without_optimizer_io_or_plots():
+    modules = sorted(ROOT.glob("lessons/models/*.py"))
+    assert len(modules) >= 4
+    found = {p.name: f for p in modules if (f := impurities(p.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
+def test_the_purity_scan_catches_an_optimizer_io_and_plots():
+    source = (
+        "import torch\nimport matplotlib.pyplot as plt\nfrom torch.optim import Adam\n"
+        "opt = torch.optim.SGD([])\nprint(1)\ntorch.save({}, 'x')\n"
+    )
+    assert [f.split(":")[0] for f in impurities(source)] == ["2", "3", "4", "5", "6"]
