@@ -1,5 +1,8 @@
 """The synthetic MovieLens-shaped generator: schema, determinism, planted signal."""
 
+import dataclasses
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -206,3 +209,25 @@ def test_find_titles_stands_in_the_most_rated_items_when_no_title_exists(data):
     assert data.find_titles([]) == {}
     with pytest.raises(ValueError, match="list of titles"):
         data.find_titles("Fargo (1996)")
+
+
+def test_find_titles_is_silent_on_the_synthetic_catalogue(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # its titles are made up: a miss is expected, not a typo
+        data.find_titles(["Star Wars (1977)"])
+
+
+def test_find_titles_names_each_miss_and_its_closest_title_on_a_real_catalogue(data):
+    titles = data.items["title"].copy()
+    titles.iloc[:3] = ["Star Wars (1977)", "Godfather, The (1972)", "Fargo (1996)"]
+    real = dataclasses.replace(data, name="ml-100k", items=data.items.assign(title=titles))
+    asked = ["star wars (1977)", "The Godfather (1972)", "Fargo", "Fargo (1996)", "Zzz (2099)"]
+    with pytest.warns(UserWarning) as caught:
+        assert real.find_titles(asked) == {"Fargo (1996)": 2}
+    message = str(caught[0].message)
+    assert "'star wars (1977)' (did you mean 'Star Wars (1977)'?)" in message
+    assert "'The Godfather (1972)' (did you mean 'Godfather, The (1972)'?)" in message
+    assert "'Fargo' (did you mean 'Fargo (1996)'?)" in message
+    assert "'Zzz (2099)'." in message and "stand in" not in message
+    with pytest.warns(UserWarning, match="the most-rated items stand in: "):
+        assert len(real.find_titles(["Zzz (2099)"])) == 1

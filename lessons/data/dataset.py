@@ -5,6 +5,8 @@ embedding tables and matrix rows directly; `user_ids` / `item_ids` map them back
 ids in the original files.
 """
 
+import difflib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -28,6 +30,32 @@ def interaction_matrix(frame: pd.DataFrame, n_users: int, n_items: int) -> sp.cs
     m.sum_duplicates()
     m.data[:] = 1.0
     return m
+
+
+def _closest_title(title: str, lower: dict[str, str]) -> str | None:
+    """The catalogue title a mistyped `title` most likely meant, or None; `lower` maps each
+    lower-cased title to the title."""
+    query = title.lower()
+    prefixed = [t for t in lower if t.startswith(query)]  # typed without its year
+    close = prefixed[:1] or difflib.get_close_matches(query, list(lower), n=1, cutoff=0.7)
+    return lower[close[0]] if close else None
+
+
+def _skipped_titles(missing: list[str], titles: list[str], stand_ins: list[str]) -> str:
+    """The warning for titles not in the catalogue: each with its closest title, if any."""
+    lower = {t.lower(): t for t in titles}
+    notes = [
+        f"{title!r}"
+        + (f" (did you mean {close!r}?)" if (close := _closest_title(title, lower)) else "")
+        for title in missing
+    ]
+    message = (
+        f"not in the catalogue, skipped: {'; '.join(notes)}. MovieLens titles end with the "
+        "year and put an article last, as in 'Godfather, The (1972)'."
+    )
+    if stand_ins:
+        message += f" None was found, so the most-rated items stand in: {'; '.join(stand_ins)}."
+    return message
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,18 +100,24 @@ class Dataset:
     def find_titles(self, titles: Sequence[str], *, stand_in: bool = True) -> dict[str, int]:
         """Item ids of the given titles, {title: id}; titles not in the catalogue are skipped.
 
-        When none is found and `stand_in` is set (the synthetic fallback has made-up titles),
-        the len(titles) most-rated items stand in, so a lesson cell still has movies to show.
+        A real catalogue warns about each skipped title, with the closest title it has, so a
+        typo does not silently change a lesson's movies. When none is found and `stand_in` is
+        set (the synthetic fallback has made-up titles), the len(titles) most-rated items
+        stand in, so a lesson cell still has movies to show.
         """
         if isinstance(titles, str):
             raise ValueError(f"titles must be a list of titles, got the string {titles!r}")
         names = self.items["title"]
         found = {t: int(np.flatnonzero(names == t)[0]) for t in titles if (names == t).any()}
-        if found or not stand_in or not titles:
-            return found
-        counts = np.bincount(self.interactions[ITEM].to_numpy(), minlength=self.n_items)
-        top = np.argsort(-counts, kind="stable")[: len(titles)]
-        return {str(names.iloc[i]): int(i) for i in top}
+        stand_ins = {}
+        if not found and stand_in and titles:
+            counts = np.bincount(self.interactions[ITEM].to_numpy(), minlength=self.n_items)
+            top = np.argsort(-counts, kind="stable")[: len(titles)]
+            stand_ins = {str(names.iloc[i]): int(i) for i in top}
+        missing = [t for t in titles if t not in found]
+        if missing and not self.is_synthetic:
+            warnings.warn(_skipped_titles(missing, names.tolist(), list(stand_ins)), stacklevel=2)
+        return found or stand_ins
 
     @property
     def is_synthetic(self) -> bool:
