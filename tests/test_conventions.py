@@ -45,6 +45,9 @@ def convention_breaks(source: str) -> list[str]:
         elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             if node.slice.value in COLUMNS:
                 found.append(f"{node.lineno}: [{node.slice.value!r}], use config's column name")
+        elif isinstance(node, ast.keyword) and node.arg in ("columns", "on", "by"):
+            if isinstance(node.value, ast.Constant) and node.value.value in COLUMNS:
+                found.append(f"{node.value.lineno}: {node.arg}={node.value.value!r}, use config's")
     return found
 
 
@@ -62,7 +65,7 @@ def test_the_package_takes_seed_k_and_column_names_from_config():
 def test_the_convention_scan_catches_literals():
     source = (
         "def fit(data, k=10, *, seed=0, name='x', other=None):\n"
-        "    return data['item'], data[ITEM], data['title']\n"
+        "    return data['item'], data[ITEM], data['title'], data.drop(columns='user')\n"
         "def good(k=DEFAULT_K, seed=None):\n"
         "    pass\n"
     )
@@ -70,6 +73,7 @@ def test_the_convention_scan_catches_literals():
         "1: fit(k=10)",
         "1: fit(seed=0)",
         "2: ['item']",
+        "2: columns='user'",
     ]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lessons.config import DEFAULT_K
+from lessons.config import DEFAULT_K, USER
 from lessons.data import Split
 from lessons.metrics import evaluate_dict
 from lessons.recommend import recommend
@@ -69,7 +69,7 @@ def alpha_report(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """(top-k list of `user` at α, `alpha_metrics` over every test user at α)."""
     table = recommend(model, split, user, k, alpha=alpha)
-    return table.drop(columns="user"), alpha_metrics(model, split, alpha, k)
+    return table.drop(columns=USER), alpha_metrics(model, split, alpha, k)
 
 
 class AlphaExplorer(Panel):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lessons.config import DEFAULT_K, ITEM, RECALL_K
+from lessons.config import DEFAULT_K, ITEM, RECALL_K, USER
 from lessons.data import Split
 from lessons.evaluation_demos import scores_for
 from lessons.metrics import evaluate_dict, recall_by_popularity_decile, short_head, top_k
@@ -74,7 +74,7 @@ def bias_report(
         ValueError: On an unknown user, k out of range, an unknown scoring, α with cosine, or
             α / cosine with a baseline (it has no embeddings).
     """
-    table = recommend(model, split, user, k, alpha=alpha, scoring=scoring).drop(columns="user")
+    table = recommend(model, split, user, k, alpha=alpha, scoring=scoring).drop(columns=USER)
     head = short_head(split.item_popularity())
     table.insert(4, "badge", np.where(head[table[ITEM].to_numpy()], "head", "tail"))
     metrics = evaluate_dict(_scores(model, split, scoring, alpha), split, k=k, metrics=BIAS_METRICS)
