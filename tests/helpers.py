@@ -1,5 +1,6 @@
 """Small models, data, training helpers and hand references shared by several test modules."""
 
+import ast
 import math
 
 import numpy as np
@@ -12,6 +13,13 @@ from lessons.features import ItemFeatures, QueryBatch, make_batch
 from lessons.models import SoftmaxDNN
 
 DAY = 86_400  # seconds
+
+
+def parse_cell(code: str) -> ast.Module:
+    """A notebook code cell as Python, skipping IPython's magics and shell escapes (`%`, `!`)."""
+    return ast.parse(
+        "\n".join(ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!")))
+    )
 
 
 def log_softmax_over(row: list[float], kept: list[int]) -> dict[int, float]:

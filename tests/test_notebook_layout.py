@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import parse_cell
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 WIDGET = "application/vnd.jupyter.widget-view+json"
 MEDIAN_CELL_LINES = 6  # the guide's "median about 5 lines", with one line of slack
@@ -19,13 +21,6 @@ CLOSING = ["Summary", "Exercises"]  # the headings after "Try it", in order
 
 def _source(cell: dict) -> str:
     return "".join(cell["source"])
-
-
-def _tree(code: str) -> ast.Module:
-    """Parse a cell, skipping IPython's magics and shell escapes, which are not Python."""
-    return ast.parse(
-        "\n".join(ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!")))
-    )
 
 
 def _headings(cells: list[dict]) -> list[tuple[int, str]]:
@@ -50,7 +45,7 @@ def _is_constant_setting(node: ast.stmt) -> bool:
 
 
 def _imports(code: str) -> list[ast.Import | ast.ImportFrom]:
-    return [n for n in ast.walk(_tree(code)) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return [n for n in ast.walk(parse_cell(code)) if isinstance(n, (ast.Import, ast.ImportFrom))]
 
 
 def _opening_problems(cells: list[dict], code: list[tuple[int, dict]], name: str) -> list[str]:
@@ -60,14 +55,16 @@ def _opening_problems(cells: list[dict], code: list[tuple[int, dict]], name: str
     if not re.match(rf"# {name[:2]} — \S", title) or "**Goals**" not in title:
         problems.append(f"cell 0 is not the title '# {name[:2]} — …' with its **Goals**")
     importing = [i for i, cell in code if _imports(_source(cell))]
-    if importing != [1] or len(_imports(_source(cells[1]))) != len(_tree(_source(cells[1])).body):
+    if importing != [1] or len(_imports(_source(cells[1]))) != len(
+        parse_cell(_source(cells[1])).body
+    ):
         problems.append(f"imports belong in cell 1 alone, found in cells {importing}")
     if any(alias.name == "*" for _, c in code for n in _imports(_source(c)) for alias in n.names):
         problems.append("a star import")
     tagged = [i for i, cell in code if "parameters" in cell["metadata"].get("tags", [])]
     if tagged != [2]:
         problems.append(f"cell 2 must be the one cell tagged 'parameters', tagged: {tagged}")
-    elif not all(_is_constant_setting(n) for n in _tree(_source(cells[2])).body):
+    elif not all(_is_constant_setting(n) for n in parse_cell(_source(cells[2])).body):
         problems.append("the parameters cell holds more than UPPER_CASE settings")
     return problems
 

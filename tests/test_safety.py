@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
+from tests.helpers import parse_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 STDLIB = sysconfig.get_paths()["stdlib"]
@@ -62,8 +63,7 @@ def test_the_checkpoint_scan_catches_an_unsafe_load():
 def test_every_checkpoint_load_is_weights_only():
     unsafe = []
     for where, code in _sources():
-        lines = [ln for ln in code.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-        tree = ast.parse("\n".join(lines))
+        tree = parse_cell(code)
         unsafe += [
             f"{where}:{c.lineno}" for c in _torch_load_calls(tree) if not _is_weights_only(c)
         ]
