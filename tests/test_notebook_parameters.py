@@ -1,12 +1,17 @@
-"""A learner changes the `parameters` cell and re-runs the notebook: it must still run.
+"""A learner changes the `parameters` cell, re-runs the notebook and pastes in the solutions.
 
 Each case puts new settings in a cell right after the `parameters` cell, as papermill does,
-and runs the notebook in a fresh kernel. The cases are the changes that once broke a lesson:
-a K other than 10 (notebooks 01 and 05 had "@10" written into a cell), a single user in 02's
-USERS, and a NEURAL without the two-tower model in 05. Outputs are not compared: other
-settings give other numbers. The epochs, grids and rounds are cut so the cases run in seconds.
+pastes each exercise's `solution()` over its `answer = ...` placeholder, and runs the notebook
+in a fresh kernel: every cell must run and every pasted solution must be marked correct. So a
+solution uses the notebook's own names (`p`, `psi0`, `dnn`, `BATCH`, `K`), not the names of the
+exercise's context, and still works when the parameters change. The cases include the changes
+that once broke a lesson: a K other than 10 (notebooks 01 and 05 had "@10" written into a cell),
+a single user in 02's USERS, and a NEURAL without the two-tower model in 05. Outputs are not
+compared: other settings give other numbers. Epochs, grids and rounds are cut so each case runs
+in about 20 s.
 """
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -20,27 +25,67 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def run_with(name: str, settings: str) -> None:
-    """Run notebook `name` with `settings` (Python source) injected after its parameters."""
+def run_with(name: str, settings: str, *, solutions: bool = True) -> None:
+    """Run notebook `name` with `settings` (Python source) injected after its parameters.
+
+    With `solutions`, every exercise cell runs its solution and asserts that it is correct.
+    """
     notebook = nbformat.reads((NOTEBOOKS / name).read_text(encoding="utf-8"), as_version=4)
     index = next(
         i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])
     )
     injected = nbformat.v4.new_code_cell(settings, metadata={"tags": ["injected-parameters"]})
     notebook.cells.insert(index + 1, injected)
+    if solutions:
+        cells = [c for c in notebook.cells if c.cell_type == "code" and CHECK.search(c.source)]
+        assert cells, f"{name} has no exercise cell"
+        for cell in cells:
+            cell.source = with_solution(cell.source)
     client = NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
     client.execute()
 
 
+CHECK = re.compile(r"^(nb\d\d)\.(\w+)\.check\(answer\b.*\)$", re.MULTILINE)
+
+
+def with_solution(source: str) -> str:
+    """An exercise cell with its solution pasted over `answer = ...` and the check asserted."""
+    module, name = CHECK.search(source).groups()
+    exercise = getattr(importlib.import_module(f"lessons.exercises.{module}"), name)
+    lines = source.splitlines()
+    placeholder = [i for i, line in enumerate(lines) if line.startswith("answer = ...")]
+    assert len(placeholder) == 1 and CHECK.fullmatch(lines[-1]), source
+    lines[placeholder[0]] = exercise.solution_code
+    lines[-1] = f"result = {lines[-1]}\nassert result.correct, result"
+    return "\n".join(lines)
+
+
 CASES = {
+    "00 with another split and λ": (
+        "00_movielens_tour.ipynb",
+        "SEED = 3\nTEST_FRAC = 0.1\nEASE_LAMBDA = 100.0",
+    ),
     "01 with K = 5": ("01_matrix_factorization.ipynb", "K = 5\nALPHAS = (0.0, 1.0)"),
     "02 with one user": (
         "02_softmax_dnn.ipynb",
         "USERS = [5]\nGRID_DEPTHS = (0,)\nGRID_SEEDS = (0,)\nGRID_EPOCHS = 1",
     ),
+    "03 with K = 20, one movie": (
+        "03_softmax_embeddings.ipynb",
+        'K = 20\nMOVIES = ("Fargo (1996)",)\nMAP_GENRES = ("Horror",)\nMF_EPOCHS = 5',
+    ),
+    "04 with K = 20, more cold items": (
+        "04_two_tower.ipynb",
+        "K = 20\nCOLD_FRAC = 0.3\nINBATCH_EPOCHS = 1\nCOLD_EPOCHS = 2\nDNN_EPOCHS = 1",
+    ),
     "05 with K = 5, no two-tower": (
         "05_popularity_bias.ipynb",
         'K = 5\nNEURAL = ("MF", "SoftmaxDNN")\nN_NEGATIVES = 20\nLOOP_ROUNDS = 1',
+    ),
+    "06 with K = 20, small grids": (
+        "06_serving_and_scale.ipynb",
+        "K = 20\nEPOCHS = 2\nUSER = 942\nML_CLUSTERS = (8,)\nNPROBES = (1, 4)\n"
+        "SIZES = (1_000, 10_000)",
     ),
 }
 
@@ -52,7 +97,7 @@ def test_notebook_runs_with_changed_parameters(case):
 
 def test_a_setting_the_lesson_cannot_use_is_refused_where_it_is_used():
     with pytest.raises(CellExecutionError) as refused:
-        run_with("05_popularity_bias.ipynb", 'NEURAL = ("MF",)')
+        run_with("05_popularity_bias.ipynb", 'NEURAL = ("MF",)', solutions=False)
     assert "keep ['SoftmaxDNN'] in NEURAL" in ANSI.sub("", str(refused.value))
 
 
@@ -61,3 +106,16 @@ def test_every_case_names_settings_its_notebook_has():
         params = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))["cells"][2]["source"]
         names = {line.split(" = ")[0] for line in "".join(params).splitlines() if " = " in line}
         assert {line.split(" = ")[0] for line in settings.splitlines()} <= names, name
+
+
+def test_every_notebook_has_a_case():
+    cased = {name for name, _ in CASES.values()}
+    assert cased == {path.name for path in NOTEBOOKS.glob("*.ipynb")}
+
+
+def test_a_solution_is_pasted_over_the_placeholder_and_asserted():
+    cell = 'print(nb05.sampled.question_text())\nanswer = ...  # "a"\nnb05.sampled.check(answer)'
+    assert with_solution(cell) == (
+        'print(nb05.sampled.question_text())\nanswer = "c"\n'
+        "result = nb05.sampled.check(answer)\nassert result.correct, result"
+    )

@@ -39,14 +39,14 @@ x_width = Exercise(
 cross_entropy = Exercise(
     name="nb02.cross_entropy",
     question="Compute L = -(1/B) Σ_u Σ_j p_uj log p̂_uj from `logits` (B, n_items) and the "
-    "normalized multi-hot `target` p (B, n_items), with p̂ = softmax(logits).",
+    "normalized multi-hot target `p` (B, n_items), with p̂ = softmax(logits).",
     expected=_cross_entropy,
     compare=close_to(rtol=1e-4),
     hints=[
         "torch.log_softmax(logits, dim=1) is log p̂, computed stably.",
-        "Multiply by target, sum over items (dim 1), average over rows, negate.",
+        "Multiply by p, sum over items (dim 1), average over rows, negate.",
     ],
-    solution_code="answer = -(target * torch.log_softmax(logits, dim=1)).sum(1).mean().item()",
+    solution_code="answer = -(p * torch.log_softmax(logits, dim=1)).sum(1).mean().item()",
     explanation="the softmax cross-entropy against the normalized multi-hot p, the DNN's loss",
 )
 

@@ -21,15 +21,15 @@ def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
 
 log_z = Exercise(
     name="nb03.log_z",
-    question="For one query embedding `psi` (d,) and the item embeddings `V` (n_items, d), "
+    question="For user 0's query embedding `psi0` (d,) and the item embeddings `V` (n_items, d), "
     "compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
     expected=_log_z,
     compare=close_to(rtol=1e-5),
     hints=[
-        "V @ psi gives every ⟨ψ, V_k⟩ at once.",
+        "V @ psi0 gives every ⟨ψ, V_k⟩ at once.",
         "torch.logsumexp(..., dim=0) computes log Σ exp without overflow.",
     ],
-    solution_code="answer = torch.logsumexp(V @ psi, dim=0).item()",
+    solution_code="answer = torch.logsumexp(V @ psi0, dim=0).item()",
     explanation="log p̂_j = ⟨ψ, V_j⟩ − log Z: one normalizer shared by every item of the query",
 )
 
@@ -40,13 +40,12 @@ neighbours = Exercise(
     expected=_neighbours,
     compare=same_sequence,
     hints=[
-        "V = model.item_embeddings().detach(); normalize the rows with V / V.norm(dim=1, "
-        "keepdim=True).",
+        "dnn.item_embeddings().detach() is V; divide each row by its norm, "
+        "V.norm(dim=1, keepdim=True).",
         f"Cosines = Vn @ Vn[{ITEM}]; set entry {ITEM} to -inf and take the top {TOP_N}.",
     ],
     solution_code=(
-        "V = model.item_embeddings().detach()\n"
-        "Vn = V / V.norm(dim=1, keepdim=True)\n"
+        "Vn = torch.nn.functional.normalize(dnn.item_embeddings().detach(), dim=1)\n"
         f"cos = Vn @ Vn[{ITEM}]\n"
         f"cos[{ITEM}] = -float('inf')\n"
         f"answer = torch.topk(cos, {TOP_N}).indices.numpy()"

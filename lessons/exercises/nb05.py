@@ -51,10 +51,10 @@ most_biased = Exercise(
     expected=_most_biased,
     compare=same_name,
     hints=[
-        "ARP is the mean training count of a recommended item: look at the arp@10 column.",
-        'compare["arp@10"].idxmax() returns the row label of the largest value.',
+        "ARP is the mean training count of a recommended item: look at the arp@K column.",
+        'compare[f"arp@{K}"].idxmax() returns the row label of the largest value.',
     ],
-    solution_code='answer = compare["arp@10"].idxmax()',
+    solution_code='answer = compare[f"arp@{K}"].idxmax()',
     explanation="Popularity shows the same global top-k to everyone: its ARP is the ceiling "
     "that every personalised model falls below",
 )

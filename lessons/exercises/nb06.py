@@ -38,14 +38,15 @@ logits_memory = Exercise(
     name="nb06.logits_memory",
     question="A full-softmax step holds the logits ψ Vᵀ, one float32 (4 bytes) per "
     "(example, item). "
-    "How many MiB (2**20 bytes) do they take for a batch of `batch` examples and `n_items` items?",
+    "How many MiB (2**20 bytes) do they take for a batch of `BATCH` examples over the largest "
+    "catalogue, `max(SIZES)` items?",
     expected=_logits_mb,
     compare=close_to(rtol=1e-3),
     hints=[
-        "The logits matrix has shape (batch, n_items).",
-        "batch * n_items * 4 bytes, divided by 2**20.",
+        "The logits matrix has shape (BATCH, max(SIZES)).",
+        "BATCH * max(SIZES) * 4 bytes, divided by 2**20.",
     ],
-    solution_code="answer = batch * n_items * 4 / 2**20",
+    solution_code="answer = BATCH * max(SIZES) * 4 / 2**20",
     explanation="and autograd keeps about two more tensors of that size (log-softmax and its "
     "gradient): that, not V, bounds the batch of a full softmax over a large catalogue",
 )
