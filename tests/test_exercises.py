@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lessons.exercises import (
     CORRECT,
@@ -45,13 +46,30 @@ def test_close_to_reports_direction_and_shape():
     assert compare(3.0, 4.0) == (False, "3 is too small")
     assert compare([1, 2], [1, 2, 3])[0] is False
     assert compare([1, 2, 9], [1, 2, 3]) == (False, "1 entries differ")
+    assert compare([4.0, 5.0], 4.0) == (False, "expected one number, got an array of shape (2,)")
+
+
+def test_close_to_takes_a_number_in_the_forms_a_learner_computes_it():
+    compare = close_to(rtol=1e-6)
+    for answer in (np.array([4.0]), [4.0], pd.Series([4.0]), torch.tensor([4.0])):
+        assert compare(answer, 4.0)[0], type(answer)
+    assert compare(torch.ones(3, requires_grad=True) * 2, [2, 2, 2])[0]  # detached, not an error
+    assert compare(np.float32(0.1884661), 0.18846611177170036)[0]  # float32 rounding
+    # Six digits would print the same number twice: the message shows all of them.
+    assert close_to(rtol=1e-9)(0.1884662, 0.18846611) == (False, "0.1884662 is too large")
+
+
+def test_choice_takes_the_option_as_it_is_printed():
+    for answer in ("b", " B ", "(b)", "b)", "b."):
+        assert choice(answer, "b")[0], answer
+    assert not choice("(a)", "b")[0] and not choice("bc", "b")[0]
 
 
 def test_same_sequence_and_choice_messages():
     assert same_sequence([3, 1, 2], [3, 1, 2])[0]
     assert same_sequence([1, 2, 3], [3, 1, 2]) == (False, "the right items, in the wrong order")
     assert same_sequence([1, 2], [3, 1, 2]) == (False, "expected 3 items, got 2")
-    assert choice(" B ", "b")[0] and not choice("a", "b")[0]
+    assert not choice("a", "b")[0]
     assert not choice(2, "b")[0]
 
 

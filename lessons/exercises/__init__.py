@@ -83,18 +83,30 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
     """Comparison for numbers and arrays: |answer − expected| <= atol + rtol · |expected|."""
 
     def compare(answer: Any, expected: Any) -> tuple[bool, str]:
-        a = np.asarray(answer, dtype=np.float64)
-        e = np.asarray(expected, dtype=np.float64)
+        a, e = _as_float_array(answer), _as_float_array(expected)
+        if e.ndim == 0 and a.size == 1:  # `[x]` or a one-entry Series/tensor is one number too
+            a = a.reshape(())
         if a.shape != e.shape:
-            return False, f"expected shape {e.shape}, got {a.shape}"
+            wanted = "one number" if e.ndim == 0 else f"shape {e.shape}"
+            return False, f"expected {wanted}, got an array of shape {a.shape}"
         if np.allclose(a, e, rtol=rtol, atol=atol):
             return True, "matches"
         if e.ndim == 0:
             direction = "too large" if a > e else "too small"
-            return False, f"{float(a):.6g} is {direction}"
+            shown = f"{float(a):.6g}"
+            if shown == f"{float(e):.6g}":  # 6 digits would hide the difference: show them all
+                shown = repr(float(a))
+            return False, f"{shown} is {direction}"
         return False, f"{int((~np.isclose(a, e, rtol=rtol, atol=atol)).sum())} entries differ"
 
     return compare
+
+
+def _as_float_array(x: Any) -> np.ndarray:
+    """`x` as a float64 array; a torch tensor is detached first (it may require grad)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=np.float64)
 
 
 def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
@@ -110,10 +122,12 @@ def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
 
 
 def choice(answer: Any, expected: Any) -> tuple[bool, str]:
-    """Comparison for multiple choice: the letter, case and spaces ignored."""
+    """Comparison for multiple choice: the letter, case, spaces and "(b)"-style brackets ignored."""
     if not isinstance(answer, str):
         return False, f"answer with one letter as a string, e.g. 'a'; got {answer!r}"
-    ok = answer.strip().lower() == str(expected).lower()
+    # The options print as "(b) ...", so "(b)", "b)" and "b." name option b as well.
+    letter = answer.strip().strip("().").strip().lower()
+    ok = letter == str(expected).lower()
     return ok, "matches" if ok else f"{answer.strip()!r} is not the right option"
 
 
