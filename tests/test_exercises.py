@@ -69,6 +69,22 @@ def test_same_sequence_and_choice_messages():
     assert same_sequence([3, 1, 2], [3, 1, 2])[0]
     assert same_sequence([1, 2, 3], [3, 1, 2]) == (False, "the right items, in the wrong order")
     assert same_sequence([1, 2], [3, 1, 2]) == (False, "expected 3 items, got 2")
+    assert same_sequence([3, 3, 2], [3, 1, 2]) == (False, "your list repeats an item")
+
+
+def test_same_sequence_refuses_what_is_not_a_list_of_ids():
+    scores = torch.tensor([0.1, 0.9, 0.5, 0.7])
+    for answer in (np.array([[3], [1], [2]]), pd.Series([3, 1, 2]), torch.tensor([3, 1, 2])):
+        assert same_sequence(answer, [3, 1, 2])[0], type(answer)
+    # int() would have read the score 0.9 as item 0: a score is refused, not truncated.
+    assert same_sequence(torch.topk(scores, 1).values, [0]) == (
+        False,
+        "item ids are whole numbers, got 0.9 (a score, not an id?)",
+    )
+    ok, message = same_sequence(torch.topk(scores, 3), [1, 3, 2])  # (values, indices)
+    assert not ok and "flat list" in message and ".indices" in message
+    table = pd.DataFrame({"item": [1, 3, 2], "title": ["A", "B", "C"]})
+    assert "'item' column" in same_sequence(table, [1, 3, 2])[1]
     assert not choice("a", "b")[0]
     assert not choice(2, "b")[0]
 
@@ -76,6 +92,9 @@ def test_same_sequence_and_choice_messages():
 def test_malformed_answer_is_incorrect_not_an_exception():
     ex = Exercise("demo", "q", lambda: [1, 2], same_sequence, [], "answer = [1, 2]")
     result = ex.check("not a list of ids")
+    assert result.status == INCORRECT and "whole numbers" in result.message
+    ex = Exercise("demo", "q", lambda: 2.0, close_to(), [], "answer = 2.0")
+    result = ex.check({"a": "dict"})  # np.asarray(...).astype(float) raises
     assert result.status == INCORRECT and "could not compare" in result.message
 
 

@@ -102,20 +102,41 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
     return compare
 
 
-def _as_float_array(x: Any) -> np.ndarray:
-    """`x` as a float64 array; a torch tensor is detached first (it may require grad)."""
+def _as_array(x: Any) -> np.ndarray:
+    """`x` as a NumPy array; a torch tensor is detached first (it may require grad)."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=np.float64)
+    return np.asarray(x)
+
+
+def _as_float_array(x: Any) -> np.ndarray:
+    return _as_array(x).astype(np.float64)
 
 
 def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
     """Comparison for ordered lists of ids: same items in the same order."""
-    a, e = [int(x) for x in np.ravel(answer)], [int(x) for x in np.ravel(expected)]
+    ids = _as_array(answer)
+    if sum(n > 1 for n in ids.shape) > 1:
+        return False, (
+            f"expected a flat list of item ids, got an array of shape {ids.shape} (from "
+            "torch.topk take .indices; from a table, its 'item' column)"
+        )
+    ids = ids.ravel()
+    # int() would truncate a score such as 0.93 to the id 0, so anything but whole numbers is
+    # refused rather than compared.
+    wrong = [x for x in ids if not isinstance(x, (int, float, np.number)) or x != np.round(x)]
+    if wrong:
+        value = wrong[0].item() if isinstance(wrong[0], np.generic) else wrong[0]
+        if isinstance(value, float):
+            return False, f"item ids are whole numbers, got {value:.4g} (a score, not an id?)"
+        return False, f"item ids are whole numbers, got {value!r}"
+    a, e = [int(x) for x in ids], [int(x) for x in np.ravel(expected)]
     if a == e:
         return True, "matches"
     if len(a) != len(e):
         return False, f"expected {len(e)} items, got {len(a)}"
+    if len(set(a)) < len(a):
+        return False, "your list repeats an item"
     if sorted(a) == sorted(e):
         return False, "the right items, in the wrong order"
     return False, f"{len(set(a) - set(e))} of your {len(a)} items are not in the expected list"
