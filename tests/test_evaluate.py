@@ -174,3 +174,18 @@ def test_evaluate_rejects_bad_inputs():
     no_test = make_split([(0, 0)], [], 3, 5)
     with pytest.raises(ValueError, match="no test interactions"):
         evaluate(SCORES, no_test, k=2, recall_k=2)
+
+
+def test_a_full_integer_score_matrix_is_not_taken_for_lists_silently():
+    counts = np.tile(np.array([3, 3, 1, 0, 0]), (3, 1))  # training counts as scores: int64
+    with pytest.raises(ValueError, match=r"repeats an item.*astype\(float\)"):
+        evaluate(counts, HAND, k=2, recall_k=2)
+    # As floats they are scores: users 0 and 1 each find their test item in [1, 2] and [0, 2].
+    assert evaluate_dict(counts.astype(float), HAND, k=2, recall_k=2)["recall@2"] == 1.0
+
+
+def test_precomputed_lists_are_checked_before_they_are_reindexed_to_candidates():
+    split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=np.array([2, 3, 4]))
+    for bad in ([[7], [2]], [[-2], [2]]):  # outside the catalogue, and an id below -1
+        with pytest.raises(ValueError, match="outside|catalogue|-1"):
+            evaluate_dict(np.array(bad), split, metrics=["coverage@1"])

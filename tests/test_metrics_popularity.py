@@ -152,3 +152,12 @@ def test_popularity_metrics_reject_bad_input():
         popularity_bins(np.array([1, 2, 3]), 5)
     with pytest.raises(ValueError, match="one column per"):
         recall_by_popularity_decile(topk, sp.csr_matrix((1, 5)), np.array([1, 2, 3]), 2)
+
+
+def test_unsigned_counts_are_ordered_like_signed_ones():
+    # -c wraps around for unsigned integers; the column sums of a uint8 matrix are uint64.
+    counts = np.array([0, 5, 1, 3], dtype=np.uint32)
+    assert short_head(counts, 0.25).tolist() == [False, True, False, False]
+    np.testing.assert_array_equal(
+        popularity_bins(counts, 2), popularity_bins(counts.astype(np.int64), 2)
+    )

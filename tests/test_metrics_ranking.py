@@ -296,3 +296,8 @@ def test_mean_without_any_test_item_is_an_error():
     with pytest.raises(ValueError, match="no relevant item"):
         ndcg_at_k(HAND_TOPK, empty, 3)
     assert np.isnan(ndcg_at_k(HAND_TOPK, empty, 3, reduce=False)).all()
+
+
+def test_top_k_refuses_a_block_size_below_one():
+    with pytest.raises(ValueError, match="block_rows must be a positive integer"):
+        top_k(np.random.default_rng(0).random((3, 5)), 2, block_rows=-1)

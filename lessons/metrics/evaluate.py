@@ -28,7 +28,7 @@ from lessons.metrics.ranking import (
     recall_at_k,
     recall_at_k_capped,
 )
-from lessons.metrics.topk import PAD, check_k, to_numpy, top_k
+from lessons.metrics.topk import PAD, check_k, to_numpy, top_k, validate_topk
 
 ACCURACY_METRICS = {
     "recall": recall_at_k,
@@ -98,7 +98,16 @@ def _lists(
                 f"top-k lists have shape {arr.shape}; expected ({split.n_users}, >= {max_k}): "
                 "one row per user of the split and at least as many items as the largest k"
             )
-        return arr[users, :max_k]
+        try:  # here, not in each metric: with candidates the ids are re-indexed first
+            return validate_topk(arr[users], max_k, split.n_items)
+        except ValueError as err:
+            if arr.shape[1] != split.n_items:
+                raise
+            # A full (n_users, n_items) integer matrix is more likely scores than lists.
+            raise ValueError(
+                f"{err}. An integer array is read as top-k item lists; if these are "
+                "integer scores (counts, say), pass them as floats: scores.astype(float)"
+            ) from None
     if arr.shape != (split.n_users, split.n_items):
         raise ValueError(
             f"scores have shape {arr.shape}; expected (n_users, n_items) = "

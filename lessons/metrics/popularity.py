@@ -24,7 +24,9 @@ def _counts(train_counts: np.ndarray) -> np.ndarray:
         )
     if not np.issubdtype(counts.dtype, np.number) or (counts < 0).any():
         raise ValueError("train_counts must hold non-negative interaction counts per item")
-    return counts
+    # Signed, because orderings negate the counts and -c wraps around for unsigned integers
+    # (the column sums of a uint8 matrix are uint64).
+    return counts.astype(np.int64) if counts.dtype.kind == "u" else counts
 
 
 def _n_items(n_items: int) -> int:

@@ -210,6 +210,8 @@ def top_k(
     if cand is not None:
         column_of = np.full(n_items, -1, dtype=np.int64)
         column_of[cand] = np.arange(cand.size)
+    if block_rows is not None:
+        check_k(block_rows, "block_rows")
     dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float64
     step = block_rows or max(1, _BLOCK_ELEMENTS // n_rankable)
     out = np.empty((n_users, k), dtype=np.int64)
