@@ -94,7 +94,9 @@ def coverage_rerank_table(
 
     Rows "served" (top-k of the scores), "re-ranked" (`rerank_for_coverage` to `target`)
     and "relative change" (re-ranked / served − 1); column "users changed" counts the users whose
-    list differs. Seen items are excluded and users are evaluated as in `lessons.metrics.evaluate`.
+    list differs. Seen items are excluded and users are evaluated as in `lessons.metrics.evaluate`:
+    only users with test items, so only their lists are re-ranked, and the target is reached
+    over the lists that are evaluated.
 
     Raises:
         ValueError: For a split that ranks only candidate items (cold start): the re-rank
@@ -107,7 +109,11 @@ def coverage_rerank_table(
         )
     seen = split.seen_matrix()
     served = top_k(scores, k, exclude=seen)
-    reranked = rerank_for_coverage(scores, k, target, exclude=seen, depth=depth)
+    evaluated = np.flatnonzero(np.diff(split.test_matrix().indptr))
+    reranked = served.copy()
+    reranked[evaluated] = rerank_for_coverage(
+        to_numpy(scores, "scores")[evaluated], k, target, exclude=seen[evaluated], depth=depth
+    )
     metrics = [f"{name}@{k}" for name in TABLE_METRICS]
     table = pd.DataFrame(
         {

@@ -106,3 +106,23 @@ def test_on_ml100k_coverage_doubles_while_ndcg_and_arp_barely_move(ml100k):
     assert served["ndcg@10"] - reranked["ndcg@10"] < 0.01  # measured 0.0021
     assert abs(table.loc["relative change", "arp@10"]) < 0.03  # measured −1.6 %
     assert reranked["users changed"] < 0.4 * split.n_users  # measured 277 of 943
+
+
+def test_table_re_ranks_only_the_users_it_evaluates(tiny_split):
+    from dataclasses import replace
+
+    # Users with odd ids have no test items, so evaluate() leaves them out. The re-rank must
+    # spend its swaps on the evaluated lists, or the table misses a reachable target.
+    split = replace(tiny_split, test=tiny_split.test[tiny_split.test["user"] % 2 == 0])
+    evaluated = np.unique(split.test["user"])
+    rng = np.random.default_rng(0)
+    # Everyone ranks by one popularity order (plus a little noise): the lists overlap.
+    scores = np.linspace(5, 0, split.n_items) + 0.01 * rng.normal(
+        size=(split.n_users, split.n_items)
+    )
+    served = top_k(scores[evaluated], 3, exclude=split.seen_matrix()[evaluated])
+    shown = np.unique(served[served >= 0]).size
+    target = (shown + 5) / split.n_items  # five swaps among the evaluated users reach it
+    table = coverage_rerank_table(scores, split, target, k=3, depth=20)
+    assert table.loc["re-ranked", "coverage@3"] >= target - 1e-12
+    assert 0 < table.loc["re-ranked", "users changed"] <= evaluated.size
