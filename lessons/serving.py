@@ -132,8 +132,11 @@ class IVFIndex:
         for row, query in enumerate(queries):  # one request at a time: that is the latency
             cand = self.probe(query, nprobe)
             scores = self.items[cand] @ query
-            best = np.argpartition(-scores, min(k, cand.size) - 1)[:k]
-            best = best[np.lexsort((cand[best], -scores[best]))]  # by score, ties to lower id
+            kth = scores[np.argpartition(-scores, min(k, cand.size) - 1)[min(k, cand.size) - 1]]
+            # Every item at least as good as the k-th, so that a tie at the cut goes to the
+            # lower id as in brute_force_top_k (argpartition alone picks one of them at random).
+            best = np.flatnonzero(scores >= kth)
+            best = best[np.lexsort((cand[best], -scores[best]))][:k]  # by score, ties to lower id
             ids[row, : best.size], scanned[row] = cand[best], cand.size
         return ids, scanned
 
@@ -228,7 +231,8 @@ def softmax_step_seconds(
         raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
     n_items, dim, batch = (_positive(n, v) for n, v in (("n_items", n_items), ("dim", dim),
                                                           ("batch", batch)))  # fmt: skip
-    if isinstance(n_negatives, bool) or not isinstance(n_negatives, int) or n_negatives < 0:
+    integer = isinstance(n_negatives, int | np.integer) and not isinstance(n_negatives, bool)
+    if not integer or n_negatives < 0:
         raise ValueError(f"n_negatives must be an integer >= 0, got {n_negatives!r}")
     gen = torch.Generator().manual_seed(seed)
     V = torch.randn(n_items, dim, generator=gen).mul_(0.1).requires_grad_()  # in place: one copy

@@ -140,3 +140,18 @@ def test_ivf_report_rejects_bad_nprobe(index, catalogue):
     exact = brute_force_top_k(catalogue[1], catalogue[0], 5)
     with pytest.raises(ValueError, match="between 1 and 16"):
         ivf_report(index, catalogue[1], exact, 0)
+
+
+def test_ivf_breaks_ties_at_the_cut_toward_the_lower_id_like_brute_force():
+    # Ten copies of one vector (as an item tower fed only content features can give): a
+    # tie at the k-th place must go to the lower id, or recall falls below 1 at full probe.
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(5, 4)).astype(np.float32)
+    items = np.vstack([base, np.repeat(base[:1], 10, axis=0)])
+    queries = rng.normal(size=(30, 4)).astype(np.float32)
+    ids, _ = IVFIndex.build(items, 2, seed=0).search(queries, 3, 2)
+    np.testing.assert_array_equal(ids, brute_force_top_k(queries, items, 3))
+
+
+def test_softmax_step_takes_numpy_integers():
+    assert softmax_step_seconds(100, "sampled", n_negatives=np.int64(8), repeats=1) > 0
