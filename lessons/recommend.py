@@ -46,10 +46,14 @@ from lessons.scoring import (
 SCORINGS = ("dot", "cosine")
 
 
-def _check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
+def check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
+    """`alpha` as a float, or a ValueError for an unknown scoring, a non-finite α, α with
+    cosine, or (embeddings=False) any scoring but the plain dot product."""
     if scoring not in SCORINGS:
         raise ValueError(f"unknown scoring {scoring!r}; choose 'dot' or 'cosine'")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not np.isfinite(alpha):
+    # NumPy scalars too: `for alpha in np.linspace(0, 1, 5)` is how a sweep is written.
+    real = isinstance(alpha, int | float | np.integer | np.floating)
+    if isinstance(alpha, bool) or not real or not np.isfinite(alpha):
         raise ValueError(f"alpha must be a finite number (0 = plain dot product), got {alpha!r}")
     if scoring == "cosine" and alpha != 0:
         raise ValueError("cosine already divides by ‖V_j‖ (and ‖ψ‖); use alpha with scoring='dot'")
@@ -115,7 +119,7 @@ def recommend(
         raise ValueError(f"data must be a lessons.data.Split, got {type(data).__name__}")
     users = check_users(users, data.n_users)
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
-    alpha = _check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
+    alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
     history = history_matrix(data)[users]
     if _is_baseline(model):
         scores = np.asarray(model.scores(history), dtype=np.float32)
@@ -156,7 +160,7 @@ def recommend_for_query(
     if not isinstance(data, Split):
         raise ValueError(f"data must be a lessons.data.Split, got {type(data).__name__}")
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
-    alpha = _check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
+    alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
     features = None if _is_baseline(model) else split_features(data)
     batch = ad_hoc_query(
         data.dataset, liked_items, features=features, age=age, gender=gender, occupation=occupation
@@ -201,7 +205,7 @@ def similar_items(
     n = dataset.n_items
     item = check_int("item", item, 0, n - 1, hint=" (a contiguous item id)")
     k = check_int("k", k, 1, n - 1, hint=" (the other items of the catalogue)")
-    _check_scoring(scoring, 0.0)
+    check_scoring(scoring, 0.0)
     check_model(model, n)
     with evaluating(model):
         v = model.item_embeddings()
@@ -218,4 +222,11 @@ def similar_items(
     return _table(top_k(scores, k, exclude=itself), scores, dataset, popularity)
 
 
-__all__ = ["SCORINGS", "recommend", "recommend_for_query", "score_users", "similar_items"]
+__all__ = [
+    "SCORINGS",
+    "check_scoring",
+    "recommend",
+    "recommend_for_query",
+    "score_users",
+    "similar_items",
+]

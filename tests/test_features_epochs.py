@@ -104,3 +104,10 @@ def test_epoch_sampler_rejects_bad_arguments():
         sampler.epoch(np.random.default_rng(0), 0)
     empty = EpochSampler(sp.csr_matrix((3, 4)), 0.5)
     assert empty.epoch(np.random.default_rng(0), 2) == []
+
+
+def test_a_numpy_integer_batch_size_is_a_batch_size():
+    sampler = EpochSampler(random_csr(), 0.5)
+    sizes = [b.size for b in sampler.epoch(np.random.default_rng(0), np.int64(64))]
+    assert sizes == [b.size for b in sampler.epoch(np.random.default_rng(0), 64)]
+    assert sizes[0] == 64 and len(sizes) > 1

@@ -182,3 +182,13 @@ def test_similar_items_excludes_the_item_and_ranks_by_cosine(split, model):
 def test_bad_input_raises(split, model, call, match):
     with pytest.raises(ValueError, match=match):
         call(model, split)
+
+
+def test_alpha_may_be_a_numpy_number(model, split):
+    # `for alpha in np.arange(3)` is how a learner writes a sweep (np.float64 is a float
+    # already; np.int64 and np.float32 are not).
+    for alpha in (*np.arange(2), *np.linspace(0.0, 1.0, 3, dtype=np.float32)):
+        table = recommend(model, split, [0], 5, alpha=alpha)
+        assert table.equals(recommend(model, split, [0], 5, alpha=float(alpha)))
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        recommend(model, split, [0], 5, alpha=np.float64("nan"))

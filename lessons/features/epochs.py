@@ -92,8 +92,10 @@ class EpochSampler:
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
                              f"got {rng!r}")  # fmt: skip
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        integer = isinstance(batch_size, int | np.integer) and not isinstance(batch_size, bool)
+        if not integer or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = int(batch_size)
         x, order = self.matrix, rng.permutation(self.users)
         if order.size == 0:
             return []

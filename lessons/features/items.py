@@ -145,7 +145,7 @@ def item_features(
     """
     if (
         isinstance(min_word_count, bool)
-        or not isinstance(min_word_count, int)
+        or not isinstance(min_word_count, int | np.integer)
         or min_word_count < 1
     ):
         raise ValueError(f"min_word_count must be an integer >= 1, got {min_word_count!r}")

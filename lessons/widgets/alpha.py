@@ -16,7 +16,7 @@ import torch
 from lessons.config import DEFAULT_K, USER
 from lessons.data import Split
 from lessons.metrics import evaluate_dict
-from lessons.recommend import recommend
+from lessons.recommend import check_scoring, recommend
 from lessons.scoring import check_model, query_scores, split_features, user_batches
 from lessons.widgets.base import Panel, frame_html
 
@@ -34,16 +34,11 @@ def model_scores(
         ValueError: On a model sized for another catalogue, an unknown scoring, a non-finite
             α, or α with cosine.
     """
-    if scoring not in ("dot", "cosine"):
-        raise ValueError(f"unknown scoring {scoring!r}; choose 'dot' or 'cosine'")
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite number (0 = plain dot product), got {alpha!r}")
-    if scoring == "cosine" and alpha != 0:
-        raise ValueError("cosine already divides by ‖V_j‖; use alpha with scoring='dot'")
+    alpha = check_scoring(scoring, alpha)
     check_model(model, split.n_items)
     users = np.arange(split.n_users)
     batches = user_batches(split, users, split_features(split))
-    return query_scores(model, batches, float(alpha), scoring).numpy()
+    return query_scores(model, batches, alpha, scoring).numpy()
 
 
 def alpha_metrics(
