@@ -75,7 +75,9 @@ def _check_fit_args(
             rule = "> 0 (e.g. 1e-2)" if low is not None else ">= 0"
             raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
     if target_share is not None and not (
-        isinstance(target_share, float | int) and 0 < target_share < 1
+        isinstance(target_share, float | int | np.floating | np.integer)
+        and not isinstance(target_share, bool)
+        and 0 < target_share < 1
     ):
         raise ValueError(f"target_share must lie in (0, 1) (e.g. 0.5), got {target_share!r}")
     for cb in callbacks:
@@ -244,7 +246,7 @@ def fit(
                 row = {"epoch": epoch, "train_loss": loss, **(evaluate(model) if due else {})}
                 row["seconds"] = time.perf_counter() - start
                 history.rows.append(row)
-                if due and history.monitor == "test":
+                if history.monitor == "test":  # no selection: end on the last full epoch
                     kept = _snapshot(model)
                 elif due and (
                     history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key]
@@ -254,7 +256,8 @@ def fit(
                 for cb in callbacks:
                     cb(history, model)
                 best = history.best_epoch
-                if patience is not None and best is not None and epoch - best >= patience:
+                # Only an evaluated epoch can show that the model stopped improving.
+                if patience is not None and due and best is not None and epoch - best >= patience:
                     history.stopped_early = True
                     break
     except KeyboardInterrupt:

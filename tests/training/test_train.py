@@ -153,3 +153,31 @@ def test_cosine_schedule_ends_near_zero_and_differs_from_constant(split):
     constant_last_step = (seen[-1] - seen[-2]).abs().mean()
     # The last cosine epoch runs at lr · (0…0.15): its weights move far less.
     assert cosine_last_step < 0.5 * constant_last_step
+
+
+def test_patience_counts_only_evaluated_epochs(split):
+    # Evaluated every 2 epochs with patience 1: an epoch without an evaluation cannot show
+    # that the model stopped improving (it used to stop at epoch 3, after one evaluation).
+    history = fit(tiny_dnn(split.n_items), split, epochs=40, lr=0.05, eval_every=2, patience=1)
+    evaluated = [r for r in history.rows if "ndcg@10" in r]
+    assert history.stopped_early and len(evaluated) >= 2
+    last = history.rows[-1]
+    assert last in evaluated and last["epoch"] > history.best_epoch
+    assert last["ndcg@10"] <= history.best()["ndcg@10"]
+
+
+def test_monitoring_test_an_interrupt_keeps_the_last_completed_epoch(data):
+    split = random_split(data, seed=0)  # no validation part: test is monitored, not selected
+    model, states = tiny_dnn(split.n_items), {}
+
+    def interrupt_at_3(history, m):
+        states[len(history)] = copy.deepcopy(m.state_dict())
+        if len(history) == 3:  # epoch 3 is not evaluated (every 2)
+            with torch.no_grad():
+                m.item_embeddings().add_(1.0)  # as if stopped mid-epoch 4
+            raise KeyboardInterrupt
+
+    history = fit(model, split, epochs=8, eval_every=2, callbacks=[interrupt_at_3])
+    assert history.interrupted and len(history) == 3
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, states[3][name], rtol=0, atol=0)

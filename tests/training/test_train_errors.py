@@ -1,5 +1,6 @@
 """What the training loop refuses: bad arguments, models and data, and a diverging loss."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
         ({"k": 401}, "k must"),
         ({"target_share": 0.0}, "target_share"),
         ({"target_share": 1.0}, "target_share"),
+        ({"target_share": True}, "target_share"),
         ({"weight_decay": -1e-3}, "weight_decay"),
         ({"patience": 0}, "patience"),
         ({"seed": -1}, "seed"),
@@ -62,3 +64,10 @@ def test_diverging_loss_is_reported(split):
 def test_bad_schedule_arguments_raise(split, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fit(tiny_dnn(split.n_items), split, epochs=1, **kwargs)
+
+
+def test_numpy_numbers_are_numbers(split):
+    # A sweep over np.array([...]) hands fit NumPy scalars.
+    history = fit(tiny_dnn(split.n_items), split, epochs=np.int64(1), batch_size=np.int64(64),
+                  target_share=np.float32(0.5), lr=np.float64(0.01))  # fmt: skip
+    assert len(history) == 1
