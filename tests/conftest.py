@@ -52,7 +52,8 @@ FAKE_ML100K = {
         f"10|Alpha (1995)|01-Jan-1995||http://example.org/a|{_flags('Action')}\n"
         f"20|Beta (1996)|12-Mar-1996||http://example.org/b|{_flags('Comedy', 'Drama')}\n"
         f"30|unknown||||{_flags('unknown')}\n"
-        f"40|Gamma (1997)|01-Jan-1997||http://example.org/c|{_flags('Drama')}\n"
+        # A title that ends in a space, as three of the real u.item's do.
+        f"40|Gamma (1997) |01-Jan-1997||http://example.org/c|{_flags('Drama')}\n"
     ),
     "u.user": "1|24|M|technician|85711\n2|53|F|other|94043\n5|33|F|writer|T8H1N\n",
     "u.genre": "".join(f"{g}|{i}\n" for i, g in enumerate(ML100K_GENRES)) + "\n",

@@ -154,3 +154,10 @@ def test_ad_hoc_query_refuses_demographics_the_dataset_lacks():
     f = query_features(ds, ds.interactions)
     with pytest.raises(ValueError, match="no demographics"):
         ad_hoc_query(ds, [0], features=f, age=30)
+
+
+def test_ad_hoc_query_takes_the_ids_as_find_titles_gives_them():
+    ds = tiny_dataset()
+    found = {"a title": 3, "another": 1}  # Dataset.find_titles returns {title: id}
+    for liked in (found, found.values(), {3, 1}, (i for i in (3, 1)), np.array([3, 1])):
+        assert ad_hoc_query(ds, liked, features=None).bag.tolist() == [1, 3], type(liked)

@@ -251,3 +251,10 @@ def test_temporal_split_on_real_movielens_100k():
     first_test = split.test.groupby("user")["timestamp"].min()
     assert (first_test >= split.train.groupby("user")["timestamp"].max()[first_test.index]).all()
     assert len(split.test) == pytest.approx(20_000, abs=300)
+
+
+def test_temporal_split_with_last_n_ignores_test_frac(tiny):
+    expected = pairs(temporal_split(tiny, last_n=1).test)
+    assert pairs(temporal_split(tiny, test_frac=None, last_n=1).test) == expected
+    # test_frac's default (0.2) plus valid_frac would exceed 1, but last_n replaces test_frac.
+    assert temporal_split(tiny, last_n=1, valid_frac=0.85).kind == "temporal"

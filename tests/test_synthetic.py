@@ -231,3 +231,9 @@ def test_find_titles_names_each_miss_and_its_closest_title_on_a_real_catalogue(d
     assert "'Zzz (2099)'." in message and "stand in" not in message
     with pytest.warns(UserWarning, match="the most-rated items stand in: "):
         assert len(real.find_titles(["Zzz (2099)"])) == 1
+
+
+def test_find_titles_takes_a_series(data):
+    wanted = data.items["title"].iloc[[3, 1]]
+    assert data.find_titles(wanted) == {wanted.iloc[0]: 3, wanted.iloc[1]: 1}
+    assert len(data.find_titles(pd.Series(["Foo (1999)"]))) == 1  # the stand-in

@@ -107,6 +107,7 @@ class Dataset:
         """
         if isinstance(titles, str):
             raise ValueError(f"titles must be a list of titles, got the string {titles!r}")
+        titles = list(titles)  # a Series or an array too (their truth value is ambiguous)
         names = self.items["title"]
         found = {t: int(np.flatnonzero(names == t)[0]) for t in titles if (names == t).any()}
         stand_ins = {}

@@ -89,7 +89,8 @@ def _titled_items(
     seen = pd.unique(labels.str.split("|").explode())
     genres = tuple(g for g in seen if g not in (NO_GENRES, ""))
     flags = labels.str.get_dummies(sep="|").reindex(columns=list(genres), fill_value=0)
-    frame = pd.concat([movies[["id", "title"]], flags.astype(np.int8)], axis=1)
+    titles = movies["title"].str.strip()  # as for ML-100K, whose u.item has stray spaces
+    frame = pd.concat([movies[["id"]], titles, flags.astype(np.int8)], axis=1)
     item_ids, rows, _ = catalogue(path, frame, first_line)
     year = pd.to_numeric(rows["title"].str.extract(YEAR_IN_TITLE)[0], errors="coerce")
     rows.insert(1, "year", year.to_numpy(dtype=float))
@@ -126,7 +127,10 @@ def read_ml100k(folder: Path) -> Dataset:
     # Release dates look like "01-Jan-1995"; a few are empty (year NaN).
     year = pd.to_numeric(items["release"].str[-4:], errors="coerce").to_numpy(float)
     items = pd.concat(
-        [pd.DataFrame({"title": items["title"], "year": year}), items[list(genres)]], axis=1
+        # Three titles of u.item end in a space ("Two Friends (1986) "): strip them, so that
+        # the title a learner types is found.
+        [pd.DataFrame({"title": items["title"].str.strip(), "year": year}), items[list(genres)]],
+        axis=1,
     )
     user_columns = {"id": np.int64, "age": np.int64, "gender": str, "occupation": str, "zip": str}
     path = folder / "u.user"

@@ -161,7 +161,10 @@ def temporal_split(
             range or `last_n` < 1.
     """
     users, items = _check_data(data)
-    _check_fracs(test_frac, valid_frac)
+    if last_n is None:
+        _check_fracs(test_frac, valid_frac)
+    else:  # test_frac is ignored, so it is not checked either
+        _check_frac("valid_frac", valid_frac, allow_zero=True)
     if last_n is not None and (
         not isinstance(last_n, int | np.integer) or isinstance(last_n, bool) or last_n < 1
     ):

@@ -6,6 +6,8 @@ and target part; `ad_hoc_query` is the one-row query of a visitor. Everything is
 over users and nonzeros: these functions run once per epoch while a learner watches a widget.
 """
 
+from collections.abc import Iterator, KeysView, Mapping, Set, ValuesView
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -134,6 +136,10 @@ def ad_hoc_query(
         ValueError: Empty selection, non-integer or unknown item id, age outside 1..120,
             unknown gender/occupation, or demographics given for a dataset without them.
     """
+    if isinstance(liked_items, Mapping):  # {title: id}, as Dataset.find_titles returns
+        liked_items = liked_items.values()
+    if isinstance(liked_items, Set | ValuesView | KeysView | Iterator):
+        liked_items = list(liked_items)  # np.asarray would make one 0-d object of them
     items = np.asarray(liked_items).ravel()
     if items.size == 0:
         raise ValueError("liked_items is empty: select at least one item the visitor liked")
