@@ -66,8 +66,9 @@ class ItemKNN(_Baseline):
     """
 
     def __init__(self, neighbors: int | None = 100):
-        if neighbors is not None and neighbors < 1:
-            raise ValueError(f"neighbors must be >= 1 or None, got {neighbors}")
+        integer = isinstance(neighbors, int | np.integer) and not isinstance(neighbors, bool)
+        if neighbors is not None and (not integer or neighbors < 1):
+            raise ValueError(f"neighbors must be an integer >= 1 or None, got {neighbors!r}")
         self.neighbors = neighbors
 
     def fit(self, train: sp.spmatrix) -> "ItemKNN":
@@ -119,8 +120,8 @@ class EASE(_Baseline):
         valid_frac: float = 0.1,
         seed: int = DEFAULT_SEED,
     ):
-        if lam is not None and lam <= 0:
-            raise ValueError(f"lam must be > 0, got {lam}")
+        if lam is not None and not 0 < lam < np.inf:  # `not <` refuses NaN too
+            raise ValueError(f"lam must be a finite number > 0, got {lam}")
         if not lams or min(lams) <= 0:
             raise ValueError(f"lams must be a non-empty tuple of positive values, got {lams}")
         if not 0 < valid_frac < 1:

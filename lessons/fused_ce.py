@@ -73,9 +73,10 @@ class _SoftmaxCE(torch.autograd.Function):
                 grad.view(-1).index_fill_(0, ex_keys, value)
 
         # Σ_j p_uj (1 for a distribution) and Σ_j p_uj s_uj, from the target entries only.
-        mass = torch.bincount(t_rows, weights=t_values, minlength=n_rows)
+        # .to: bincount of an empty batch is int64, which would round a float64 loss to float32.
+        mass = torch.bincount(t_rows, weights=t_values, minlength=n_rows).to(logits.dtype)
         dot = torch.bincount(t_rows, weights=t_values * flat.index_select(0, t_keys),
-                             minlength=n_rows)  # fmt: skip
+                             minlength=n_rows).to(logits.dtype)  # fmt: skip
         fill_excluded(-torch.inf)  # the max runs over A_u only
         if ex_keys is not None and bool(flat.index_select(0, t_keys).isneginf().any()):
             # Rare: an excluded entry is a target of its row. It stays in, as a target.

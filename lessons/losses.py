@@ -148,7 +148,7 @@ def in_batch_softmax(
         exclude: Bool (B, B) mask of E (True = left out); the diagonal must be False.
     """
     _check_pair(query, items, "query and items")
-    if temperature <= 0:
+    if not temperature > 0:  # `not >` refuses NaN too
         raise ValueError(f"temperature must be > 0, got {temperature}")
     logits = query @ items.T / temperature  # (B, B); diagonal = positives
     if log_q is not None:

@@ -65,7 +65,9 @@ def test_ease_selects_lambda_from_the_grid():
         (lambda: Popularity().scores(X), "not fitted"),
         (lambda: Popularity().fit(X).scores(sp.csr_matrix(np.ones((1, 4)))), "4 item columns"),
         (lambda: ItemKNN(neighbors=0), "neighbors"),
+        (lambda: ItemKNN(neighbors=2.5), "neighbors must be an integer"),
         (lambda: EASE(lam=-1), "lam"),
+        (lambda: EASE(lam=float("nan")), "lam must be a finite number"),
         (lambda: EASE(valid_frac=1.5), "valid_frac"),
     ],
 )

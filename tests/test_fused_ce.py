@@ -111,3 +111,13 @@ def test_sparse_softmax_cross_entropy_rejects_bad_input():
         ce(logits, one, exclude_items=torch.zeros(3))
     with pytest.raises(ValueError, match="non-empty float"):
         ce(torch.zeros(0, 3), one)
+
+
+def test_a_batch_without_targets_keeps_float64_precision():
+    # bincount of no entries is int64; mixed into the loss it used to round float64 to float32.
+    logits = torch.tensor([[0.3, 2.2, 1.7, 3.4]], dtype=torch.float64)
+    empty = SparseRows(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+    got = sparse_softmax_cross_entropy(logits, empty, label_smoothing=0.3)
+    expected = -(0.3 / 4 * torch.log_softmax(logits, dim=1)).sum()
+    assert got.dtype == torch.float64
+    assert got.item() == pytest.approx(expected.item(), rel=1e-12)

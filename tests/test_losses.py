@@ -205,3 +205,9 @@ def test_losses_reject_bad_input():
         wls_loss(torch.zeros(2, 3), torch.zeros(2, 3), unobserved_weight=-1.0)
     with pytest.raises(ValueError, match="U and V"):
         gravity(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_in_batch_softmax_refuses_a_nan_temperature():
+    q = torch.eye(2)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        in_batch_softmax(q, q, temperature=float("nan"))
