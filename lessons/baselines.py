@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Dataset
 from lessons.features import item_content
+from lessons.scoring import check_int
 
 
 def _check_matrix(x: sp.spmatrix, name: str = "train") -> sp.csr_matrix:
@@ -66,9 +67,8 @@ class ItemKNN(_Baseline):
     """
 
     def __init__(self, neighbors: int | None = 100):
-        integer = isinstance(neighbors, int | np.integer) and not isinstance(neighbors, bool)
-        if neighbors is not None and (not integer or neighbors < 1):
-            raise ValueError(f"neighbors must be an integer >= 1 or None, got {neighbors!r}")
+        if neighbors is not None:
+            check_int("neighbors", neighbors, 1, hint="; or None to keep all")
         self.neighbors = neighbors
 
     def fit(self, train: sp.spmatrix) -> "ItemKNN":

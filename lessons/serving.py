@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.metrics import top_k
+from lessons.scoring import check_int
 
 _BLOCK_ELEMENTS = 1 << 22  # scores per block of queries: bounds brute force's memory (16 MB)
 LOSSES = ("full", "sampled")
@@ -132,7 +133,8 @@ class IVFIndex:
         for row, query in enumerate(queries):  # one request at a time: that is the latency
             cand = self.probe(query, nprobe)
             scores = self.items[cand] @ query
-            kth = scores[np.argpartition(-scores, min(k, cand.size) - 1)[min(k, cand.size) - 1]]
+            last = min(k, cand.size) - 1
+            kth = scores[np.argpartition(-scores, last)[last]]  # the k-th best score
             # Every item at least as good as the k-th, so that a tie at the cut goes to the
             # lower id as in brute_force_top_k (argpartition alone picks one of them at random).
             best = np.flatnonzero(scores >= kth)
@@ -231,9 +233,7 @@ def softmax_step_seconds(
         raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
     n_items, dim, batch = (_positive(n, v) for n, v in (("n_items", n_items), ("dim", dim),
                                                           ("batch", batch)))  # fmt: skip
-    integer = isinstance(n_negatives, int | np.integer) and not isinstance(n_negatives, bool)
-    if not integer or n_negatives < 0:
-        raise ValueError(f"n_negatives must be an integer >= 0, got {n_negatives!r}")
+    check_int("n_negatives", n_negatives, 0)
     gen = torch.Generator().manual_seed(seed)
     V = torch.randn(n_items, dim, generator=gen).mul_(0.1).requires_grad_()  # in place: one copy
     psi = torch.randn(batch, dim, generator=gen, requires_grad=True)

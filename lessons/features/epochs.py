@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import torch
 
 from lessons.features.query import QueryBatch, QueryFeatures, as_long
+from lessons.metrics.topk import check_k
 
 
 def _shuffle_within_rows(lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -92,10 +93,7 @@ class EpochSampler:
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
                              f"got {rng!r}")  # fmt: skip
-        integer = isinstance(batch_size, int | np.integer) and not isinstance(batch_size, bool)
-        if not integer or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        batch_size = int(batch_size)
+        batch_size = check_k(batch_size, "batch_size")
         x, order = self.matrix, rng.permutation(self.users)
         if order.size == 0:
             return []
