@@ -38,7 +38,8 @@ def run_with(name: str, settings: str, *, solutions: bool = True) -> None:
     notebook.cells.insert(index + 1, injected)
     if solutions:
         cells = [c for c in notebook.cells if c.cell_type == "code" and CHECK.search(c.source)]
-        assert cells, f"{name} has no exercise cell"
+        exercises = importlib.import_module(f"lessons.exercises.nb{name[:2]}").EXERCISES
+        assert len(cells) == len(exercises), f"{name}: {len(cells)} exercise cells"
         for cell in cells:
             cell.source = with_solution(cell.source)
     client = NotebookClient(notebook, timeout=600, resources={"metadata": {"path": str(NOTEBOOKS)}})
