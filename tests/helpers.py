@@ -22,6 +22,13 @@ def parse_cell(code: str) -> ast.Module:
     )
 
 
+def run_solution(exercise, namespace: dict):
+    """`answer` as set by the exercise's solution code, run in `namespace` (plus np and pd)."""
+    scope = {"np": np, "pd": pd, **namespace}
+    exec(exercise.solution_code, scope)  # the code a learner would paste
+    return scope["answer"]
+
+
 def log_softmax_over(row: list[float], kept: list[int]) -> dict[int, float]:
     """log softmax of row restricted to the columns `kept`, written out (the hand reference)."""
     z = sum(math.exp(row[j]) for j in kept)

@@ -21,13 +21,7 @@ from lessons.exercises import (
     nb05,
     same_sequence,
 )
-
-
-def _run_solution(exercise: Exercise, namespace: dict):
-    scope = {"np": np, "pd": pd, **namespace}
-    exec(exercise.solution_code, scope)  # the code a learner would paste
-    return scope["answer"]
-
+from tests.helpers import run_solution
 
 # --- machinery -------------------------------------------------------------------------------
 
@@ -187,7 +181,7 @@ def test_missing_context_says_what_to_pass(tiny_data):
 def test_every_solution_is_correct_and_scaffold_not_attempted(ex, tiny_data, tiny_split, tiny_mf):
     context = _context(tiny_data, tiny_split, tiny_mf)  # extra objects are ignored
     assert ex.check(..., **context).status == NOT_ATTEMPTED
-    assert ex.check(_run_solution(ex, context), **context).status == CORRECT
+    assert ex.check(run_solution(ex, context), **context).status == CORRECT
     assert str(ex.hint()) and str(ex.solution())
 
 

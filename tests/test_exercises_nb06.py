@@ -1,16 +1,10 @@
 """Exercises of notebook 06: right, wrong and untouched answers."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, Exercise, nb06
-
-
-def _run_solution(exercise: Exercise, namespace: dict):
-    scope = {"np": np, "pd": pd, **namespace}
-    exec(exercise.solution_code, scope)  # the code a learner would paste
-    return scope["answer"]
+from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb06
+from tests.helpers import run_solution
 
 
 @pytest.fixture
@@ -30,7 +24,7 @@ def test_untouched_scaffold_is_not_attempted(lists):
 
 def test_recall_right_and_wrong(lists):
     assert nb06.recall.check(7 / 12, **lists).status == CORRECT
-    assert nb06.recall.check(_run_solution(nb06.recall, lists), **lists).status == CORRECT
+    assert nb06.recall.check(run_solution(nb06.recall, lists), **lists).status == CORRECT
     wrong = nb06.recall.check(7 / 4, **lists)  # forgot to divide by k
     assert wrong.status == INCORRECT and "too large" in wrong.message
 
@@ -39,7 +33,7 @@ def test_logits_memory_right_and_wrong():
     ctx = {"batch": 32, "n_items": 1_000_000}
     assert nb06.logits_memory.check(122.0703125, **ctx).status == CORRECT  # 32e6 · 4 / 2**20
     notebook = {"BATCH": 32, "SIZES": (1_000, 1_000_000)}  # the solution uses the notebook's names
-    answer = _run_solution(nb06.logits_memory, notebook)
+    answer = run_solution(nb06.logits_memory, notebook)
     assert nb06.logits_memory.check(answer, **ctx).status == CORRECT
     assert nb06.logits_memory.check(32e6 / 2**20, **ctx).status == INCORRECT  # forgot 4 bytes
 

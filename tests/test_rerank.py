@@ -1,5 +1,7 @@
 """Coverage re-ranking: the greedy swap rule, its invariants, and the notebook-05 claim."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -80,8 +82,6 @@ def test_table_rows_and_users_changed(tiny_split):
 
 
 def test_table_refuses_a_cold_start_split(tiny_split):
-    from dataclasses import replace
-
     cold = replace(tiny_split, candidates=np.arange(5))
     with pytest.raises(ValueError, match="candidate items"):
         coverage_rerank_table(np.zeros((cold.n_users, cold.n_items)), cold, 0.5)
@@ -109,8 +109,6 @@ def test_on_ml100k_coverage_doubles_while_ndcg_and_arp_barely_move(ml100k):
 
 
 def test_table_re_ranks_only_the_users_it_evaluates(tiny_split):
-    from dataclasses import replace
-
     # Users with odd ids have no test items, so evaluate() leaves them out. The re-rank must
     # spend its swaps on the evaluated lists, or the table misses a reachable target.
     split = replace(tiny_split, test=tiny_split.test[tiny_split.test["user"] % 2 == 0])
