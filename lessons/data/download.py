@@ -8,20 +8,16 @@ temporary folder that is renamed into place only once complete.
 """
 
 import contextlib
-import hashlib
 import http.client
 import os
-import re
-import shutil
-import stat
 import sys
 import tempfile
 import urllib.error
 import urllib.request
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from lessons.config import ENV_DATA_DIR, ENV_DATA_URL, ENV_QUIET
+from lessons.data.archive import extract_archive, file_sha256, verify_archive
 from lessons.data.registry import (  # noqa: F401  (re-exported: the errors belong to this API)
     VARIANTS,
     ChecksumError,
@@ -35,9 +31,7 @@ from lessons.data.registry import (  # noqa: F401  (re-exported: the errors belo
 )
 
 TIMEOUT_S = 30
-MAX_EXTRACTED_BYTES = 1 << 30  # refuse zip bombs; ml-1m unpacks to ~25 MB
 _CHUNK = 1 << 16
-_REFETCH = "The archive was removed; load again to download a fresh copy"
 
 
 def default_cache_dir() -> Path:
@@ -63,22 +57,6 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else default_cache_dir()
 
 
-def file_sha256(path: Path) -> str:
-    return _digests(path)[2]
-
-
-def _digests(path: Path) -> tuple[int, str, str]:
-    """(size, md5, sha256) of a file, read once."""
-    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return size, md5.hexdigest(), sha.hexdigest()
-
-
 def _what_to_do(spec: Variant, root: Path) -> str:
     return (
         f"Place an extracted {spec.folder}/ folder (or {spec.archive}) in {root}, or set "
@@ -102,6 +80,11 @@ def ensure_variant(
         UnsafeArchiveError, DataFormatError: The archive is unsafe or unreadable (removed).
     """
     root = Path(root)
+    if root.is_file():  # e.g. LESSONS_DATA_DIR set to the zip itself
+        raise DataUnavailableError(
+            f"the data folder {root} is a file. {ENV_DATA_DIR} and data_dir name the folder "
+            f"that contains {spec.folder}/ or {spec.archive}, e.g. {root.parent}."
+        )
     folder = root / spec.folder
     if (folder / spec.key_file).is_file():
         return folder
@@ -165,8 +148,11 @@ def fetch_archive(spec: Variant, root: Path, base_url: str | None = None) -> Pat
         ) from exc
     tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(url, out, spec, root)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _stream(url, out, spec, root)
+        except OSError as exc:  # _stream reports the network's; this is the final flush
+            raise _cannot_write(url, spec, root, exc) from exc
         verify_archive(spec, tmp, source=url)
         os.replace(tmp, root / spec.archive)
     except BaseException:
@@ -188,7 +174,7 @@ def _stream(url: str, out, spec: Variant, root: Path) -> None:
             bar = tqdm(total=total, unit="B", unit_scale=True, desc=spec.archive, disable=_quiet())
             with bar:
                 while chunk := response.read(_CHUNK):
-                    out.write(chunk)
+                    _write(out, chunk, url, spec, root)
                     received += len(chunk)
                     bar.update(len(chunk))
                     if spec.size is not None and received > spec.size:
@@ -210,96 +196,23 @@ def _stream(url: str, out, spec: Variant, root: Path) -> None:
         raise _cut_short(url, received, total, spec, root)
 
 
+def _write(out, chunk: bytes, url: str, spec: Variant, root: Path) -> None:
+    # Told apart from the network's OSErrors, which read "you are offline".
+    try:
+        out.write(chunk)
+    except OSError as exc:
+        raise _cannot_write(url, spec, root, exc) from exc
+
+
+def _cannot_write(url: str, spec: Variant, root: Path, exc: OSError) -> DataUnavailableError:
+    return DataUnavailableError(
+        f"cannot write the download of {url} to {root} ({exc.strerror or exc}); free some "
+        f"space there or pass a writable data_dir=. {_what_to_do(spec, root)}"
+    )
+
+
 def _cut_short(url: str, received: int, total: int | None, spec: Variant, root: Path):
     return DataUnavailableError(
         f"the download of {url} was cut short after {received} of {total or '?'} bytes; try "
         f"again later. {_what_to_do(spec, root)}"
     )
-
-
-def verify_archive(spec: Variant, path: Path, source: str) -> None:
-    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` and raise."""
-    size, md5, sha = _digests(path)
-    checks = (("size", size, spec.size), ("MD5", md5, spec.md5), ("SHA-256", sha, spec.sha256))
-    problems = [
-        f"{what} is {got}, expected {want}"
-        for what, got, want in checks
-        if want is not None and got != want
-    ]
-    if problems:
-        path.unlink(missing_ok=True)
-        raise ChecksumError(
-            f"{spec.archive} from {source} is not the published archive ({'; '.join(problems)}). "
-            f"The file was removed; load again to download a fresh copy, and if this repeats "
-            f"check the download URL ({ENV_DATA_URL}) or your network."
-        )
-
-
-def _check_members(members: list[zipfile.ZipInfo], archive: Path) -> None:
-    """Refuse members that could write outside the extraction folder, before writing anything."""
-    total = 0
-    for info in members:
-        name = info.filename
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-            problem = "has a path outside the data folder"
-        elif stat.S_ISLNK(info.external_attr >> 16):
-            problem = "is a symbolic link"
-        else:
-            total += info.file_size
-            continue
-        raise UnsafeArchiveError(
-            f"{archive}: member {name!r} {problem}; nothing was extracted and the archive was "
-            "removed. Download the official archive again, or use an extracted folder."
-        )
-    if total > MAX_EXTRACTED_BYTES:
-        raise UnsafeArchiveError(
-            f"{archive} would unpack to {total} bytes (limit {MAX_EXTRACTED_BYTES}); it was "
-            "removed. Download the official archive again."
-        )
-
-
-def extract_archive(spec: Variant, archive: Path, root: Path) -> Path:
-    """Extract `archive` safely and return `root/spec.folder`.
-
-    Members go to a temporary folder in `root`, which is renamed into place only after the
-    key file is present (and matches `key_sha256`); on failure the archive is removed.
-    """
-    tmpdir = Path(tempfile.mkdtemp(dir=root, prefix=f".{spec.folder}.", suffix=".extract"))
-    try:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                members = zf.infolist()
-                _check_members(members, archive)
-                for info in members:
-                    target = tmpdir.joinpath(*PurePosixPath(info.filename).parts)
-                    if info.is_dir():
-                        target.mkdir(parents=True, exist_ok=True)
-                        continue
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(target, "xb") as dst:
-                        shutil.copyfileobj(src, dst)
-        except (zipfile.BadZipFile, EOFError) as exc:  # a CRC mismatch is a BadZipFile too
-            raise DataFormatError(
-                archive, None, f"is not a readable zip ({exc})", _REFETCH
-            ) from exc
-        key = tmpdir / spec.folder / spec.key_file
-        if not key.is_file():
-            raise DataFormatError(archive, None, f"has no {spec.folder}/{spec.key_file}", _REFETCH)
-        if spec.key_sha256 is not None and file_sha256(key) != spec.key_sha256:
-            raise ChecksumError(
-                f"{spec.folder}/{spec.key_file} in {archive} is not the published file (SHA-256 "
-                "mismatch); the archive was removed. Load again to download a fresh copy."
-            )
-        dest = root / spec.folder
-        try:
-            os.rename(tmpdir / spec.folder, dest)
-        except OSError:
-            if not (dest / spec.key_file).is_file():  # else a parallel process finished first
-                raise
-        return dest
-    except DataError:
-        archive.unlink(missing_ok=True)
-        raise
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -3,10 +3,12 @@
 import os
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 from lessons.config import DEFAULT_SEED
 from lessons.data.dataset import Dataset
 from lessons.data.download import (
+    DataFormatError,
     DataUnavailableError,
     check_published,
     ensure_variant,
@@ -45,14 +47,24 @@ def load_movielens(
     Raises:
         ValueError: Unknown variant or bad argument types.
         DataUnavailableError: The data is missing and could not be fetched.
-        ChecksumError, UnsafeArchiveError, DataFormatError: The files are corrupted, or
-            the ratings file is not the published one (a folder found in place is kept).
+        ChecksumError, UnsafeArchiveError, DataFormatError: The files are corrupted or
+            incomplete, or the ratings file is not the published one (a folder found in
+            place is kept).
     """
     if not isinstance(download, bool):
         raise ValueError(f"download must be True or False, got {download!r}")
     spec = variant_spec(variant)
     folder = ensure_variant(spec, resolve_data_dir(data_dir), download, base_url)
-    dataset = READERS[spec.name](folder)
+    try:
+        dataset = READERS[spec.name](folder)
+    except FileNotFoundError as exc:  # only the key file marks a folder as extracted
+        raise DataFormatError(
+            Path(exc.filename or folder),
+            None,
+            "is missing",
+            "The folder is incomplete: replace it with a complete copy (delete it and load "
+            "again to download one)",
+        ) from exc
     check_published(spec, folder)  # a folder placed by hand is checked too (never deleted)
     return dataset
 
