@@ -9,6 +9,7 @@ Kwon (2012) in its simplest form: a real tool when the aim is to show more of th
 catalogue, and a warning against reading coverage alone as "less popularity bias".
 """
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -58,11 +59,11 @@ def rerank_for_coverage(
     Raises:
         ValueError: On k <= 0, a target outside (0, 1], depth <= k, or what `top_k` rejects.
     """
-    if isinstance(target, bool) or not 0 < target <= 1:
-        raise ValueError(f"target coverage must lie in (0, 1], got {target!r}")
+    if isinstance(target, bool) or not isinstance(target, numbers.Real) or not 0 < target <= 1:
+        raise ValueError(f"target coverage must be a number in (0, 1], got {target!r}")
     k, arr = check_k(k), to_numpy(scores, "scores")
     n_items = arr.shape[-1]
-    depth = min(depth, n_items)
+    depth = min(check_k(depth, "depth"), n_items)
     if depth <= k:
         raise ValueError(f"depth ({depth}) must exceed k ({k}) and fit the catalogue")
     ranked = top_k(arr, depth, exclude=exclude)  # (n_users, depth)

@@ -18,13 +18,14 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
     `seed` argument and do not rely on global state.
 
     Args:
-        seed: A non-negative integer.
+        seed: An integer in [0, 2**32 - 1], the range NumPy's global generator takes.
 
     Raises:
-        ValueError: If `seed` is not a non-negative integer.
+        ValueError: If `seed` is not an integer in that range.
     """
-    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    # Checked before anything is seeded, so a refused seed leaves no generator half-seeded.
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1] (NumPy's range), got {seed!r}")
     import torch  # imported here so `import lessons` stays light
 
     random.seed(seed)
@@ -87,9 +88,9 @@ def set_threads(n: int | None = None) -> int:
                 ) from None
         else:
             n = available_cores()
-    if n < 1:
-        raise ValueError(f"thread count must be >= 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"thread count must be an integer >= 1, got {n!r}")
     import torch
 
-    torch.set_num_threads(n)
-    return n
+    torch.set_num_threads(int(n))
+    return int(n)

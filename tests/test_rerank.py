@@ -60,7 +60,12 @@ def test_invariants_on_random_scores(target):
         ({"target": 0.0}, "target coverage"),
         ({"target": 1.5}, "target coverage"),
         ({"target": True}, "target coverage"),
+        ({"target": "0.5"}, "target coverage"),
+        ({"target": None}, "target coverage"),
+        ({"target": float("nan")}, "target coverage"),
         ({"target": 0.5, "depth": 2}, "depth"),
+        ({"target": 0.5, "depth": None}, "depth must be a positive integer"),
+        ({"target": 0.5, "depth": 3.5}, "depth must be a positive integer"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

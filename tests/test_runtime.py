@@ -25,10 +25,12 @@ def test_seed_everything_makes_python_numpy_and_torch_repeat():
     assert _draw() != first
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True, 2**32])
 def test_seed_everything_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="non-negative integer"):
+    state = random.getstate()
+    with pytest.raises(ValueError, match=r"integer in \[0, 2\*\*32 - 1\]"):
         seed_everything(bad)
+    assert random.getstate() == state  # refused before any generator was seeded
 
 
 def test_set_threads_reads_the_environment_then_defaults_to_available_cores(monkeypatch):
@@ -44,7 +46,14 @@ def test_set_threads_reads_the_environment_then_defaults_to_available_cores(monk
 
 
 @pytest.mark.parametrize(
-    ("env", "arg", "message"), [("two", None, "not an integer"), ("", 0, ">= 1")]
+    ("env", "arg", "message"),
+    [
+        ("two", None, "not an integer"),
+        ("", 0, "integer >= 1"),
+        ("", 1.5, "integer >= 1, got 1.5"),  # e.g. os.cpu_count() / 2
+        ("", True, "integer >= 1, got True"),
+        ("", "2", "integer >= 1, got '2'"),
+    ],
 )
 def test_set_threads_rejects_bad_counts(monkeypatch, env, arg, message):
     monkeypatch.setenv(ENV_NUM_THREADS, env)
