@@ -253,12 +253,15 @@ def fit(
                 ):
                     history.best_epoch, kept = epoch, _snapshot(model)
                 bar.set_postfix(loss=f"{loss:.4f}", ndcg=f"{row.get(ndcg_key, np.nan):.4f}")
+                best = history.best_epoch
+                # Only an evaluated epoch can show that the model stopped improving. Decided
+                # before the callbacks, so that a live plot knows this epoch is the last.
+                history.stopped_early = (
+                    patience is not None and due and best is not None and epoch - best >= patience
+                )
                 for cb in callbacks:
                     cb(history, model)
-                best = history.best_epoch
-                # Only an evaluated epoch can show that the model stopped improving.
-                if patience is not None and due and best is not None and epoch - best >= patience:
-                    history.stopped_early = True
+                if history.stopped_early:
                     break
     except KeyboardInterrupt:
         history.interrupted = True

@@ -142,3 +142,9 @@ def test_live_curves_draws_into_a_widget(split):
     assert target.value.startswith("<img")
     with pytest.raises(ValueError, match="positive integer"):
         pt.LiveCurves(target, every=0)
+    live = pt.LiveCurves(target, every=4, last=40)
+    live(history, None)  # epoch 1 of 40: not yet
+    assert live.calls == 0 and live.drawn is None
+    history.stopped_early = True  # ...unless early stopping makes it the last
+    live(history, None)
+    assert live.calls == 1 and live.drawn == 1

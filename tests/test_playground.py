@@ -3,6 +3,7 @@
 import matplotlib
 import pytest
 
+from lessons.widgets import playground
 from lessons.widgets.playground import DNNPlayground, parse_widths
 
 matplotlib.use("Agg")
@@ -49,3 +50,30 @@ def test_bad_width_is_reported_and_the_panel_keeps_working(panel):
     panel.button.click()
     assert panel.error is None and len(panel.runs) == before + 1
     assert bool(panel.runs.iloc[-1]["side"]) is True
+
+
+def test_an_interrupted_run_says_so_and_shows_its_epochs(tiny_split, monkeypatch):
+    """Kernel ▸ Interrupt raises KeyboardInterrupt inside fit, which keeps the run so far."""
+
+    class InterruptAt3(playground.LiveCurves):
+        def __call__(self, history, model):
+            super().__call__(history, model)
+            if len(history) == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(playground, "LiveCurves", InterruptAt3)
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.epochs.value = 20  # redraws every 10 epochs, so epochs 1-3 were never drawn
+    panel.button.click()
+    assert panel.error is None and panel.runs.iloc[-1]["epochs"] == 3
+    assert "interrupted after 3 of 20 epochs" in panel.output.value
+    assert panel.curves.value.startswith("<img")
+    panel.epochs.value = 2
+    panel.button.click()
+    assert "interrupted" not in panel.output.value
+
+
+def test_the_run_table_shows_a_small_learning_rate_as_set(panel):
+    panel.layers.value, panel.widths.value, panel.lr.value = 0, "8", 4e-4
+    panel.button.click()
+    assert panel.error is None and "<td>0.0004</td>" in panel.output.value

@@ -39,11 +39,12 @@ def test_logq_run_rejects_bad_settings(split, kwargs, word):
 def test_click_adds_a_run_row(split):
     w = LogQExplorer(split, epochs=1)
     assert w.runs.empty and w.result is None
-    w.beta.value, w.temperature.value, w.batch_size.value = 0.0, 0.2, 8
+    w.beta.value, w.temperature.value, w.batch_size.value = 0.0, 0.0005, 8
     w.train_button.click()
     assert w.error is None and len(w.runs) == 1
     row = w.runs.iloc[0]
-    assert (row["run"], row["beta"], row["temperature"], row["batch_size"]) == (1, 0.0, 0.2, 8)
+    assert (row["run"], row["beta"], row["temperature"], row["batch_size"]) == (1, 0.0, 5e-4, 8)
+    assert "<td>0.0005</td>" in w.output.value  # the τ typed, not rounded to 0.001
     assert all(f"{m}@{10 if m != 'recall' else 20}" in w.runs for m in LOGQ_METRICS)
     assert "recall@20" in w.output.value and w.status.value == ""
 

@@ -9,7 +9,7 @@ without a browser.
 """
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -20,8 +20,13 @@ from lessons import theme
 ERROR_STYLE = f"color:{theme.ERROR};font-weight:bold"
 
 
-def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
+def frame_html(
+    frame: pd.DataFrame, floatfmt: str = "{:.3f}", formats: Mapping[str, str] | None = None
+) -> str:
     """A DataFrame as a compact HTML table (floats rounded), for an HTML widget.
+
+    `formats` overrides `floatfmt` for some columns: a setting such as a learning rate of
+    0.0004 must read as the learner set it, not as 0.000.
 
     JupyterLab styles tables (padding, alignment, stripes) only inside its rendered-HTML
     class, which an HTML widget's content lacks; the wrapper gives the widget the same look
@@ -29,7 +34,8 @@ def frame_html(frame: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     table beside Lab's open sidebar) scrolls in its own box, right under the table, instead of
     widening the whole panel.
     """
-    table = frame.to_html(index=False, float_format=floatfmt.format, border=0)
+    columns = {name: frame[name].map(fmt.format) for name, fmt in (formats or {}).items()}
+    table = frame.assign(**columns).to_html(index=False, float_format=floatfmt.format, border=0)
     table = table.replace("<table ", "<table style='margin-left:0' ", 1)  # Lab centres tables
     # contain:inline-size keeps the table's width out of the widget's own width, so the box
     # stays as wide as the notebook and overflow-x scrolls inside it.

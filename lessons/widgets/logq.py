@@ -149,7 +149,8 @@ class LogQExplorer(Panel):
         return self.runs
 
     def render(self, result: pd.DataFrame) -> str:
-        return "<b>Runs (newest last)</b>" + frame_html(result)
+        settings = {"beta": "{:.3g}", "temperature": "{:.3g}"}  # as typed, not rounded to 0.000
+        return "<b>Runs (newest last)</b>" + frame_html(result, formats=settings)
 
 
 __all__ = ["LOGQ_METRICS", "LogQExplorer", "RECIPE", "WIDGET_EPOCHS", "logq_run"]

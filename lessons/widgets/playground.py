@@ -55,6 +55,7 @@ class DNNPlayground(Panel):
 
     def __init__(self, split: Split, *, seed: int = DEFAULT_SEED) -> None:
         self.split, self.seed, self.model = split, seed, None
+        self.note = ""  # said under the table about the last run (an interrupt)
         fit_defaults = RECIPES["SoftmaxDNN"].fit_kwargs
         style = {"description_width": "110px"}
         self.layers = widgets.IntSlider(value=1, min=0, max=4, description="hidden layers",
@@ -97,25 +98,32 @@ class DNNPlayground(Panel):
         hidden = parse_widths(self.widths.value, self.layers.value)
         self.status.value = "<i>training…</i>"
         every = max(1, self.epochs.value // 4)  # ~4 metric points, ~2 redraws: both cost time
+        curves = LiveCurves(self.curves, 2 * every, self.epochs.value)
         model, history, metrics = playground_run(
             self.split, hidden=hidden, activation=self.activation.value, side=self.side.value,
             dense=self.dense.value, dropout=float(self.dropout.value), epochs=self.epochs.value,
-            lr=float(self.lr.value), seed=self.seed, eval_every=every,
-            callbacks=[LiveCurves(self.curves, 2 * every, self.epochs.value)],
+            lr=float(self.lr.value), seed=self.seed, eval_every=every, callbacks=[curves],
         )  # fmt: skip
+        # Kernel ▸ Interrupt ends fit between two redraws: show the epochs that did run.
+        if history.rows and curves.drawn != history.rows[-1]["epoch"]:
+            curves.draw(history)
         self.model = model
         row = {"layers": len(hidden), "widths": ",".join(map(str, hidden)) or "-",
                "activation": self.activation.value, "side": self.side.value,
                "dense": self.dense.value, "dropout": self.dropout.value,
-               "epochs": self.epochs.value, "lr": self.lr.value, **metrics,
+               "epochs": len(history.rows), "lr": self.lr.value, **metrics,
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
         self.rows.append(row)
+        self.note = (f"<br><i>The last run was interrupted after {len(history.rows)} of "
+                     f"{self.epochs.value} epochs: its row and curves cover those epochs "
+                     "only.</i>") if history.interrupted else ""  # fmt: skip
         return row
 
     def render(self, result: dict) -> str:
         return ("<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
                 "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
-                "training.</small>" + frame_html(self.runs))  # fmt: skip
+                f"training.</small>{self.note}"
+                + frame_html(self.runs, formats={"lr": "{:.3g}"}))  # fmt: skip
 
 
 __all__ = ["DNNPlayground", "RUN_COLUMNS", "parse_widths"]
