@@ -1,8 +1,11 @@
 """The "Build a user" panel of notebook 03, headless: pick movies, read both answers."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
+from lessons.data import random_split
 from lessons.experiments import textbook_dnn
 from lessons.models import MatrixFactorization
 from lessons.widgets.build_user import BuildAUser, build_user_report, title_options
@@ -52,3 +55,21 @@ def test_panel_recommends_changes_and_survives_empty_selection(split, models):
     assert "no movie selected" in panel.error and panel.result is not None
     panel.liked.value = (3,)
     assert panel.error is None and 3 not in panel.result[0]["item"].tolist()
+
+
+def test_profile_controls_are_disabled_when_the_dnn_does_not_read_them(split):
+    history_only = textbook_dnn(split, (16,), dim=8, side=False, dense=False).eval()
+    panel = BuildAUser(history_only, split, liked=(0, 1), k=5)
+    assert panel.age.disabled and panel.gender.disabled and panel.occupation.disabled
+    assert "trained without side features" in panel.profile_note.value
+    assert panel.error is None and len(panel.result[0]) == 5
+
+
+def test_panel_works_on_data_without_demographics(tiny_data):
+    no_demographics = replace(tiny_data, users=None, name="ml-latest-small")
+    split = random_split(no_demographics, 0.2, seed=0)
+    dnn = textbook_dnn(split, (16,), dim=8, side=False, dense=False).eval()
+    panel = BuildAUser(dnn, split, liked=(1, 2), k=5)
+    assert panel.error is None and len(panel.result[0]) == 5
+    assert panel.age.disabled
+    assert "ml-latest-small has no demographics" in panel.profile_note.value

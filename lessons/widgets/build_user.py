@@ -33,8 +33,15 @@ def title_options(split: Split) -> list[tuple[str, int]]:
     return sorted(zip(labels, range(len(titles)), strict=True))
 
 
-def build_user_report(dnn: torch.nn.Module, split: Split, liked: Sequence[int], *, age: float,
-                      gender: str, occupation: str, k: int = DEFAULT_K,
+def reads_profile(model: torch.nn.Module, split: Split) -> bool:
+    """Whether the model's query tower reads age, gender and occupation from this data."""
+    tower = getattr(model, "query_tower", None)
+    return split.dataset.has_demographics and len(getattr(tower, "side", ())) > 0
+
+
+def build_user_report(dnn: torch.nn.Module, split: Split, liked: Sequence[int], *,
+                      age: float | None = None, gender: str | None = None,
+                      occupation: str | None = None, k: int = DEFAULT_K,
                       mf: torch.nn.Module | None = None,
                       ) -> tuple[pd.DataFrame, str | None]:  # fmt: skip
     """(the DNN's top-k for this visitor, MF's error message or None when no MF is given).
@@ -57,6 +64,9 @@ def build_user_report(dnn: torch.nn.Module, split: Split, liked: Sequence[int], 
 class BuildAUser(Panel):
     """Liked movies + age, gender, occupation → the DNN's list now, next to MF's refusal.
 
+    The profile controls are disabled, with a note, when the DNN does not read them (trained
+    without side features, or data without demographics).
+
     Headless use: `w = BuildAUser(dnn, split, mf=mf); w.liked.value = (49, 180)`; `w.result`
     is `(table, mf_message)`; `w.liked.value = ()` leaves its message in `w.error`.
     """
@@ -75,7 +85,16 @@ class BuildAUser(Panel):
         self.occupation = widgets.Dropdown(options=list(occupations), description="occupation",
                                            value="student" if "student" in occupations else
                                            occupations[0])  # fmt: skip
-        profile = widgets.VBox([self.age, self.gender, self.occupation])
+        self.profile_note = widgets.HTML()
+        profile = widgets.VBox([self.age, self.gender, self.occupation, self.profile_note])
+        self.uses_profile = reads_profile(dnn, split)
+        if not self.uses_profile:  # controls that change nothing would mislead
+            for control in (self.age, self.gender, self.occupation):
+                control.disabled = True
+            why = (f"{split.dataset.name} has no demographics"
+                   if not split.dataset.has_demographics
+                   else "this DNN was trained without side features")  # fmt: skip
+            self.profile_note.value = f"<small><i>Not used: {why}.</i></small>"
         super().__init__([self.liked, profile], auto=False)
         for control in (self.liked, self.age, self.gender, self.occupation):
             control.observe(self._on_change, names="value")
@@ -85,9 +104,10 @@ class BuildAUser(Panel):
         if not self.liked.value:
             raise ValueError("no movie selected: pick at least one liked movie (Ctrl/Cmd-click "
                              "to select several)")  # fmt: skip
-        return build_user_report(self.dnn, self.split, self.liked.value, age=self.age.value,
-                                 gender=self.gender.value, occupation=self.occupation.value,
-                                 k=self.k, mf=self.mf)  # fmt: skip
+        profile = {"age": self.age.value, "gender": self.gender.value,
+                   "occupation": self.occupation.value} if self.uses_profile else {}  # fmt: skip
+        return build_user_report(self.dnn, self.split, self.liked.value, k=self.k, mf=self.mf,
+                                 **profile)  # fmt: skip
 
     def render(self, result: tuple[pd.DataFrame, str | None]) -> str:
         table, message = result
@@ -100,4 +120,4 @@ class BuildAUser(Panel):
         return out
 
 
-__all__ = ["BuildAUser", "build_user_report", "title_options"]
+__all__ = ["BuildAUser", "build_user_report", "reads_profile", "title_options"]
