@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from lessons.plots import alpha_sweep, long_tail, metric_bars, norm_vs_popularity  # noqa: E402
+from lessons.plots import training as pt  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +63,21 @@ def test_alpha_sweep_and_metric_bars():
     assert heights == [0.2, 0.3, 0.4, 0.5] and ax.get_title() == "t"
     with pytest.raises(ValueError, match="not columns"):
         metric_bars(table, ["map@10"])
+    one = metric_bars(table, "recall@20")  # one name, not its letters
+    assert sorted(round(p.get_height(), 2) for p in one.patches) == [0.3, 0.5]
+    with pytest.raises(ValueError, match=r"\['map@10'\] are not columns"):
+        metric_bars(table, "map@10")
+
+
+def test_embedding_map_gives_every_named_category_its_own_colour():
+    rng = np.random.default_rng(0)
+    for named in (4, 11, 19):  # 19: every ML-100K genre
+        labels = [f"genre {i}" for i in range(named)] + ["other"]
+        codes = np.arange(200) % len(labels)
+        ax = pt.embedding_map(rng.normal(size=(200, 2)), codes, labels=labels, title="t")
+        colours = {tuple(c.get_facecolor()[0]) for c in ax.collections}
+        assert len(colours) == named + 1  # the named ones, and grey for "other"
+        plt.close(ax.figure)
+    labels = [f"genre {i}" for i in range(21)]
+    with pytest.raises(ValueError, match="21 categories"):
+        pt.embedding_map(rng.normal(size=(21, 2)), np.arange(21), labels=labels, title="t")

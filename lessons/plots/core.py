@@ -126,10 +126,12 @@ def metric_bars(
 
     Args:
         table: Rows are the compared settings (the index labels the bars), columns metrics.
-        metrics: Columns of `table` to draw (similar scales, e.g. recall@20 and ndcg@10).
+        metrics: Columns of `table` to draw (similar scales, e.g. recall@20 and ndcg@10); one
+            name alone is fine.
         ax: Axes to draw on; None makes a new figure.
         title: Axes title.
     """
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)  # not its letters
     missing = [m for m in metrics if m not in table.columns]
     if not len(metrics) or missing:
         raise ValueError(

@@ -136,12 +136,18 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
         points = ax.scatter(coords[:, 0], coords[:, 1], c=values, s=6, cmap="viridis")
         plt.colorbar(points, ax=ax, label="log10(1 + popularity)" if log else "value")
     else:
+        named = [code for code in range(len(labels)) if labels[code] != "other"]
+        # Matplotlib's 10 default colours, else tab20's: C10 would repeat C0.
+        palette = [f"C{i}" for i in range(10)] if len(named) <= 10 else plt.get_cmap("tab20").colors
+        if len(named) > len(palette):
+            raise ValueError(f"{len(named)} categories, but only {len(palette)} distinct colours; "
+                             "name fewer (the rest fall into 'other')")  # fmt: skip
         # "other" first and in grey, so the named categories are drawn on top of it.
         order = sorted(range(len(labels)), key=lambda code: labels[code] != "other")
         for code in order:
             mask, grey = colour == code, labels[code] == "other"
             ax.scatter(coords[mask, 0], coords[mask, 1], s=4 if grey else 7, label=labels[code],
-                       color="#cccccc" if grey else f"C{code}")  # fmt: skip
+                       color="#cccccc" if grey else palette[named.index(code)])  # fmt: skip
         ax.legend(fontsize="x-small", markerscale=2)
     ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
     return ax
