@@ -4,6 +4,7 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
+from lessons.data import cold_start_users
 from lessons.widgets import AlphaExplorer, SplitExplorer, alpha_sweep, protocol_table
 from lessons.widgets.alpha import model_scores
 from lessons.widgets.base import Panel, frame_html
@@ -66,6 +67,15 @@ def test_model_scores_alpha_divides_by_norm(tiny_mf, tiny_split):
     np.testing.assert_allclose(discounted, plain / np.linalg.norm(v, axis=1), rtol=1e-4)
     with pytest.raises(ValueError, match="cosine"):
         model_scores(tiny_mf, tiny_split, alpha=1.0, scoring="cosine")
+
+
+def test_mf_on_held_out_users_is_refused_not_scored_from_untrained_rows(tiny_mf, tiny_data):
+    split = cold_start_users(tiny_data, user_frac=0.25, seed=0)
+    with pytest.raises(ValueError, match="cannot be scored.*refit or a fold-in"):
+        model_scores(tiny_mf, split)
+    warm = int(np.setdiff1d(np.arange(split.n_users), split.test["user"].unique())[0])
+    panel = AlphaExplorer(tiny_mf, split, user=warm)
+    assert panel.result is None and "cannot be scored" in panel.error
 
 
 def test_alpha_sweep_rows(tiny_mf, tiny_split):

@@ -17,7 +17,13 @@ from lessons.config import DEFAULT_K, USER
 from lessons.data import Split
 from lessons.metrics import evaluate_dict
 from lessons.recommend import check_scoring, recommend
-from lessons.scoring import check_model, query_scores, split_features, user_batches
+from lessons.scoring import (
+    check_model,
+    check_scorable,
+    query_scores,
+    split_features,
+    user_batches,
+)
 from lessons.widgets.base import Panel, frame_html
 
 ALPHA_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
@@ -31,12 +37,13 @@ def model_scores(
     s_uj = ⟨ψ(x_u), V_j⟩ / ‖V_j‖^α ("dot"), or the cosine ⟨ψ, V_j⟩ / (‖ψ‖ ‖V_j‖) ("cosine").
 
     Raises:
-        ValueError: On a model sized for another catalogue, an unknown scoring, a non-finite
-            α, or α with cosine.
+        ValueError: On a model sized for another catalogue, users it has no input for (MF on
+            a cold-start-users split), an unknown scoring, a non-finite α, or α with cosine.
     """
     alpha = check_scoring(scoring, alpha)
     check_model(model, split.n_items)
     users = np.arange(split.n_users)
+    check_scorable(model, split, users)  # as score_users: no metrics from untrained MF rows
     batches = user_batches(split, users, split_features(split))
     return query_scores(model, batches, alpha, scoring).numpy()
 
