@@ -44,6 +44,8 @@ def test_split_explorer_shows_error_and_recovers(tiny_data):
     assert "⚠" in w.status.value and w.output.value == good  # last good result stays
     w.test_frac.value = 0.3
     assert w.error is None and w.status.value == "" and w.output.value != good
+    w.protocol.value, w.test_frac.value = "cold_items", 0.2  # 16 of 80 items, under Recall@20
+    assert "only 16 cold items" in w.error and "raise the test share" in w.error
 
 
 def test_make_split_rejects_unknown_protocol(tiny_data):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lessons.baselines import Popularity
-from lessons.config import DEFAULT_SEED, ITEM, USER
+from lessons.config import DEFAULT_K, DEFAULT_SEED, ITEM, RECALL_K, USER
 from lessons.data import (
     Dataset,
     Split,
@@ -70,6 +70,13 @@ def popularity_metrics(split: Split, seed: int = DEFAULT_SEED) -> dict[str, floa
     cold-items split every candidate has count 0, and ranking them by item id instead would
     score whatever the id order happens to correlate with.
     """
+    cut_off = max(DEFAULT_K, RECALL_K)
+    if split.candidates is not None and len(split.candidates) < cut_off:
+        # The panel has no k to lower, so say which of its own controls helps.
+        raise ValueError(
+            f"only {len(split.candidates)} cold items are held out, fewer than the "
+            f"Recall@{cut_off} cut-off: raise the test share"
+        )
     seen = split.seen_matrix()
     scores = Popularity().fit(split.train_matrix()).scores(seen)
     jitter = np.random.default_rng(seed).random(split.n_items, dtype=np.float32) * 0.5
