@@ -10,7 +10,7 @@
 A "scorer" is a trained lessons model or a fitted baseline (Popularity, ItemKNN, EASE).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,7 +23,7 @@ from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data import Dataset, Split, random_split, temporal_split
 from lessons.metrics import evaluate_dict, short_head, top_k
 from lessons.metrics.topk import to_numpy
-from lessons.negative_sampling import rank_among, sample_negatives
+from lessons.negative_sampling import expected_hit_and_ndcg, rank_among, sample_negatives
 from lessons.scoring import check_int, score_users
 
 Fitter = Callable[[sp.csr_matrix], Any]  # X_train -> fitted baseline (has .scores(X))
@@ -53,15 +53,16 @@ class UnconstrainedEASE:
     """EASE without its diag(B) = 0 constraint: a model trained with the targets in its input.
 
     B = argmin ‖X − XB‖²_F + λ‖B‖²_F = (XᵀX + λI)⁻¹ XᵀX = I − λ(XᵀX + λI)⁻¹, so
-    score(u, ·) = X_u B. Every item predicts itself, with weight B_jj = 1 − λP_jj > 0 (larger
-    for popular items): the model learned to copy its input. Evaluated honestly (seen items
+    score(u, ·) = X_u B. Every item a user has predicts itself, with weight B_jj = 1 − λP_jj > 0
+    (larger for popular items; 0 only for an item nobody trained on): the model learned to
+    copy its input. Evaluated honestly (seen items
     excluded, test items not in the input) the copy does nothing; once the test items reach
     the input, it finds them.
     """
 
     def __init__(self, lam: float = 500.0):
-        if not lam > 0:
-            raise ValueError(f"lam must be > 0, got {lam!r}")
+        if not 0 < lam < np.inf:  # `not <` refuses NaN too; inf would give NaN weights
+            raise ValueError(f"lam must be a finite number > 0, got {lam!r}")
         self.lam = float(lam)
 
     def fit(self, train: sp.spmatrix) -> "UnconstrainedEASE":
@@ -99,7 +100,7 @@ def leakage_table(model: Any, split: Split, *, k: int = DEFAULT_K) -> pd.DataFra
     Returns:
         Rows "honest", "test items in the input", "inflation" (leaky / honest − 1).
     """
-    metrics = ("recall", "ndcg")
+    split, metrics = _check_split(split), ("recall", "ndcg")
     honest = evaluate_dict(scores_for(model, split), split, k=k, metrics=metrics)
     leaky = evaluate_dict(leaky_input_scores(model, split), split, k=k, metrics=metrics)
     table = pd.DataFrame({"honest": honest, "test items in the input": leaky}).T
@@ -145,9 +146,11 @@ def sampled_vs_full(
 
     For a test pair (u, i) with 0-based rank r among its negatives (items u has not seen in
     train or test): HR@k = mean [r < k], NDCG@k = mean [r < k] / log2(r + 2) (one relevant
-    item per ranking). "sampled" ranks i among `n_negatives` random negatives (the same draw
-    for every model), "full" among all of them. Sampled metrics are always at least as high
-    and can reorder models (Krichene & Rendle 2020).
+    item per ranking). Ties with the test item are broken at random, in expectation, so a
+    model that scores everything alike is at chance, not perfect. "sampled" ranks i among
+    `n_negatives` random negatives (the same draw for every model), "full" among all of them.
+    Sampled metrics are always at least as high and can reorder models (Krichene & Rendle
+    2020).
 
     Args:
         scores: Model name -> score matrix (n_users, n_items).
@@ -160,11 +163,14 @@ def sampled_vs_full(
         One row per model: hr@k full, hr@k sampled, ndcg@k full, ndcg@k sampled.
 
     Raises:
-        ValueError: On no models, scores of the wrong shape, k <= 0 or a bad `n_negatives`.
+        ValueError: On no models, scores of the wrong shape or with NaN, k <= 0 or a bad
+            `n_negatives`.
     """
     split = _check_split(split)
-    if not scores:
-        raise ValueError("scores is empty; pass {model name: score matrix}")
+    if not isinstance(scores, Mapping) or not scores:
+        raise ValueError(
+            f"scores must be a non-empty dict {{model name: score matrix}}, got {scores!r:.60}"
+        )
     k = check_int("k", k, 1)
     n_negatives = check_int("n_negatives", n_negatives, k, hint=" (at least k, e.g. 100)")
     blocked = split.seen_matrix() + split.test_matrix()
@@ -181,17 +187,17 @@ def sampled_vs_full(
                 f"scores of {name!r} have shape {arr.shape}; expected "
                 f"({split.n_users}, {split.n_items})"
             )
+        if np.isnan(arr).any():  # NaN is never above the test item: it would rank first
+            raise ValueError(f"scores of {name!r} contain NaN; check the model output")
     pairs = sample_negatives(split, n_negatives, np.random.default_rng(seed))
     rows = {}
     for name, arr in arrays.items():
         full, part = rank_among(arr, *pairs)
-        rows[name] = {
-            f"{m}@{k} {kind}": float(
-                (r < k).mean() if m == "hr" else np.where(r < k, 1 / np.log2(r + 2), 0).mean()
-            )
-            for m in ("hr", "ndcg")
-            for kind, r in (("full", full), ("sampled", part))
-        }
+        (hr_full, ndcg_full), (hr_part, ndcg_part) = (
+            expected_hit_and_ndcg(*ranked, k) for ranked in (full, part)
+        )
+        rows[name] = {f"hr@{k} full": hr_full, f"hr@{k} sampled": hr_part,
+                      f"ndcg@{k} full": ndcg_full, f"ndcg@{k} sampled": ndcg_part}  # fmt: skip
     return pd.DataFrame(rows).T
 
 

@@ -1,9 +1,9 @@
 """Ranking each held-out item among sampled negatives and among all of them.
 
 The machinery behind `lessons.evaluation_demos.sampled_vs_full`: one uniform draw of
-negatives per (user, test item) pair, shared by every model, and the 0-based rank of the
-test item against both sets. Pairs are processed in blocks to bound the (B, n_items)
-temporaries.
+negatives per (user, test item) pair, shared by every model, and where the test item places
+against both sets, ties broken at random in expectation. Pairs are processed in blocks to
+bound the (B, n_items) temporaries.
 """
 
 import numpy as np
@@ -36,18 +36,36 @@ def sample_negatives(
     return users, items, blocked, sampled
 
 
-def rank_among(scores: np.ndarray, users, items, blocked, sampled) -> tuple[np.ndarray, np.ndarray]:
-    """0-based ranks of each test pair among all its negatives and among the sampled ones.
+def rank_among(scores: np.ndarray, users, items, blocked, sampled):
+    """How each test pair's item places among all its negatives and among the sampled ones.
 
-    rank = #{negatives j : s_uj > s_ui}: ties count for the test item.
+    Returns ((above, tied) among all negatives, (above, tied) among the sampled ones), each an
+    int64 array over the test pairs: above = #{j : s_uj > s_ui}, tied = #{j : s_uj = s_ui}.
+    With ties broken at random, the item's 0-based rank is uniform on above..above + tied.
     """
     s = np.array(scores, dtype=np.float64)
     coo = blocked.tocoo()
-    s[coo.row, coo.col] = -np.inf  # seen and test items are not negatives
+    s[coo.row, coo.col] = np.nan  # seen and test items are not negatives: NaN is never > or =
     target = np.asarray(scores, dtype=np.float64)[users, items]
-    full = np.empty(users.size, dtype=np.int64)
+    full = np.empty((2, users.size), dtype=np.int64)
     for start in range(0, users.size, _PAIR_BLOCK):
-        stop = start + _PAIR_BLOCK
-        full[start:stop] = (s[users[start:stop]] > target[start:stop, None]).sum(axis=1)
-    part = (s[users[:, None], sampled] > target[:, None]).sum(axis=1)
-    return full, part
+        block, t = s[users[start : start + _PAIR_BLOCK]], target[start : start + _PAIR_BLOCK, None]
+        full[:, start : start + len(t)] = (block > t).sum(axis=1), (block == t).sum(axis=1)
+    part = s[users[:, None], sampled]
+    return (full[0], full[1]), ((part > target[:, None]).sum(1), (part == target[:, None]).sum(1))
+
+
+def expected_hit_and_ndcg(above: np.ndarray, tied: np.ndarray, k: int) -> tuple[float, float]:
+    """Mean HR@k and NDCG@k of single-item rankings, ties broken at random (in expectation).
+
+    The rank r is uniform on above..above + tied, so E[g(r)] = Σ_r g(r) / (tied + 1) for
+    g(r) = [r < k] (HR) and [r < k] / log2(r + 2) (NDCG): a prefix sum of g, which is 0 from
+    rank k on. Counting ties for the test item instead would give a constant model HR = 1.
+    """
+    ranks = np.arange(k)
+    means = []
+    for gain in (np.ones(k), 1 / np.log2(ranks + 2)):
+        prefix = np.concatenate([[0.0], np.cumsum(gain)])  # prefix[p] = Σ_{r<p} g(r), p <= k
+        hits = prefix[np.minimum(above + tied + 1, k)] - prefix[np.minimum(above, k)]
+        means.append(float((hits / (tied + 1)).mean()))
+    return means[0], means[1]

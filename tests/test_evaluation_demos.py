@@ -24,6 +24,7 @@ from lessons.evaluation_demos import (  # noqa: E402
 )
 from lessons.metrics import evaluate_dict  # noqa: E402
 from lessons.models import MatrixFactorization  # noqa: E402
+from lessons.negative_sampling import expected_hit_and_ndcg  # noqa: E402
 from lessons.plots import bias as plots_bias  # noqa: E402
 
 
@@ -77,6 +78,13 @@ def test_mf_cannot_leak_through_an_input_it_does_not_read(split):
     assert leakage_table(mf, split).loc["inflation"].abs().max() == pytest.approx(0.0)
 
 
+def test_leakage_table_and_unconstrained_ease_refuse_bad_arguments(data):
+    with pytest.raises(ValueError, match="split must be a lessons.data.Split, got Dataset"):
+        leakage_table(Popularity(), data)  # the Dataset, not its split
+    with pytest.raises(ValueError, match="finite number"):
+        UnconstrainedEASE(lam=float("inf"))
+
+
 def test_scores_for_rejects_other_objects(split):
     with pytest.raises(ValueError, match="baseline"):
         scores_for(object(), split)
@@ -117,8 +125,30 @@ def test_perfect_scores_hit_everything(split):
     np.testing.assert_allclose(table.loc["oracle"].to_numpy(), 1.0)
 
 
+def test_ties_are_broken_at_random_so_a_constant_model_is_at_chance(split):
+    constant = np.zeros((split.n_users, split.n_items), dtype=np.float32)
+    table = sampled_vs_full({"constant": constant}, split, n_negatives=19, k=4)
+    discount = (1 / np.log2(np.arange(4) + 2)).sum()
+    assert table.loc["constant", "hr@4 sampled"] == pytest.approx(4 / 20)  # was 1.0
+    assert table.loc["constant", "ndcg@4 sampled"] == pytest.approx(discount / 20)
+    assert table.loc["constant", "hr@4 full"] < 4 / 20
+
+
+def test_expected_metrics_average_every_place_a_tie_can_put_the_item():
+    above, tied, k = np.array([0, 2, 3, 9]), np.array([0, 3, 10, 4]), 4
+    places = [np.arange(a, a + t + 1) for a, t in zip(above, tied, strict=True)]
+    hr = np.mean([np.mean(r < k) for r in places])
+    ndcg = np.mean([np.mean((r < k) / np.log2(r + 2)) for r in places])
+    assert expected_hit_and_ndcg(above, tied, k) == pytest.approx((hr, ndcg))
+
+
 def test_sampled_vs_full_rejects_bad_input(split, x):
     good = {"Pop": Popularity().fit(x).scores(x)}
+    nan = np.full((split.n_users, split.n_items), np.nan)
+    with pytest.raises(ValueError, match="'diverged' contain NaN"):
+        sampled_vs_full({"diverged": nan}, split)  # NaN is never above the test item
+    with pytest.raises(ValueError, match="dict"):
+        sampled_vs_full([good["Pop"]], split)
     with pytest.raises(ValueError, match="at least k"):
         sampled_vs_full(good, split, n_negatives=3, k=5)
     with pytest.raises(ValueError, match="exceeds"):
