@@ -22,7 +22,14 @@ from lessons.features import QueryBatch
 from lessons.metrics import evaluate_dict
 from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.recipes import train
-from lessons.scoring import evaluating, score_users, split_features, user_batches
+from lessons.scoring import (
+    check_int,
+    check_users,
+    evaluating,
+    score_users,
+    split_features,
+    user_batches,
+)
 
 METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
 FEATURE_SETS = {"history": (False, False), "history+side+dense": (True, True)}
@@ -96,9 +103,12 @@ def collapsed(model: SoftmaxDNN) -> tuple[torch.Tensor, torch.Tensor]:
         ValueError: When the stack is not linear (a relu/tanh activation, or dropout).
     """
     layers = linear_layers(model)
+    if not layers:
+        raise ValueError("this model has no hidden layer: ψ = x already, there is nothing to "
+                         "collapse")  # fmt: skip
     others = [m for m in model.query_tower.mlp.modules()
               if not isinstance(m, nn.Linear | nn.Identity | nn.Sequential)]  # fmt: skip
-    if not layers or others or model.block is not None:
+    if others or model.block is not None:
         raise ValueError("collapse needs a plain stack of linear layers: build the model with "
                          "activation='linear', dropout=0 and residual=False")  # fmt: skip
     w, b = layers[0].weight.detach(), layers[0].bias.detach()
@@ -118,12 +128,11 @@ def tower_input(model: SoftmaxDNN, batch: QueryBatch) -> torch.Tensor:
 
 def collapse_gap(model: SoftmaxDNN, split: Split, users: Sequence[int]) -> float:
     """max |ψ(x) − (W x + b)| over `users`, with (W, b) = `collapsed(model)`."""
-    batch = user_batches(split, np.asarray(users), split_features(split))[0]
+    batch = user_batches(split, check_users(users, split.n_users), split_features(split))[0]
     w, b = collapsed(model)
     with evaluating(model):
-        return float(
-            (model.query_embedding(batch) - (tower_input(model, batch) @ w.T + b)).abs().max()
-        )
+        # ψ itself: query_embedding appends a 1 for the item bias when the model has one.
+        return float((model.query_tower(batch) - (tower_input(model, batch) @ w.T + b)).abs().max())
 
 
 def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[int] = (0, 1), *,
@@ -134,6 +143,7 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
     unknown = set(feature_sets) - set(FEATURE_SETS)
     if unknown or not len(depths) or not len(seeds):
         raise ValueError(f"need depths, seeds and feature sets from {list(FEATURE_SETS)}")
+    depths = [check_int("depth", depth, 0, hint=" (hidden layers)") for depth in depths]
     rows = []
     for depth, name, seed in product(depths, feature_sets, seeds):
         side, dense = FEATURE_SETS[name]
@@ -182,9 +192,7 @@ def mf_as_dnn(mf: MatrixFactorization) -> SoftmaxDNN:
 
 def one_hot_batch(users: Sequence[int], n_users: int) -> QueryBatch:
     """Query rows whose dense input is the one-hot user id (the bag is a placeholder item 0)."""
-    ids = torch.as_tensor(np.asarray(users), dtype=torch.long)
-    if ids.ndim != 1 or ids.numel() == 0 or ids.min() < 0 or ids.max() >= n_users:
-        raise ValueError(f"users must be a non-empty list of ids in [0, {n_users})")
+    ids = torch.as_tensor(check_users(users, n_users))
     dense = torch.nn.functional.one_hot(ids, n_users).float()
     return QueryBatch(torch.zeros(len(ids), dtype=torch.long), torch.arange(len(ids)), ids,
                       dense=dense)  # fmt: skip

@@ -19,7 +19,7 @@ from lessons.experiments import (
     textbook_dnn,
     tower_input,
 )
-from lessons.models import MatrixFactorization
+from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.plots import training as pt
 from lessons.scoring import split_features, user_batches
 
@@ -62,9 +62,21 @@ def test_collapsed_reproduces_a_linear_stack(split, batch):
     torch.testing.assert_close(w @ v + b, out.detach(), atol=1e-5, rtol=1e-5)
 
 
+def test_collapse_gap_reads_psi_of_a_linear_tower_with_an_item_bias(split, batch):
+    # Notebook 02's linear towers keep the recipe's item bias: query_embedding is [ψ, 1].
+    model = SoftmaxDNN(split.n_items, dim=8, hidden=(16, 12), activation="linear",
+                       residual=False, item_bias=True)  # fmt: skip
+    assert model.query_embedding(batch).shape == (4, 8 + 1)
+    assert collapse_gap(model, split, [0, 1, 2]) < 1e-5
+
+
 def test_collapsed_refuses_a_nonlinear_stack(split):
     with pytest.raises(ValueError, match="activation='linear'"):
         collapsed(textbook_dnn(split, (16,), dim=8, activation="relu"))
+    with pytest.raises(ValueError, match="no hidden layer"):
+        collapsed(textbook_dnn(split, (), dim=8, side=False, dense=False))  # ψ = x
+    with pytest.raises(ValueError, match="non-empty list of integer ids"):
+        collapse_gap(textbook_dnn(split, (16,), dim=8, activation="linear"), split, [])
 
 
 def test_log_softmax_identity_and_its_failure(split, batch):
@@ -100,8 +112,10 @@ def test_mf_as_dnn_copies_mf_exactly(split):
 
 
 def test_one_hot_batch_rejects_bad_ids():
-    with pytest.raises(ValueError, match="ids in"):
+    with pytest.raises(ValueError, match="unknown user ids"):
         one_hot_batch([5], 3)
+    with pytest.raises(ValueError, match="integer ids"):
+        one_hot_batch([0.7, 1.2], 10)  # not truncated to [0, 1]
 
 
 def test_playground_run_and_grid(split, one_thread):
@@ -117,6 +131,9 @@ def test_playground_run_and_grid(split, one_thread):
     pt.history_curves(history)
     with pytest.raises(ValueError, match="unknown metric"):
         grid_summary(grid, "nope")
+    for bad in (-1, 1.5):  # -1 used to run as depth 0, labelled -1
+        with pytest.raises(ValueError, match="depth must be an integer >= 0"):
+            run_grid(split, depths=(bad,), seeds=(0,), width=8, epochs=1)
 
 
 def test_main_genre_and_map(split):
