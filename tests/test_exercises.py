@@ -38,6 +38,10 @@ def test_close_to_reports_direction_and_shape():
     assert compare(4.03, 4.0)[0] is True
     assert compare(4.1, 4.0) == (False, "4.1 is too large")
     assert compare(3.0, 4.0) == (False, "3 is too small")
+    ok, message = compare(float("nan"), 4.0)  # was "nan is too small"
+    assert not ok and message.startswith("your answer is NaN (")
+    ok, message = compare([1.0, np.nan, np.nan], [1.0, 2.0, 3.0])
+    assert not ok and message.startswith("2 entries are NaN")
     assert compare([1, 2], [1, 2, 3])[0] is False
     assert compare([1, 2, 9], [1, 2, 3]) == (False, "1 entries differ")
     assert compare([4.0, 5.0], 4.0) == (False, "expected one number, got an array of shape (2,)")

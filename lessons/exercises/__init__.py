@@ -91,6 +91,10 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
             return False, f"expected {wanted}, got an array of shape {a.shape}"
         if np.allclose(a, e, rtol=rtol, atol=atol):
             return True, "matches"
+        if np.isnan(a).any():  # NaN is neither larger nor smaller: say what it is
+            n_nan = int(np.isnan(a).sum())
+            where = "your answer is NaN" if a.ndim == 0 else f"{n_nan} entries are NaN"
+            return False, f"{where} (a mean over nothing, 0/0, or the log of 0 times 0?)"
         if e.ndim == 0:
             direction = "too large" if a > e else "too small"
             shown = f"{float(a):.6g}"
