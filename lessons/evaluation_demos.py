@@ -38,6 +38,17 @@ def _check_split(split: Any) -> Split:
     return split
 
 
+def _check_fitter(fitter: Any) -> Fitter:
+    # A class is callable too: ItemKNN(x) would read the matrix as its `neighbors`.
+    if isinstance(fitter, type) or not callable(fitter):
+        name = getattr(fitter, "__name__", type(fitter).__name__)
+        raise ValueError(
+            f"fitter must be a function X -> fitted model, e.g. lambda x: {name}().fit(x); "
+            f"got {fitter!r}"
+        )
+    return fitter
+
+
 def scores_for(model: Any, split: Split) -> np.ndarray:
     """Scores (n_users, n_items) of a lessons model or a fitted baseline, from `split`'s history."""
     if isinstance(model, torch.nn.Module):
@@ -122,7 +133,7 @@ def protocol_gap(
     temporal split holds out each user's latest interactions, the question a deployed model
     answers. Returns rows "random", "temporal" and "random / temporal − 1".
     """
-    rows = {}
+    fitter, rows = _check_fitter(fitter), {}
     for name, split in (
         ("random", random_split(data, test_frac, seed=seed)),
         ("temporal", temporal_split(data, test_frac)),
@@ -234,7 +245,7 @@ def feedback_loop(
         One row per round 0..rounds: round, added (interactions added so far), head_share,
         and the `LOOP_METRICS` at k.
     """
-    split = _check_split(split)
+    split, fitter = _check_split(split), _check_fitter(fitter)
     rounds = check_int("rounds", rounds, 1, hint=" (e.g. 5)")
     k = check_int("k", k, 1, split.n_items)
     consume = check_int("consume", consume, 1, k, hint=" (items taken from each top-k list)")

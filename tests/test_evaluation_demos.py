@@ -78,6 +78,13 @@ def test_mf_cannot_leak_through_an_input_it_does_not_read(split):
     assert leakage_table(mf, split).loc["inflation"].abs().max() == pytest.approx(0.0)
 
 
+def test_a_model_class_is_not_taken_for_a_fitter(data, split):
+    with pytest.raises(ValueError, match=r"lambda x: ItemKNN\(\).fit\(x\)"):
+        protocol_gap(data, ItemKNN)
+    with pytest.raises(ValueError, match="fitter must be a function"):
+        feedback_loop(split, ItemKNN(), rounds=1)
+
+
 def test_leakage_table_and_unconstrained_ease_refuse_bad_arguments(data):
     with pytest.raises(ValueError, match="split must be a lessons.data.Split, got Dataset"):
         leakage_table(Popularity(), data)  # the Dataset, not its split
