@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Split
@@ -22,6 +23,7 @@ from lessons.features import QueryBatch
 from lessons.metrics import evaluate_dict
 from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.recipes import train
+from lessons.runtime import show_progress
 from lessons.scoring import (
     check_int,
     check_users,
@@ -145,7 +147,8 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
         raise ValueError(f"need depths, seeds and feature sets from {list(FEATURE_SETS)}")
     depths = [check_int("depth", depth, 0, hint=" (hidden layers)") for depth in depths]
     rows = []
-    for depth, name, seed in product(depths, feature_sets, seeds):
+    runs = list(product(depths, feature_sets, seeds))  # 12 fits in notebook 02: ~10 s, so a bar
+    for depth, name, seed in tqdm(runs, desc="grid", unit="fit", disable=not show_progress()):
         side, dense = FEATURE_SETS[name]
         model, history, metrics = playground_run(split, hidden=(width,) * depth, side=side,
                                                  dense=dense, epochs=epochs, seed=seed)  # fmt: skip

@@ -1,4 +1,4 @@
-"""Reproducibility and CPU threads: the two knobs every lesson and benchmark turns first."""
+"""Reproducibility, CPU threads and progress bars: the knobs every lesson and benchmark turns."""
 
 import math
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lessons.config import DEFAULT_SEED, ENV_NUM_THREADS
+from lessons.config import DEFAULT_SEED, ENV_NUM_THREADS, ENV_QUIET
 
 
 def seed_everything(seed: int = DEFAULT_SEED) -> int:
@@ -94,3 +94,14 @@ def set_threads(n: int | None = None) -> int:
 
     torch.set_num_threads(int(n))
     return int(n)
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw a progress bar: `progress` if given, else not when $LESSONS_QUIET is set.
+
+    One rule for every bar (training, the depth grid, the download): "1", "true", "yes" and
+    "on" (any case) silence them.
+    """
+    if progress is not None:
+        return bool(progress)
+    return os.environ.get(ENV_QUIET, "").strip().lower() not in ("1", "true", "yes", "on")

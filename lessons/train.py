@@ -18,7 +18,6 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
 """
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterable
 
@@ -27,10 +26,11 @@ import scipy.sparse as sp
 import torch
 from tqdm.auto import tqdm
 
-from lessons.config import DEFAULT_K, DEFAULT_SEED, ENV_QUIET
+from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Split
 from lessons.features.epochs import EpochSampler
 from lessons.history import History
+from lessons.runtime import show_progress
 from lessons.scoring import (
     check_int,
     check_model,
@@ -98,12 +98,6 @@ def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, sampler: Ep
         scheduler.step()
         total, count = total + loss.item() * batch.size, count + batch.size
     return total / max(count, 1)
-
-
-def _quiet(progress: bool | None) -> bool:
-    if progress is not None:
-        return not progress
-    return os.environ.get(ENV_QUIET, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _scheduler(optimizer, kind: str, epochs: int, train: sp.csr_matrix, batch_size: int,
@@ -228,9 +222,8 @@ def fit(
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
     kept = None  # weights to end with: best on valid, else the last completed epoch
-    bar = tqdm(
-        range(1, epochs + 1), desc=type(model).__name__, unit="epoch", disable=_quiet(progress)
-    )
+    bar = tqdm(range(1, epochs + 1), desc=type(model).__name__, unit="epoch",
+               disable=not show_progress(progress))  # fmt: skip
     try:
         with torch.random.fork_rng():
             torch.manual_seed(int(torch_seed.generate_state(1)[0]))

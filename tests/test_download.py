@@ -190,7 +190,7 @@ def test_http_error_is_reported(good, server, monkeypatch, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("quiet", ["1", "0"])
+@pytest.mark.parametrize("quiet", ["1", "0", "on"])  # "on" silences every bar, as in fit
 def test_progress_bar_is_silenced_by_lessons_quiet(
     good, server, monkeypatch, tmp_path, capsys, quiet
 ):

@@ -118,7 +118,7 @@ def test_one_hot_batch_rejects_bad_ids():
         one_hot_batch([0.7, 1.2], 10)  # not truncated to [0, 1]
 
 
-def test_playground_run_and_grid(split, one_thread):
+def test_playground_run_and_grid(split, one_thread, capsys, monkeypatch):
     model, history, metrics = playground_run(split, hidden=(8,), epochs=2, lr=0.05)
     assert len(history) == 2 and 0 <= metrics["recall@20"] <= 1 and "aplt@10" in metrics
     with pytest.raises(ValueError, match="positive layer widths"):
@@ -131,6 +131,10 @@ def test_playground_run_and_grid(split, one_thread):
     pt.history_curves(history)
     with pytest.raises(ValueError, match="unknown metric"):
         grid_summary(grid, "nope")
+    capsys.readouterr()
+    monkeypatch.setenv("LESSONS_QUIET", "0")  # a learner's kernel: the grid's ~10 s show a bar
+    run_grid(split, depths=(0,), seeds=(0,), feature_sets=("history",), width=8, epochs=1)
+    assert "grid" in capsys.readouterr().err
     for bad in (-1, 1.5):  # -1 used to run as depth 0, labelled -1
         with pytest.raises(ValueError, match="depth must be an integer >= 0"):
             run_grid(split, depths=(bad,), seeds=(0,), width=8, epochs=1)

@@ -8,7 +8,7 @@ import torch
 
 from lessons import seed_everything, set_threads
 from lessons.config import ENV_NUM_THREADS
-from lessons.runtime import available_cores
+from lessons.runtime import available_cores, show_progress
 
 
 def _draw():
@@ -90,3 +90,12 @@ def test_available_cores_is_capped_by_the_container_quota(monkeypatch):
     assert runtime.available_cores() == 2
     monkeypatch.setattr(runtime, "cgroup_cpu_limit", lambda: None)
     assert runtime.available_cores() == 64
+
+
+@pytest.mark.parametrize(
+    ("env", "shown"), [("", True), ("0", True), ("1", False), ("TRUE", False), (" on ", False)]
+)
+def test_show_progress_follows_lessons_quiet_unless_told(monkeypatch, env, shown):
+    monkeypatch.setenv("LESSONS_QUIET", env)
+    assert show_progress() is shown
+    assert show_progress(True) is True and show_progress(False) is False

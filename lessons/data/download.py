@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lessons.config import ENV_DATA_DIR, ENV_DATA_URL, ENV_QUIET
+from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 from lessons.data.archive import extract_archive, file_sha256, verify_archive
 from lessons.data.registry import (  # noqa: F401  (re-exported: the errors belong to this API)
     VARIANTS,
@@ -29,6 +29,7 @@ from lessons.data.registry import (  # noqa: F401  (re-exported: the errors belo
     resolve_base_url,
     variant_spec,
 )
+from lessons.runtime import show_progress
 
 TIMEOUT_S = 30
 _CHUNK = 1 << 16
@@ -63,10 +64,6 @@ def _what_to_do(spec: Variant, root: Path) -> str:
         f"{ENV_DATA_DIR} to a folder that holds one, or use the synthetic dataset "
         "`synthetic_movielens()` from lessons.data (load_lesson_data() does this for you)."
     )
-
-
-def _quiet() -> bool:
-    return os.environ.get(ENV_QUIET, "").strip().lower() in ("1", "true", "yes")
 
 
 def ensure_variant(
@@ -171,7 +168,8 @@ def _stream(url: str, out, spec: Variant, root: Path) -> None:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             length = response.headers.get("Content-Length", "")
             total = int(length) if length.isdigit() else None
-            bar = tqdm(total=total, unit="B", unit_scale=True, desc=spec.archive, disable=_quiet())
+            bar = tqdm(total=total, unit="B", unit_scale=True, desc=spec.archive,
+                       disable=not show_progress())  # fmt: skip
             with bar:
                 while chunk := response.read(_CHUNK):
                     _write(out, chunk, url, spec, root)
