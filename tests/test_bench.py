@@ -1,5 +1,7 @@
 """The benchmark runs end to end and reports every section (on small synthetic data)."""
 
+import contextlib
+import io
 import json
 import re
 
@@ -20,10 +22,22 @@ SECTION_COLUMNS = ["Recall@20", "NDCG@10", "Coverage@10", "ARP@10", "fit s"]
 
 
 @pytest.fixture(scope="module")
-def results():
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("LESSONS_QUIET", "1")
-        return run(dataset=synthetic_movielens(**DATA))
+def bench_run() -> tuple[dict, str]:
+    """(results, what the run wrote to stderr), progress bars on as in a maintainer's shell."""
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch, contextlib.redirect_stderr(stderr):
+        monkeypatch.setenv("LESSONS_QUIET", "0")
+        return run(dataset=synthetic_movielens(**DATA)), stderr.getvalue()
+
+
+@pytest.fixture(scope="module")
+def results(bench_run) -> dict:
+    return bench_run[0]
+
+
+def test_the_half_minute_run_shows_its_stages_on_stderr(bench_run):
+    err = bench_run[1]
+    assert "bench" in err and "9/9" in err and "logQ" in err  # 6 models, speed, cold, logQ
 
 
 def _table(text: str, corner: str) -> tuple[list[str], dict[str, list[str]]]:

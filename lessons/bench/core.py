@@ -12,12 +12,16 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
+
+from tqdm.auto import tqdm
 
 from lessons.bench import goals
 from lessons.bench.measure import PeakRSS, machine_info
 from lessons.bench.runners import measure, runners, speed_report, warm_up
 from lessons.bench.sections import cold_start, logq
 from lessons.config import DEFAULT_SEED
+from lessons.runtime import show_progress
 
 
 def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dict:
@@ -44,10 +48,17 @@ def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dic
         split = random_split(data, test_frac=0.2, seed=DEFAULT_SEED)
         machine = machine_info()
         warm_up()
-        models = {name: measure(runner, split) for name, runner in runners().items()}
-        speed = speed_report(split)
-        cold = cold_start(data)
-        correction = logq(split)
+        stages = {name: partial(measure, runner, split) for name, runner in runners().items()}
+        stages |= {"speed": partial(speed_report, split), "cold start": partial(cold_start, data),
+                   "logQ": partial(logq, split)}  # fmt: skip
+        # About 30 s in all: a bar of stages on stderr (stdout stays the table or the JSON).
+        bar = tqdm(stages.items(), desc="bench", unit="stage", disable=not show_progress())
+        done = {}
+        for name, stage in bar:
+            bar.set_postfix_str(name)
+            done[name] = stage()
+        speed, cold, correction = done.pop("speed"), done.pop("cold start"), done.pop("logQ")
+        models = done
     results = {
         "protocol": f"{data.name}, per-user random 80/20, seed {DEFAULT_SEED}, "
         "all ratings implicit",
