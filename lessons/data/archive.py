@@ -68,7 +68,7 @@ def _cannot_extract(archive: Path, root: Path, exc: OSError) -> DataUnavailableE
 
 
 def verify_archive(spec: Variant, path: Path, source: str) -> None:
-    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` and raise."""
+    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` if we may, and raise."""
     size, md5, sha = _digests(path)
     checks = (("size", size, spec.size), ("MD5", md5, spec.md5), ("SHA-256", sha, spec.sha256))
     problems = [
