@@ -181,6 +181,12 @@ def test_missing_context_says_what_to_pass(tiny_data):
     assert result.status == INCORRECT and "check(answer, data=...)" in result.message
 
 
+def test_a_reassigned_context_is_feedback_not_a_crash():
+    result = nb00.rare_items.check(3, data=5)  # a cell above did `data = ...` with something else
+    assert result.status == INCORRECT and "re-run the cell that defines it" in result.message
+    assert "AttributeError" in result.message
+
+
 @pytest.mark.parametrize("ex", [*nb00.EXERCISES, *nb01.EXERCISES], ids=lambda e: e.name)
 def test_every_solution_is_correct_and_scaffold_not_attempted(ex, tiny_data, tiny_split, tiny_mf):
     context = _context(tiny_data, tiny_split, tiny_mf)  # extra objects are ignored

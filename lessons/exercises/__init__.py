@@ -3,7 +3,7 @@
 An exercise cell in a notebook looks like
 
     answer = ...  # your code here
-    nb00.long_tail_items.check(answer, data=data)
+    nb00.rare_items.check(answer, data=data)
 
 `check` answers one of three things, as a `Result` that prints with a coloured status:
 
@@ -189,6 +189,11 @@ class Exercise:
         except TypeError as exc:  # the notebook passed the wrong context: say which is needed
             needed = ", ".join(f"{name}=..." for name in self._needs())
             return Result(INCORRECT, f"call check(answer, {needed}): {exc}")
+        except Exception as exc:  # e.g. `data` was reassigned in a cell above: feedback, no crash
+            names = ", ".join(self._needs())
+            return Result(INCORRECT, f"could not compute the expected value from {names} "
+                                     f"({type(exc).__name__}: {exc}); if you reassigned one of "
+                                     "them, re-run the cell that defines it")  # fmt: skip
         try:
             ok, detail = self.compare(answer, expected)
         except Exception as exc:  # a malformed answer is feedback, not a crash
