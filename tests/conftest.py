@@ -74,11 +74,11 @@ def fake_ml100k(monkeypatch) -> Callable[[Path], Path]:
     The loader checks an extracted folder's u.data against the published SHA-256, so for the
     test the "100k" registry entry trusts the fake u.data instead.
     """
-    from lessons.data import download
+    from lessons.data import registry
 
     u_data = FAKE_ML100K["u.data"].encode("latin-1")
-    trusted = replace(download.VARIANTS["100k"], key_sha256=hashlib.sha256(u_data).hexdigest())
-    monkeypatch.setitem(download.VARIANTS, "100k", trusted)
+    trusted = replace(registry.VARIANTS["100k"], key_sha256=hashlib.sha256(u_data).hexdigest())
+    monkeypatch.setitem(registry.VARIANTS, "100k", trusted)
 
     def write(parent: Path) -> Path:
         folder = Path(parent) / "ml-100k"

@@ -8,7 +8,7 @@ import io
 import zipfile
 from dataclasses import replace
 
-from lessons.data import download
+from lessons.data import registry
 
 
 def make_zip(members: dict[str, bytes], extra: list[zipfile.ZipInfo] = ()) -> bytes:
@@ -27,17 +27,17 @@ def fake_ml100k_members(files: dict[str, str]) -> dict[str, bytes]:
     return {f"ml-100k/{name}": text.encode("latin-1") for name, text in files.items()}
 
 
-def register_archive(monkeypatch, archive: bytes, **override) -> download.Variant:
+def register_archive(monkeypatch, archive: bytes, **override) -> registry.Variant:
     """Point the "100k" registry entry at `archive`'s size and checksums (then `override`)."""
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
         u_data = zf.read("ml-100k/u.data") if "ml-100k/u.data" in zf.namelist() else b""
     spec = replace(
-        download.VARIANTS["100k"],
+        registry.VARIANTS["100k"],
         size=len(archive),
         md5=hashlib.md5(archive).hexdigest(),
         sha256=hashlib.sha256(archive).hexdigest(),
         key_sha256=hashlib.sha256(u_data).hexdigest(),
     )
     spec = replace(spec, **override)
-    monkeypatch.setitem(download.VARIANTS, "100k", spec)
+    monkeypatch.setitem(registry.VARIANTS, "100k", spec)
     return spec

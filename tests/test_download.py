@@ -13,12 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lessons.data.download import (
-    ChecksumError,
-    DataFormatError,
-    DataUnavailableError,
-    UnsafeArchiveError,
-)
+from lessons.data import ChecksumError, DataFormatError, DataUnavailableError, UnsafeArchiveError
 from lessons.data.loader import load_lesson_data, load_movielens
 from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
 

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lessons.data import download
+from lessons.data import ChecksumError, DataFormatError, DataUnavailableError, download
 from lessons.data.__main__ import main
-from lessons.data.download import ChecksumError, DataFormatError, DataUnavailableError
 from lessons.data.loader import load_lesson_data, load_movielens
 from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
 

@@ -6,12 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lessons.data.download import (
-    ChecksumError,
-    DataFormatError,
-    DataUnavailableError,
-    resolve_data_dir,
-)
+from lessons.data import ChecksumError, DataFormatError, DataUnavailableError
+from lessons.data.download import resolve_data_dir
 from lessons.data.loader import SyntheticFallbackWarning, load_lesson_data, load_movielens
 
 

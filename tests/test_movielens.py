@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
-from lessons.data.download import file_sha256
+from lessons.data.archive import file_sha256
 from lessons.data.indexing import sort_order
 from lessons.data.loader import load_movielens
 

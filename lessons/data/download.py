@@ -18,17 +18,7 @@ from pathlib import Path
 
 from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 from lessons.data.archive import extract_archive, file_sha256, verify_archive
-from lessons.data.registry import (  # noqa: F401  (re-exported: the errors belong to this API)
-    VARIANTS,
-    ChecksumError,
-    DataError,
-    DataFormatError,
-    DataUnavailableError,
-    UnsafeArchiveError,
-    Variant,
-    resolve_base_url,
-    variant_spec,
-)
+from lessons.data.registry import ChecksumError, DataFormatError, DataUnavailableError, Variant
 from lessons.runtime import show_progress
 
 TIMEOUT_S = 30

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lessons.data.download import DataFormatError
+from lessons.data.registry import DataFormatError
 
 
 def catalogue(

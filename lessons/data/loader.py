@@ -7,15 +7,9 @@ from pathlib import Path
 
 from lessons.config import DEFAULT_SEED
 from lessons.data.dataset import Dataset
-from lessons.data.download import (
-    DataFormatError,
-    DataUnavailableError,
-    check_published,
-    ensure_variant,
-    resolve_data_dir,
-    variant_spec,
-)
+from lessons.data.download import check_published, ensure_variant, resolve_data_dir
 from lessons.data.movielens import READERS
+from lessons.data.registry import DataFormatError, DataUnavailableError, variant_spec
 
 
 class SyntheticFallbackWarning(UserWarning):

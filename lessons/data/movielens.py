@@ -28,9 +28,9 @@ import pandas as pd
 
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
 from lessons.data.dataset import Dataset
-from lessons.data.download import DataFormatError
 from lessons.data.indexing import catalogue, map_ids, sort_order
 from lessons.data.parsing import parse_table
+from lessons.data.registry import DataFormatError
 
 # users.dat occupation codes 0-20, from the ML-1M README (0 is '"other" or not specified').
 ML1M_OCCUPATIONS = (

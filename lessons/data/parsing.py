@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lessons.data.download import DataFormatError
+from lessons.data.registry import DataFormatError
 
 
 def parse_table(
