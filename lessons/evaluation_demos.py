@@ -66,9 +66,8 @@ class UnconstrainedEASE:
     B = argmin ‖X − XB‖²_F + λ‖B‖²_F = (XᵀX + λI)⁻¹ XᵀX = I − λ(XᵀX + λI)⁻¹, so
     score(u, ·) = X_u B. Every item a user has predicts itself, with weight B_jj = 1 − λP_jj > 0
     (larger for popular items; 0 only for an item nobody trained on): the model learned to
-    copy its input. Evaluated honestly (seen items
-    excluded, test items not in the input) the copy does nothing; once the test items reach
-    the input, it finds them.
+    copy its input. Evaluated honestly (seen items excluded, test items not in the input) the
+    copy does nothing; once the test items reach the input, it finds them.
     """
 
     def __init__(self, lam: float = 500.0):
