@@ -7,6 +7,7 @@ import hashlib
 import io
 import zipfile
 from dataclasses import replace
+from pathlib import Path
 
 from lessons.data import registry
 
@@ -41,3 +42,8 @@ def register_archive(monkeypatch, archive: bytes, **override) -> registry.Varian
     spec = replace(spec, **override)
     monkeypatch.setitem(registry.VARIANTS, "100k", spec)
     return spec
+
+
+def leftovers(root: Path) -> list[str]:
+    """Names in a data folder (none when it is gone): what a failed load left behind."""
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []

@@ -9,13 +9,12 @@ import stat
 import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
 from lessons.data import ChecksumError, DataFormatError, DataUnavailableError, UnsafeArchiveError
 from lessons.data.loader import load_lesson_data, load_movielens
-from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
+from tests.fake_archive import fake_ml100k_members, leftovers, make_zip, register_archive
 
 
 @pytest.fixture
@@ -68,17 +67,13 @@ def server(monkeypatch):
     thread.join()
 
 
-def _leftovers(root: Path) -> list[str]:
-    return sorted(p.name for p in root.iterdir()) if root.exists() else []
-
-
 def test_good_archive_downloads_verifies_extracts_and_loads(good, server, monkeypatch, tmp_path):
     register_archive(monkeypatch, good)
     base = server(good)
     root = tmp_path / "cache"
     ds = load_movielens("100k", data_dir=root, base_url=base)
     assert (ds.n_users, ds.n_items, len(ds.interactions)) == (3, 4, 5)
-    assert _leftovers(root) == ["ml-100k", "ml-100k.zip"]  # no temporary files
+    assert leftovers(root) == ["ml-100k", "ml-100k.zip"]  # no temporary files
     assert (root / "ml-100k.zip").read_bytes() == good
     # The second load uses the cache: the server is not asked again.
     load_movielens("100k", data_dir=root, base_url=base)
@@ -105,11 +100,11 @@ def test_wrong_checksum_removes_the_file_and_never_falls_back(good, server, monk
     with pytest.raises(ChecksumError) as info:
         load_movielens("100k", data_dir=root, base_url=base)
     assert "MD5" in str(info.value) and base in str(info.value) and "removed" in str(info.value)
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
     monkeypatch.setenv("LESSONS_DATA_URL", base)
     with pytest.raises(ChecksumError):  # corruption is never hidden behind synthetic data
         load_lesson_data("100k", data_dir=root)
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
 
 
 def test_connection_cut_before_content_length(good, server, monkeypatch, tmp_path):
@@ -118,7 +113,7 @@ def test_connection_cut_before_content_length(good, server, monkeypatch, tmp_pat
     base = server(good[:half], declared=len(good))
     with pytest.raises(DataUnavailableError, match=f"cut short after {half} of {len(good)} bytes"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 def test_truncated_zip_is_caught_by_size_or_by_zip_structure(good, server, monkeypatch, tmp_path):
@@ -127,13 +122,13 @@ def test_truncated_zip_is_caught_by_size_or_by_zip_structure(good, server, monke
     register_archive(monkeypatch, good)  # published size differs
     with pytest.raises(ChecksumError, match=f"size is {len(truncated)}, expected {len(good)}"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
     register_archive(
         monkeypatch, good, size=None, md5=None, sha256=None
     )  # nothing to check against
     with pytest.raises(DataFormatError, match="ml-100k.zip.*not a readable zip"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 def _symlink(name: str) -> zipfile.ZipInfo:
@@ -158,7 +153,7 @@ def test_unsafe_members_are_refused_and_nothing_is_written(
     with pytest.raises(UnsafeArchiveError, match="nothing was extracted"):
         load_movielens("100k", data_dir=root, base_url=server(archive))
     assert not outside.exists() and not (tmp_path / "evil").exists()
-    assert _leftovers(root) == []
+    assert leftovers(root) == []
 
 
 def test_server_down_names_the_url_and_what_to_do(monkeypatch, tmp_path):
@@ -182,7 +177,7 @@ def test_http_error_is_reported(good, server, monkeypatch, tmp_path):
     server.httpd.routes.clear()
     with pytest.raises(DataUnavailableError, match="HTTP 404"):
         load_movielens("100k", data_dir=tmp_path, base_url=base)
-    assert _leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("quiet", ["1", "0", "on"])  # "on" silences every bar, as in fit

@@ -13,7 +13,7 @@ import pytest
 from lessons.data import ChecksumError, DataFormatError, DataUnavailableError, download
 from lessons.data.__main__ import main
 from lessons.data.loader import load_lesson_data, load_movielens
-from tests.fake_archive import fake_ml100k_members, make_zip, register_archive
+from tests.fake_archive import fake_ml100k_members, leftovers, make_zip, register_archive
 
 
 @pytest.fixture
@@ -29,10 +29,6 @@ def _fails(code: int):
         raise OSError(code, os.strerror(code))
 
     return call
-
-
-def _names(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 @pytest.mark.parametrize("name", ["u.item", "u.genre", "u.user"])
@@ -60,7 +56,7 @@ def test_an_archive_that_cannot_be_extracted_is_kept_and_falls_back(
     with pytest.raises(DataUnavailableError, match="cannot be extracted") as info:
         load_movielens("100k", data_dir=tmp_path, download=False)
     assert os.strerror(code) in str(info.value) and "--data-dir" in str(info.value)
-    assert _names(tmp_path) == ["ml-100k.zip"]  # the good archive is kept, nothing half-written
+    assert leftovers(tmp_path) == ["ml-100k.zip"]  # the good archive is kept, nothing half-written
     assert (tmp_path / "ml-100k.zip").read_bytes() == good
     with pytest.warns(UserWarning, match="cannot be extracted"):
         assert load_lesson_data("100k", data_dir=tmp_path).is_synthetic
@@ -74,7 +70,7 @@ def test_a_bad_archive_that_cannot_be_removed_still_reports_its_checksum(
     with pytest.raises(ChecksumError, match="size is") as info:
         load_movielens("100k", data_dir=tmp_path, download=False)
     assert "could not be removed (Permission denied)" in str(info.value)
-    assert _names(tmp_path) == ["ml-100k.zip"]
+    assert leftovers(tmp_path) == ["ml-100k.zip"]
 
 
 class _FullDisk:
@@ -113,7 +109,7 @@ def test_a_full_disk_during_the_download_is_not_called_offline(
     with pytest.raises(DataUnavailableError, match="cannot write the download") as info:
         load_movielens("100k", data_dir=root, base_url=server.as_uri())
     assert "No space left on device" in str(info.value) and "offline" not in str(info.value)
-    assert _names(root) == []  # no partial download left behind
+    assert leftovers(root) == []  # no partial download left behind
 
 
 def test_a_data_dir_naming_the_zip_says_to_name_its_folder(good, tmp_path):
