@@ -15,7 +15,7 @@ from lessons.serving import (
     softmax_step_seconds,
     speedup,
 )
-from lessons.widgets.serving import IVFExplorer, ivf_report
+from lessons.widgets.serving import CLUSTER_OPTIONS, IVFExplorer, ivf_report
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,12 @@ def test_ivf_breaks_ties_at_the_cut_toward_the_lower_id_like_brute_force():
 
 def test_softmax_step_takes_numpy_integers():
     assert softmax_step_seconds(100, "sampled", n_negatives=np.int64(8), repeats=1) > 0
+
+
+def test_ivf_explorer_can_probe_every_list_of_the_largest_index(catalogue):
+    """The slider once stopped at 64, so with C = 128 or 256 recall could never reach 1."""
+    items, queries = catalogue
+    w = IVFExplorer(items, queries[:5], k=5, n_clusters=max(CLUSTER_OPTIONS))
+    w.nprobe.value = max(CLUSTER_OPTIONS)
+    assert w.error is None and w.result["nprobe"] == max(CLUSTER_OPTIONS)
+    assert w.result["recall"] == 1.0

@@ -62,8 +62,9 @@ class IVFExplorer(Panel):
         self.runs = pd.DataFrame()
         self.n_clusters = widgets.Dropdown(options=CLUSTER_OPTIONS, value=n_clusters,
                                            description="lists C")  # fmt: skip
-        self.nprobe = widgets.IntSlider(value=1, min=1, max=64, description="nprobe",
-                                        continuous_update=False)  # fmt: skip
+        # Up to the largest C, so every list of every index can be probed (exact recall).
+        self.nprobe = widgets.IntSlider(value=1, min=1, max=max(CLUSTER_OPTIONS),
+                                        description="nprobe", continuous_update=False)  # fmt: skip
         super().__init__([self.n_clusters, self.nprobe])
         self.refresh()
 
