@@ -94,6 +94,9 @@ def test_ivf_tradeoff_table(catalogue):
     assert list(table["method"]) == ["brute force", "IVF", "IVF"]  # nprobe 16 > 8 lists skipped
     assert table["recall"].iloc[-1] == 1.0 and table["scanned"].iloc[-1] == pytest.approx(1.0)
     assert (table["ms_per_query"] > 0).all()
+    expected = table["ms_per_query"].iloc[0] / table["ms_per_query"]  # brute force's over each
+    np.testing.assert_allclose(table["speedup"], expected)
+    assert table["speedup"].iloc[0] == 1.0
 
 
 def test_softmax_cost_rows_and_growth():
