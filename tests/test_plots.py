@@ -81,3 +81,16 @@ def test_embedding_map_gives_every_named_category_its_own_colour():
     labels = [f"genre {i}" for i in range(21)]
     with pytest.raises(ValueError, match="21 categories"):
         pt.embedding_map(rng.normal(size=(21, 2)), np.arange(21), labels=labels, title="t")
+
+
+def test_grid_bars_start_at_zero_so_bar_lengths_are_the_values():
+    """A cut axis (it once started 0.05 below the lowest bar) stretched seed-sized gaps."""
+    summary = pd.DataFrame({
+        "depth": [0, 0, 1, 1], "features": ["history", "all"] * 2,
+        "mean": [0.406, 0.407, 0.402, 0.406], "std": [0.006, 0.0004, 0.003, np.nan],
+    })  # fmt: skip
+    ax = pt.grid_bars(summary)
+    heights = sorted(round(p.get_height(), 3) for p in ax.patches)
+    assert heights == sorted(summary["mean"])
+    assert ax.get_ylim()[0] == 0.0
+    plt.close(ax.figure)
