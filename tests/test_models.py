@@ -5,6 +5,8 @@ block, masking, fused sparse loss) in test_softmax_dnn_tuned.py; both use `tests
 `histories` and sizes.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -177,6 +179,29 @@ def test_mf_loss_adds_the_l2_term():
         plain.loss(batch).item() + 0.5 * l2_term, rel=1e-6
     )
     assert plain.loss(batch).item() < ridge.loss(batch).item()
+
+
+@pytest.mark.parametrize("loss", ["softmax", "wls"])
+def test_mf_loss_leaves_excluded_items_out_like_the_other_models(loss):
+    """`fit` promises that cold-start items stay out of every training loss; MF ignored it."""
+    _, targets = histories()
+    batch = make_batch(np.arange(N_USERS), None, None, targets)
+    cold = torch.ones(N_ITEMS, dtype=torch.bool)
+    cold[batch.target.sum(0) > 0] = False  # exclude every item that no user targets
+    cold[: N_ITEMS // 2] = False  # ... in the second half of the catalogue
+    torch.manual_seed(0)
+    model = MatrixFactorization(N_USERS, N_ITEMS, dim=8, loss=loss)
+    value = model.loss(replace(batch, exclude_items=cold))
+    value.backward()
+    # By hand, on the kept columns only: the excluded items carry no loss and get no gradient.
+    s, p = model(batch).detach()[:, ~cold], batch.target[:, ~cold]
+    if loss == "softmax":
+        expected = -(p * torch.log_softmax(s, 1)).sum(1).mean()
+    else:
+        x = (p > 0).float()
+        expected = (torch.where(x > 0, 1.0, 0.1) * (x - s) ** 2).sum(1).mean()
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert cold.any() and not model.item_embedding.grad[cold].any()
 
 
 def test_mf_ignores_side_features_and_refuses_unknown_users():

@@ -22,6 +22,9 @@ class MatrixFactorization(nn.Module):
     more coordinate of the embeddings: query_embedding is [U_u, 1] and item_embeddings is
     [V_j, b_j], so s_uj is still exactly one dot product.
 
+    `batch.exclude_items` (the held-out items of a cold-start split, which no row can
+    target) are left out of the loss: out of the softmax's Z, out of the WLS sum.
+
     The query is the user id only: `batch.bag`, `batch.side` and `batch.dense` are never
     read (MF has nowhere to put side features). Dot or cosine scoring is done outside, by
     `lessons.recommend`, from `query_embedding` and `item_embeddings`.
@@ -74,9 +77,12 @@ class MatrixFactorization(nn.Module):
     def loss(self, batch: QueryBatch) -> torch.Tensor:
         target = batch_target(batch, self.n_items)  # p (B, n_items)
         logits = self(batch)  # (B, n_items)
+        excluded = batch.exclude_items  # (n_items,) bool or None
         if self.loss_kind == "softmax":
-            value = softmax_cross_entropy(logits, target)
+            value = softmax_cross_entropy(logits, target, exclude=excluded)
         else:  # x = multi-hot, recovered from the normalized p
+            if excluded is not None:
+                logits, target = logits[:, ~excluded], target[:, ~excluded]  # (B, n_kept)
             value = wls_loss(logits, (target > 0).float(), unobserved_weight=self.unobserved_weight)
         u, v = self.user_embedding[batch.users], self.item_embedding  # (B, d), (n_items, d)
         if self.l2:
