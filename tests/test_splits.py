@@ -275,3 +275,24 @@ def test_latest_items_are_harder_than_a_random_sample_even_for_popularity(ml100k
     assert recall["random"] >= 1.5 * recall["temporal"]
     median = {p: np.median(s.item_popularity()[s.test["item"]]) for p, s in splits.items()}
     assert median["temporal"] <= 0.8 * median["random"]
+
+
+def by_sizes(sizes: list[int], n_items: int) -> Dataset:
+    """User u interacts with items 0..sizes[u]-1, at increasing timestamps."""
+    rows = [(u, i, 4.0, 100 * u + i) for u, n in enumerate(sizes) for i in range(n)]
+    return make_dataset(rows, len(sizes), n_items)
+
+
+def test_random_split_rounds_halves_up():
+    """Bug: numpy's banker's rounding (round(2.5) = 2) instead of the documented halves-up."""
+    # test_frac 0.5: n_u = 5 -> round(2.5) = 3, n_u = 9 -> round(4.5) = 5 (banker's: 2 and 4).
+    split = random_split(by_sizes([5, 9], 10), test_frac=0.5, seed=0)
+    assert split.test.groupby("user").size().to_dict() == {0: 3, 1: 5}
+
+
+def test_validation_never_takes_a_users_last_training_item():
+    """Bug: n_valid capped at n_u - n_test instead of n_u - 1 - n_test (train left empty)."""
+    # n_u = 3: n_test = round(1.2) = 1, n_valid = min(round(1.65) = 2, 3 - 1 - 1) = 1.
+    split = random_split(by_sizes([3, 3, 3], 5), test_frac=0.4, valid_frac=0.55, seed=0)
+    assert split.train.groupby("user").size().to_dict() == {0: 1, 1: 1, 2: 1}
+    assert split.valid.groupby("user").size().to_dict() == {0: 1, 1: 1, 2: 1}

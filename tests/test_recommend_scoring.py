@@ -1,0 +1,97 @@
+"""recommend, scoring and the coverage re-rank: behaviours a plausible bug would break.
+
+Each test guards a bug that would still give believable lists or numbers (found by mutating
+the code by hand).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from lessons.data.splits import cold_start_users
+from lessons.data.synthetic import synthetic_movielens
+from lessons.features import DENSE_COLUMNS
+from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.recommend import recommend, similar_items
+from lessons.rerank import rerank_for_coverage
+from lessons.scoring import query_scores, score_users, split_features, user_batches
+
+
+@pytest.fixture(scope="module")
+def cold():
+    return cold_start_users(synthetic_movielens(n_users=60, n_items=120, seed=1), seed=0)
+
+
+@pytest.fixture(scope="module")
+def dnn():
+    torch.manual_seed(0)
+    return SoftmaxDNN(120, dim=8, hidden=(16,))
+
+
+class SeenFirst:
+    """A stand-in baseline that scores exactly the items in the history it is given."""
+
+    def scores(self, history):
+        return history.toarray().astype(np.float32)
+
+
+def test_recommend_excludes_the_revealed_query_of_cold_users(cold):
+    """Bug: recommend excludes only train items, so a cold user's query items come back."""
+    user = int(cold.query["user"].iloc[0])
+    table = recommend(SeenFirst(), cold, [user], k=5)
+    query_items = set(cold.query.loc[cold.query["user"] == user, "item"])
+    assert not set(table["item"]) & query_items
+
+
+def test_similar_items_popularity_of_a_split_is_training_count(cold, dnn):
+    """Bug: similar_items shows the popularity of all interactions (train + test) for a Split."""
+    table = similar_items(dnn, cold, item=0, k=119)
+    expected = np.bincount(cold.train["item"], minlength=120)[table["item"]]
+    np.testing.assert_array_equal(table["popularity"].to_numpy(), expected)
+
+
+def test_cosine_scores_divide_by_both_norms(cold, dnn):
+    """Bug: cosine divides by ‖V_j‖ only (ranking unchanged, but scores are not cosines)."""
+    users = np.array([0, 1, 2])
+    batches = user_batches(cold, users, split_features(cold))
+    scores = query_scores(dnn, batches, 0.0, "cosine")
+    with torch.no_grad():
+        dnn.eval()
+        psi, v = dnn.query_embedding(batches[0]), dnn.item_embeddings()
+        expected = torch.nn.functional.cosine_similarity(psi[:, None, :], v[None, :, :], dim=-1)
+    torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_cold_user_dense_features_count_the_revealed_query(cold):
+    """Bug: split_features reads train only, so a cold user looks like one with no history."""
+    dense = split_features(cold).dense.numpy()
+    count = DENSE_COLUMNS.index("log1p_interactions")
+    user = int(cold.query["user"].iloc[0])
+    n_query = int((cold.query["user"] == user).sum())
+    assert dense[user, count] == pytest.approx(np.log1p(n_query) / 5, rel=1e-5)
+
+
+def test_matrix_factorization_refuses_cold_users(cold):
+    """Bug: MF's scorable check reads train + query, so users without an MF row get scored."""
+    mf = MatrixFactorization(cold.n_users, cold.n_items, dim=4)
+    user = int(cold.query["user"].iloc[0])
+    with pytest.raises(ValueError, match="cannot be scored"):
+        score_users(mf, cold, [user])
+
+
+def test_scoring_restores_eval_mode(cold, dnn):
+    """Bug: `evaluating` puts the model back in train mode even when it was in eval mode."""
+    dnn.eval()
+    score_users(dnn, cold, [0])
+    assert not dnn.training
+    dnn.train()
+    score_users(dnn, cold, [0])
+    assert dnn.training
+
+
+def test_rerank_reaches_a_target_that_is_not_a_whole_number_of_items():
+    """Bug: the number of items needed is floor(target * n_items) instead of ceil."""
+    rng = np.random.default_rng(0)
+    scores = -np.arange(10.0) + 0.01 * rng.random((20, 10))  # everyone ranks 0, 1, 2, ...
+    lists = rerank_for_coverage(scores, 2, 0.35, depth=10)
+    assert len(np.unique(lists)) / 10 >= 0.35  # ceil(3.5) = 4 items shown
