@@ -1,0 +1,78 @@
+"""Edge cases of the baselines: EASE's λ search and ContentProfile's date buckets.
+
+Each test guards a plausible bug that would still give believable numbers (found by mutating
+the code by hand); the expected values come from the docstrings, not from the code's output.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import lessons.metrics as metrics
+from lessons.baselines import EASE, ContentProfile
+from lessons.data import synthetic_movielens
+
+
+@pytest.fixture
+def x():
+    rng = np.random.default_rng(2)
+    return sp.csr_matrix((rng.random((200, 50)) < 0.2).astype(np.float32))
+
+
+def _search_inputs(monkeypatch, model, x):
+    """(exclude, truth) pairs that select_lambda ranks and scores with, one per λ."""
+    excludes, truths = [], []
+    real_top_k, real_ndcg = metrics.top_k, metrics.ndcg_at_k
+
+    def top_k(scores, k, exclude=None, *args, **kwargs):
+        excludes.append(exclude)
+        return real_top_k(scores, k, exclude, *args, **kwargs)
+
+    def ndcg_at_k(ranked, truth, k):
+        truths.append(truth)
+        return real_ndcg(ranked, truth, k)
+
+    # select_lambda imports these from lessons.metrics when it runs
+    monkeypatch.setattr(metrics, "top_k", top_k)
+    monkeypatch.setattr(metrics, "ndcg_at_k", ndcg_at_k)
+    model.fit(x)
+    return list(zip(excludes, truths, strict=True))
+
+
+@pytest.mark.parametrize("valid_frac", [0.1, 0.3])
+def test_lambda_search_holds_out_valid_frac_and_ranks_only_the_rest(monkeypatch, x, valid_frac):
+    """Bugs: the holdout keeps 1 − valid_frac instead of valid_frac (`>` for `<`), or the
+    ranking forgets to exclude the interactions the λ candidates were fitted on (which then
+    crowd the top 10, and λ is chosen on a meaningless NDCG)."""
+    lams = (1.0, 10.0, 100.0)
+    pairs = _search_inputs(monkeypatch, EASE(lams=lams, valid_frac=valid_frac), x)
+    assert len(pairs) == len(lams)
+    for exclude, truth in pairs:
+        assert exclude is not None, "the fitted part must be excluded from the ranking"
+        fit_part, valid = sp.csr_matrix(exclude), sp.csr_matrix(truth)
+        assert fit_part.multiply(valid).nnz == 0  # disjoint
+        assert abs(fit_part + valid - x).sum() == 0  # together exactly the training matrix
+        assert valid.nnz / x.nnz == pytest.approx(valid_frac, abs=0.03)  # ~2000 interactions
+
+
+def test_lambda_search_is_fixed_by_its_seed(monkeypatch, x):
+    """Bug: the validation carve-out ignores `seed` (an unseeded generator), so the chosen λ
+    and the search table change from run to run."""
+    first = EASE(lams=(1.0, 10.0, 100.0), seed=5).fit(x).search_
+    again = EASE(lams=(1.0, 10.0, 100.0), seed=5).fit(x).search_
+    assert first == again
+    held = [_search_inputs(monkeypatch, EASE(lams=(10.0,), seed=s), x)[0][1] for s in (5, 6)]
+    assert abs(held[0] - held[1]).sum() > 0  # another seed carves out other interactions
+
+
+def test_content_profile_from_dataset_uses_the_requested_date_buckets():
+    """Bug: `date_buckets` not passed on, so every scheme silently gives the default yearly
+    buckets. With decades, two 1990s items share their date column; with years they do not."""
+    data = synthetic_movielens(n_users=50, n_items=60, seed=0)
+    years = data.items["year"].to_numpy()
+    a, b = (int(np.flatnonzero(years == y)[0]) for y in sorted(set(years[years >= 1990]))[:2])
+    n_genres = len(data.genres)
+    for scheme, same in (("decade", True), ("year", False)):
+        date = ContentProfile.from_dataset(data, date_buckets=scheme).content[:, n_genres:]
+        assert (date[[a, b]] != 0).sum(axis=1).tolist() == [1, 1]  # one bucket each
+        assert np.array_equal(date[a], date[b]) == same, scheme

@@ -1,0 +1,222 @@
+"""Edge cases of the evaluation demos, the notebook 02/03 experiments and the training-time
+Evaluator.
+
+Each test guards a plausible bug that would still give believable numbers (found by mutating
+the code by hand); expected values come from the docstrings, hand computation or an
+independent route through `lessons.metrics`, never from the code's own output.
+"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+
+import lessons.experiments as experiments
+from lessons.baselines import ItemKNN, Popularity
+from lessons.config import ITEM, USER
+from lessons.data import cold_start_items, cold_start_users, random_split, synthetic_movielens
+from lessons.evaluation_demos import feedback_loop, protocol_gap, sampled_vs_full, scores_for
+from lessons.experiments import grid_summary, main_genre, run_grid, textbook_dnn
+from lessons.metrics import evaluate_dict
+from lessons.scoring import score_users, split_features
+from lessons.validation import Evaluator
+from tests.helpers import tiny_dnn
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_movielens(n_users=150, n_items=120, seed=1)
+
+
+@pytest.fixture(scope="module")
+def split(data):
+    return random_split(data, 0.2, seed=0)
+
+
+def _pairs_matrix(frame: pd.DataFrame, shape) -> sp.csr_matrix:
+    ones = np.ones(len(frame), np.float32)
+    return sp.csr_matrix((ones, (frame[USER], frame[ITEM])), shape=shape)
+
+
+# --- lessons.evaluation_demos -------------------------------------------------------------
+
+
+def test_sampled_vs_full_refuses_more_negatives_than_the_busiest_user_has():
+    """Bug: the bound read from the LEAST busy user (min instead of max), so n_negatives above
+    what the busiest user has unseen passes and already-seen items are drawn as negatives.
+    (The default synthetic users all have 20 interactions; here their counts differ.)"""
+    data = synthetic_movielens(n_users=100, n_items=120, seed=1, n_interactions=4000)
+    split = random_split(data, 0.2, seed=0)
+    both = pd.concat([split.train, split.test])
+    fewest = split.n_items - both.groupby(USER)[ITEM].nunique().max()
+    scores = {"random": np.random.default_rng(0).random((split.n_users, split.n_items))}
+    sampled_vs_full(scores, split, n_negatives=int(fewest), k=5)  # the largest allowed
+    with pytest.raises(ValueError, match="exceeds"):
+        sampled_vs_full(scores, split, n_negatives=int(fewest) + 1, k=5)
+
+
+def test_sampled_vs_full_gives_every_model_the_same_negatives(split):
+    """Bug: a fresh draw of negatives per model, so two copies of one model get different
+    sampled metrics (and models are compared on different tests)."""
+    same = np.random.default_rng(0).random((split.n_users, split.n_items))
+    table = sampled_vs_full({"a": same, "b": same.copy()}, split, n_negatives=20, k=5)
+    pd.testing.assert_series_equal(table.loc["a"], table.loc["b"], check_names=False)
+
+
+def test_protocol_gap_random_row_is_the_seeded_random_split(data):
+    """Bugs: the random split ignores `seed` or `test_frac` (only the temporal row, which has
+    neither, was checked), so the gap compares against some other random split."""
+
+    def fitter(m):
+        return Popularity().fit(m)
+
+    table = protocol_gap(data, fitter, test_frac=0.3, seed=4)
+    r = random_split(data, 0.3, seed=4)
+    direct = evaluate_dict(fitter(r.train_matrix()).scores(r.train_matrix()), r,
+                           metrics=("recall", "ndcg"))  # fmt: skip
+    for name, value in direct.items():
+        assert table.loc["random", name] == pytest.approx(value, abs=1e-12)
+
+
+def test_feedback_loop_added_counts_the_new_interactions(split):
+    """Bugs: `added` counts consume × n_users even when listed test items are dropped, or the
+    lists only exclude the ORIGINAL training items, so consumed items are listed and
+    "consumed" again: either way `added` exceeds the interactions really added."""
+    seen = []
+
+    def fitter(m):
+        seen.append(m.copy())
+        return Popularity().fit(m)
+
+    loop = feedback_loop(split, fitter, rounds=3, k=10, consume=10)
+    base = split.train_matrix().nnz
+    assert list(loop["added"]) == [m.nnz - base for m in seen]
+    assert all(m.max() == 1 for m in seen)  # still binary
+
+
+def test_feedback_loop_is_fixed_by_its_seed(split):
+    """Bug: the consumption draw ignores `seed`, so re-running a notebook cell changes the
+    loop's numbers (and the seed argument does nothing)."""
+
+    def final_matrix(seed):
+        seen = []
+        feedback_loop(split, lambda m: seen.append(m.copy()) or Popularity().fit(m), rounds=2,
+                      k=10, consume=2, seed=seed)  # fmt: skip
+        return seen[-1]
+
+    first, again, other = final_matrix(3), final_matrix(3), final_matrix(4)
+    assert abs(first - again).sum() == 0
+    assert abs(first - other).sum() > 0
+
+
+def test_scores_for_reads_the_revealed_query_of_cold_users(data):
+    """Bug: baselines scored from the training matrix alone, so held-out users (whose history
+    is only their revealed query) get all-zero scores and rank items by id."""
+    split = cold_start_users(data, 0.2, seed=0)
+    model = ItemKNN().fit(split.train_matrix())
+    history = split.train_matrix() + _pairs_matrix(split.query, split.train_matrix().shape)
+    np.testing.assert_allclose(scores_for(model, split), model.scores(history), rtol=1e-6)
+
+
+# --- lessons.experiments ------------------------------------------------------------------
+
+
+def test_textbook_dnn_is_fixed_by_its_seed(split):
+    """Bug: the seed not applied inside the forked RNG, so 'the same' untrained model differs
+    between calls and the notebook's hand computation cannot be reproduced."""
+    a, b = (textbook_dnn(split, (8,), dim=4, side=False, dense=False, seed=3) for _ in "ab")
+    c = textbook_dnn(split, (8,), dim=4, side=False, dense=False, seed=4)
+    for name, tensor in a.state_dict().items():
+        torch.testing.assert_close(tensor, b.state_dict()[name], rtol=0, atol=0)
+    assert not torch.equal(a.item_embedding, c.item_embedding)
+
+
+def test_run_grid_passes_each_run_its_features_depth_and_seed(monkeypatch, split):
+    """Bugs: a feature set wired to the wrong flags (e.g. "history+side+dense" without dense),
+    or the seed not passed on, so the "seeds" of the grid are one run repeated."""
+    calls = []
+
+    def fake_run(split, *, hidden, side, dense, epochs, seed=None):
+        calls.append({"hidden": hidden, "side": side, "dense": dense, "seed": seed})
+        history = SimpleNamespace(to_frame=lambda: pd.DataFrame({"seconds": [0.5, 0.25]}))
+        return None, history, {"ndcg@10": 0.1}
+
+    monkeypatch.setattr(experiments, "playground_run", fake_run)
+    grid = run_grid(split, depths=(0, 2), seeds=(7, 8), width=5, epochs=1)
+    expected = [{"hidden": (5,) * depth, "side": rich, "dense": rich, "seed": seed}
+                for depth in (0, 2) for rich in (False, True) for seed in (7, 8)]  # fmt: skip
+    assert calls == expected
+    assert (
+        list(grid["features"])
+        == ["history"] * 2
+        + ["history+side+dense"] * 2
+        + ["history"] * 2
+        + ["history+side+dense"] * 2
+    )
+    assert list(grid["seed"]) == [7, 8] * 4 and (grid["seconds"] == 0.75).all()
+
+
+def test_grid_summary_mean_and_sample_std_per_setting():
+    """Bug: the spread over seeds as the population std (ddof=0), √2 too small for two seeds;
+    the mean and std are checked by hand per (depth, features) group."""
+    grid = pd.DataFrame({"depth": [0, 0, 1, 1], "features": ["h"] * 4, "seed": [0, 1, 0, 1],
+                         "ndcg@10": [0.1, 0.3, 0.2, 0.2]})  # fmt: skip
+    summary = grid_summary(grid).set_index("depth")
+    assert summary.loc[0, "mean"] == pytest.approx(0.2)
+    assert summary.loc[0, "std"] == pytest.approx(np.sqrt(0.1**2 + 0.1**2))  # / (2 − 1)
+    assert summary.loc[1, "std"] == pytest.approx(0.0)
+
+
+def test_main_genre_takes_the_first_listed_genre_an_item_has():
+    """Bug: the last listed genre of a multi-genre item chosen (argmax over reversed flags),
+    which the synthetic data rarely shows but real MovieLens often does."""
+    items = pd.DataFrame({"Action": [1, 1, 0, 0], "Comedy": [1, 0, 1, 0], "Drama": [1, 0, 0, 0]})
+    dataset = SimpleNamespace(genres=["Action", "Comedy", "Drama"], items=items)
+    codes, labels = main_genre(dataset, ["Comedy", "Action"])
+    assert labels == ["Comedy", "Action", "other"]
+    assert codes.tolist() == [0, 1, 0, 2]
+
+
+# --- lessons.validation.Evaluator ---------------------------------------------------------
+
+
+def _evaluator(model, split, k=10, batch_size=10_000):
+    features = split_features(split, side=False, dense=False)
+    return Evaluator.build(model, split, features, k, False, False, batch_size)
+
+
+def test_valid_loss_does_not_depend_on_the_evaluation_batch_size(tiny_split):
+    """Bug: valid_loss as the plain mean of the batch means; a short last batch then weighs as
+    much as a full one. The loss is a per-user mean, so any batching must give the same value
+    as one batch of all users."""
+    model = tiny_dnn(tiny_split.n_items)
+    one = _evaluator(model, tiny_split)
+    assert len(one.batches) == 1
+    small = _evaluator(model, tiny_split, batch_size=7)
+    assert {b.size for b in small.batches} != {7}  # a short last batch
+    assert small(model)["valid_loss"] == pytest.approx(one(model)["valid_loss"], rel=1e-5)
+
+
+def test_coverage_is_a_share_of_the_cold_start_candidates(tiny_data):
+    """Bug: coverage divided by the whole catalogue even when only the held-out candidates
+    are ranked. With k = number of candidates every list shows every candidate: coverage 1."""
+    split = cold_start_items(tiny_data, 0.2, seed=0)
+    k = len(split.candidates)
+    result = _evaluator(tiny_dnn(split.n_items), split, k=k)(tiny_dnn(split.n_items))
+    assert result[f"coverage@{k}"] == 1.0
+
+
+def test_evaluator_excludes_the_revealed_query_of_cold_users(tiny_data):
+    """Bug: only the training items excluded from the ranking, so a cold user's revealed
+    query items (already seen) compete with the targets; the metrics must equal
+    lessons.metrics.evaluate on score_users, which excludes `split.seen_matrix()`."""
+    split = cold_start_users(tiny_data, 0.3, seed=0)
+    model = tiny_dnn(split.n_items)
+    result = _evaluator(model, split)(model)
+    expected = evaluate_dict(score_users(model, split), split, k=10, recall_k=10,
+                             metrics=["recall", "ndcg"])  # fmt: skip
+    for name in ("recall@10", "ndcg@10"):
+        assert result[name] == pytest.approx(expected[name], abs=1e-9)
