@@ -60,7 +60,8 @@ class ItemKNN(_Baseline):
     """Item-based nearest neighbours with cosine similarity.
 
     S_ij = (x_iᵀ x_j) / (‖x_i‖ ‖x_j‖) between item columns of X, with S_ii = 0 and only
-    each item's `neighbors` most similar items kept; score(u, j) = Σ_i X_ui S_ij.
+    each item's `neighbors` most similar items kept; score(u, j) = Σ_i X_ui S_ij. Equal
+    similarities at that cut keep the lower item ids.
 
     Args:
         neighbors: Similar items kept per item (sparsifies S; None keeps all).
@@ -80,7 +81,10 @@ class ItemKNN(_Baseline):
         np.fill_diagonal(sim, 0.0)
         if self.neighbors is not None and self.neighbors < self.n_items - 1:
             # Keep the top `neighbors` entries of each column j (the items that vote for j).
-            drop = np.argpartition(-sim, self.neighbors, axis=0)[self.neighbors :]
+            # Cosines of small counts tie often (636 of ML-100K's 1682 columns tie at the cut
+            # of 100). A stable sort keeps the lower ids on every machine; argpartition's pick
+            # among ties follows the CPU's SIMD sort, which moved NDCG@10 in the 3rd decimal.
+            drop = np.argsort(-sim, axis=0, kind="stable")[self.neighbors :]
             np.put_along_axis(sim, drop, 0.0, axis=0)
         self.similarity_ = sim.astype(np.float32)
         return self

@@ -34,6 +34,21 @@ def test_itemknn_keeps_only_top_neighbors_per_item():
     assert ((model.similarity_ > 0).sum(axis=0) <= 3).all()
 
 
+def test_itemknn_keeps_the_lower_ids_among_neighbours_tied_at_the_cut():
+    """Item 0 is equally similar to items 1..499; with 3 neighbours it keeps items 1, 2, 3.
+
+    argpartition kept an arbitrary three, chosen by the CPU's SIMD sort, so ItemKNN's
+    metrics differed between machines in the third decimal.
+    """
+    n = 500
+    users = np.arange(1, n)  # user u interacts with item 0 and item u
+    rows, cols = np.concatenate([users, users]), np.concatenate([np.zeros(n - 1, int), users])
+    x = sp.csr_matrix((np.ones(2 * (n - 1), np.float32), (rows, cols)), shape=(n, n))
+    model = ItemKNN(neighbors=3).fit(x)
+    assert np.flatnonzero(model.similarity_[:, 0]).tolist() == [1, 2, 3]
+    np.testing.assert_allclose(model.similarity_[[1, 2, 3], 0], 1 / np.sqrt(n - 1), rtol=1e-6)
+
+
 def test_ease_equals_ridge_regression_of_each_item_on_the_others():
     # diag(B) = 0 makes column j of B the ridge regression of X_j on the other columns.
     rng = np.random.default_rng(1)
