@@ -282,3 +282,14 @@ def test_a_base_url_with_a_trailing_slash_gives_one_slash():
     refuse."""
     url = registry.VARIANTS["100k"].url("https://example.org/movielens/")
     assert url == "https://example.org/movielens/ml-100k.zip"
+
+
+@pytest.mark.parametrize("cut", ["movies.csv", "ratings.csv"])
+def test_a_csv_cut_after_its_header_is_a_format_error(tmp_path, cut):
+    """A movies.csv (or ratings.csv) holding only its header raised a bare IndexError from the
+    id mapping; the loader promises a DataFormatError that names the file."""
+    folder = _latest_small(tmp_path, b"movieId,title,genres\n1,Heat (1995),Action\n")
+    path = folder / cut
+    path.write_bytes(path.read_bytes().split(b"\n", 1)[0] + b"\n")
+    with pytest.raises(DataFormatError, match=f"{cut}: has a header but no rows"):
+        load_movielens("latest-small", data_dir=tmp_path, download=False)

@@ -40,7 +40,7 @@ def parse_table(
             raise DataFormatError(path, 1, f"starts with {first!r}, expected {header!r}")
     quoting = csv.QUOTE_MINIMAL if header is not None else csv.QUOTE_NONE
     try:
-        return pd.read_csv(
+        frame = pd.read_csv(
             io.BytesIO(raw),
             sep=sep,
             names=list(columns),
@@ -56,6 +56,9 @@ def parse_table(
         bad = _first_bad_line(raw, columns, sep, encoding, quoting, skip=header is not None)
         line, problem = bad if bad else (None, f"cannot be parsed ({exc})")
         raise DataFormatError(path, line, problem) from exc
+    if frame.empty:  # a CSV cut right after its header: no table of MovieLens is empty
+        raise DataFormatError(path, None, "has a header but no rows")
+    return frame
 
 
 def _first_bad_line(
