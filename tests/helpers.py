@@ -159,3 +159,16 @@ def random_csr(n_users=200, n_items=300, seed=0) -> sp.csr_matrix:
     dense[4] = False
     dense[4, 7] = True  # a single-item row
     return sp.csr_matrix(dense.astype(np.float32))
+
+
+def bench_results_all_goals_met() -> dict:
+    """Benchmark results (hand-made) that meet every goal of `lessons.bench.goals`."""
+    return {
+        "models": {"SoftmaxDNN": {"ndcg@10": 0.44, "coverage@10": 0.40},
+                   "EASE": {"ndcg@10": 0.444, "coverage@10": 0.188}, "MF": {"ndcg@10": 0.42}},
+        "cold_start": {"ratio": {"ContentProfile (cosine)": 1.6, "ContentProfile (dot)": 1.6}},
+        "logq": {"TwoTower-inbatch": {"arp@10": 200.0, "coverage@10": 0.2},
+                 "TwoTower-inbatch-logQ": {"arp@10": 150.0, "coverage@10": 0.3}},
+        "speed": {"fit_s": 1.0, "epoch_over_floor": 2.5, "score_all_users_s": 0.04},
+        "machine": {"peak_rss_mb": 500.0},
+    }  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 
 from lessons.bench.core import main, run, to_markdown
 from lessons.data import random_split, synthetic_movielens
+from tests.helpers import bench_results_all_goals_met
 
 DATA = {"n_users": 120, "n_items": 200, "seed": 0}  # small: the whole benchmark runs in seconds
 MODELS = {"Popularity", "ItemKNN", "EASE", "MF", "SoftmaxDNN", "TwoTower"}
@@ -155,18 +156,6 @@ def test_the_timed_gemms_are_the_counted_flops(tiny_split):
     assert 3 * sum(2 * b * i * o for b, i, o in gemms) == pytest.approx(expected - 3 * pooled)
 
 
-def _all_goals_met() -> dict:
-    return {
-        "models": {"SoftmaxDNN": {"ndcg@10": 0.44, "coverage@10": 0.40},
-                   "EASE": {"ndcg@10": 0.444, "coverage@10": 0.188}, "MF": {"ndcg@10": 0.42}},
-        "cold_start": {"ratio": {"ContentProfile (cosine)": 1.6, "ContentProfile (dot)": 1.6}},
-        "logq": {"TwoTower-inbatch": {"arp@10": 200.0, "coverage@10": 0.2},
-                 "TwoTower-inbatch-logQ": {"arp@10": 150.0, "coverage@10": 0.3}},
-        "speed": {"fit_s": 1.0, "epoch_over_floor": 2.5, "score_all_users_s": 0.04},
-        "machine": {"peak_rss_mb": 500.0},
-    }  # fmt: skip
-
-
 @pytest.mark.parametrize(
     ("index", "path", "value"),
     [
@@ -186,7 +175,7 @@ def _all_goals_met() -> dict:
 def test_each_goal_turns_unmet_when_only_its_figure_misses(index, path, value):
     from lessons.bench.goals import goals, to_markdown
 
-    results = _all_goals_met()
+    results = bench_results_all_goals_met()
     assert [g["met"] for g in goals(results)] == [True] * 11
     node = results
     for key in path[:-1]:

@@ -12,7 +12,13 @@ import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 
 from lessons.baselines import EASE, ItemKNN, Popularity  # noqa: E402
-from lessons.data import random_split, synthetic_movielens, temporal_split  # noqa: E402
+from lessons.config import ITEM, USER  # noqa: E402
+from lessons.data import (  # noqa: E402
+    cold_start_users,
+    random_split,
+    synthetic_movielens,
+    temporal_split,
+)
 from lessons.evaluation_demos import (  # noqa: E402
     UnconstrainedEASE,
     feedback_loop,
@@ -217,3 +223,89 @@ def test_bias_plots_draw_and_reject_bad_frames():
     with pytest.raises(ValueError, match="empty"):
         plots_bias.decile_recall(pd.DataFrame())
     plt.close("all")
+
+
+# --- edge cases: plausible bugs that would still give believable numbers (found by mutating
+# the code by hand); expected values by hand or by an independent route ----------------------
+
+
+def _pairs_matrix(frame: pd.DataFrame, shape) -> sp.csr_matrix:
+    ones = np.ones(len(frame), np.float32)
+    return sp.csr_matrix((ones, (frame[USER], frame[ITEM])), shape=shape)
+
+
+def test_sampled_vs_full_refuses_more_negatives_than_the_busiest_user_has():
+    """Bug: the bound read from the LEAST busy user (min instead of max), so n_negatives above
+    what the busiest user has unseen passes and already-seen items are drawn as negatives.
+    (The default synthetic users all have 20 interactions; here their counts differ.)"""
+    data = synthetic_movielens(n_users=100, n_items=120, seed=1, n_interactions=4000)
+    split = random_split(data, 0.2, seed=0)
+    both = pd.concat([split.train, split.test])
+    fewest = split.n_items - both.groupby(USER)[ITEM].nunique().max()
+    scores = {"random": np.random.default_rng(0).random((split.n_users, split.n_items))}
+    sampled_vs_full(scores, split, n_negatives=int(fewest), k=5)  # the largest allowed
+    with pytest.raises(ValueError, match="exceeds"):
+        sampled_vs_full(scores, split, n_negatives=int(fewest) + 1, k=5)
+
+
+def test_sampled_vs_full_gives_every_model_the_same_negatives(split):
+    """Bug: a fresh draw of negatives per model, so two copies of one model get different
+    sampled metrics (and models are compared on different tests)."""
+    same = np.random.default_rng(0).random((split.n_users, split.n_items))
+    table = sampled_vs_full({"a": same, "b": same.copy()}, split, n_negatives=20, k=5)
+    pd.testing.assert_series_equal(table.loc["a"], table.loc["b"], check_names=False)
+
+
+def test_protocol_gap_random_row_is_the_seeded_random_split(data):
+    """Bugs: the random split ignores `seed` or `test_frac` (only the temporal row, which has
+    neither, was checked), so the gap compares against some other random split."""
+
+    def fitter(m):
+        return Popularity().fit(m)
+
+    table = protocol_gap(data, fitter, test_frac=0.3, seed=4)
+    r = random_split(data, 0.3, seed=4)
+    direct = evaluate_dict(fitter(r.train_matrix()).scores(r.train_matrix()), r,
+                           metrics=("recall", "ndcg"))  # fmt: skip
+    for name, value in direct.items():
+        assert table.loc["random", name] == pytest.approx(value, abs=1e-12)
+
+
+def test_feedback_loop_added_counts_the_new_interactions(split):
+    """Bugs: `added` counts consume × n_users even when listed test items are dropped, or the
+    lists only exclude the ORIGINAL training items, so consumed items are listed and
+    "consumed" again: either way `added` exceeds the interactions really added."""
+    seen = []
+
+    def fitter(m):
+        seen.append(m.copy())
+        return Popularity().fit(m)
+
+    loop = feedback_loop(split, fitter, rounds=3, k=10, consume=10)
+    base = split.train_matrix().nnz
+    assert list(loop["added"]) == [m.nnz - base for m in seen]
+    assert all(m.max() == 1 for m in seen)  # still binary
+
+
+def test_feedback_loop_is_fixed_by_its_seed(split):
+    """Bug: the consumption draw ignores `seed`, so re-running a notebook cell changes the
+    loop's numbers (and the seed argument does nothing)."""
+
+    def final_matrix(seed):
+        seen = []
+        feedback_loop(split, lambda m: seen.append(m.copy()) or Popularity().fit(m), rounds=2,
+                      k=10, consume=2, seed=seed)  # fmt: skip
+        return seen[-1]
+
+    first, again, other = final_matrix(3), final_matrix(3), final_matrix(4)
+    assert abs(first - again).sum() == 0
+    assert abs(first - other).sum() > 0
+
+
+def test_scores_for_reads_the_revealed_query_of_cold_users(data):
+    """Bug: baselines scored from the training matrix alone, so held-out users (whose history
+    is only their revealed query) get all-zero scores and rank items by id."""
+    split = cold_start_users(data, 0.2, seed=0)
+    model = ItemKNN().fit(split.train_matrix())
+    history = split.train_matrix() + _pairs_matrix(split.query, split.train_matrix().shape)
+    np.testing.assert_allclose(scores_for(model, split), model.scores(history), rtol=1e-6)

@@ -1,5 +1,4 @@
-"""Edge cases of the evaluation demos, the notebook 02/03 experiments and the training-time
-Evaluator.
+"""Edge cases of the notebook 02/03 experiments and the training-time Evaluator.
 
 Each test guards a plausible bug that would still give believable numbers (found by mutating
 the code by hand); expected values come from the docstrings, hand computation or an
@@ -11,130 +10,30 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-import scipy.sparse as sp
 import torch
 
 import lessons.experiments as experiments
-from lessons.baselines import ItemKNN, Popularity
-from lessons.config import ITEM, USER
-from lessons.data import cold_start_items, cold_start_users, random_split, synthetic_movielens
-from lessons.evaluation_demos import feedback_loop, protocol_gap, sampled_vs_full, scores_for
+from lessons.data import cold_start_items, cold_start_users
 from lessons.experiments import grid_summary, main_genre, run_grid, textbook_dnn
 from lessons.metrics import evaluate_dict
 from lessons.scoring import score_users, split_features
 from lessons.validation import Evaluator
 from tests.helpers import tiny_dnn
 
-
-@pytest.fixture(scope="module")
-def data():
-    return synthetic_movielens(n_users=150, n_items=120, seed=1)
-
-
-@pytest.fixture(scope="module")
-def split(data):
-    return random_split(data, 0.2, seed=0)
-
-
-def _pairs_matrix(frame: pd.DataFrame, shape) -> sp.csr_matrix:
-    ones = np.ones(len(frame), np.float32)
-    return sp.csr_matrix((ones, (frame[USER], frame[ITEM])), shape=shape)
-
-
-# --- lessons.evaluation_demos -------------------------------------------------------------
-
-
-def test_sampled_vs_full_refuses_more_negatives_than_the_busiest_user_has():
-    """Bug: the bound read from the LEAST busy user (min instead of max), so n_negatives above
-    what the busiest user has unseen passes and already-seen items are drawn as negatives.
-    (The default synthetic users all have 20 interactions; here their counts differ.)"""
-    data = synthetic_movielens(n_users=100, n_items=120, seed=1, n_interactions=4000)
-    split = random_split(data, 0.2, seed=0)
-    both = pd.concat([split.train, split.test])
-    fewest = split.n_items - both.groupby(USER)[ITEM].nunique().max()
-    scores = {"random": np.random.default_rng(0).random((split.n_users, split.n_items))}
-    sampled_vs_full(scores, split, n_negatives=int(fewest), k=5)  # the largest allowed
-    with pytest.raises(ValueError, match="exceeds"):
-        sampled_vs_full(scores, split, n_negatives=int(fewest) + 1, k=5)
-
-
-def test_sampled_vs_full_gives_every_model_the_same_negatives(split):
-    """Bug: a fresh draw of negatives per model, so two copies of one model get different
-    sampled metrics (and models are compared on different tests)."""
-    same = np.random.default_rng(0).random((split.n_users, split.n_items))
-    table = sampled_vs_full({"a": same, "b": same.copy()}, split, n_negatives=20, k=5)
-    pd.testing.assert_series_equal(table.loc["a"], table.loc["b"], check_names=False)
-
-
-def test_protocol_gap_random_row_is_the_seeded_random_split(data):
-    """Bugs: the random split ignores `seed` or `test_frac` (only the temporal row, which has
-    neither, was checked), so the gap compares against some other random split."""
-
-    def fitter(m):
-        return Popularity().fit(m)
-
-    table = protocol_gap(data, fitter, test_frac=0.3, seed=4)
-    r = random_split(data, 0.3, seed=4)
-    direct = evaluate_dict(fitter(r.train_matrix()).scores(r.train_matrix()), r,
-                           metrics=("recall", "ndcg"))  # fmt: skip
-    for name, value in direct.items():
-        assert table.loc["random", name] == pytest.approx(value, abs=1e-12)
-
-
-def test_feedback_loop_added_counts_the_new_interactions(split):
-    """Bugs: `added` counts consume × n_users even when listed test items are dropped, or the
-    lists only exclude the ORIGINAL training items, so consumed items are listed and
-    "consumed" again: either way `added` exceeds the interactions really added."""
-    seen = []
-
-    def fitter(m):
-        seen.append(m.copy())
-        return Popularity().fit(m)
-
-    loop = feedback_loop(split, fitter, rounds=3, k=10, consume=10)
-    base = split.train_matrix().nnz
-    assert list(loop["added"]) == [m.nnz - base for m in seen]
-    assert all(m.max() == 1 for m in seen)  # still binary
-
-
-def test_feedback_loop_is_fixed_by_its_seed(split):
-    """Bug: the consumption draw ignores `seed`, so re-running a notebook cell changes the
-    loop's numbers (and the seed argument does nothing)."""
-
-    def final_matrix(seed):
-        seen = []
-        feedback_loop(split, lambda m: seen.append(m.copy()) or Popularity().fit(m), rounds=2,
-                      k=10, consume=2, seed=seed)  # fmt: skip
-        return seen[-1]
-
-    first, again, other = final_matrix(3), final_matrix(3), final_matrix(4)
-    assert abs(first - again).sum() == 0
-    assert abs(first - other).sum() > 0
-
-
-def test_scores_for_reads_the_revealed_query_of_cold_users(data):
-    """Bug: baselines scored from the training matrix alone, so held-out users (whose history
-    is only their revealed query) get all-zero scores and rank items by id."""
-    split = cold_start_users(data, 0.2, seed=0)
-    model = ItemKNN().fit(split.train_matrix())
-    history = split.train_matrix() + _pairs_matrix(split.query, split.train_matrix().shape)
-    np.testing.assert_allclose(scores_for(model, split), model.scores(history), rtol=1e-6)
-
-
 # --- lessons.experiments ------------------------------------------------------------------
 
 
-def test_textbook_dnn_is_fixed_by_its_seed(split):
+def test_textbook_dnn_is_fixed_by_its_seed(tiny_split):
     """Bug: the seed not applied inside the forked RNG, so 'the same' untrained model differs
     between calls and the notebook's hand computation cannot be reproduced."""
-    a, b = (textbook_dnn(split, (8,), dim=4, side=False, dense=False, seed=3) for _ in "ab")
-    c = textbook_dnn(split, (8,), dim=4, side=False, dense=False, seed=4)
+    a, b = (textbook_dnn(tiny_split, (8,), dim=4, side=False, dense=False, seed=3) for _ in "ab")
+    c = textbook_dnn(tiny_split, (8,), dim=4, side=False, dense=False, seed=4)
     for name, tensor in a.state_dict().items():
         torch.testing.assert_close(tensor, b.state_dict()[name], rtol=0, atol=0)
     assert not torch.equal(a.item_embedding, c.item_embedding)
 
 
-def test_run_grid_passes_each_run_its_features_depth_and_seed(monkeypatch, split):
+def test_run_grid_passes_each_run_its_features_depth_and_seed(monkeypatch, tiny_split):
     """Bugs: a feature set wired to the wrong flags (e.g. "history+side+dense" without dense),
     or the seed not passed on, so the "seeds" of the grid are one run repeated."""
     calls = []
@@ -145,7 +44,7 @@ def test_run_grid_passes_each_run_its_features_depth_and_seed(monkeypatch, split
         return None, history, {"ndcg@10": 0.1}
 
     monkeypatch.setattr(experiments, "playground_run", fake_run)
-    grid = run_grid(split, depths=(0, 2), seeds=(7, 8), width=5, epochs=1)
+    grid = run_grid(tiny_split, depths=(0, 2), seeds=(7, 8), width=5, epochs=1)
     expected = [{"hidden": (5,) * depth, "side": rich, "dense": rich, "seed": seed}
                 for depth in (0, 2) for rich in (False, True) for seed in (7, 8)]  # fmt: skip
     assert calls == expected
