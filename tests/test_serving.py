@@ -167,3 +167,16 @@ def test_ivf_explorer_can_probe_every_list_of_the_largest_index(catalogue):
     w.nprobe.value = max(CLUSTER_OPTIONS)
     assert w.error is None and w.result["nprobe"] == max(CLUSTER_OPTIONS)
     assert w.result["recall"] == 1.0
+
+
+def test_ivf_explorer_rows_carry_their_speedup_over_brute_force(catalogue):
+    """The lesson says to read the speedup, not the milliseconds, so the explorer shows it."""
+    items, queries = catalogue
+    w = IVFExplorer(items, queries[:10], k=5, n_clusters=8)
+    assert w.brute_force_ms > 0
+    w.nprobe.value = 2
+    for row in (w.result, w.runs.iloc[-1]):
+        assert row["speedup"] == pytest.approx(w.brute_force_ms / row["ms_per_query"])
+    assert "<th>speedup</th>" in w.output.value
+    report = ivf_report(w.index(8), queries[:10], w.exact, 1)  # no brute force time, no speedup
+    assert "speedup" not in report

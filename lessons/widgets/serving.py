@@ -13,14 +13,20 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.serving import IVFIndex, brute_force_top_k, recall_against
+from lessons.serving import IVFIndex, brute_force_top_k, ms_per_query, recall_against
 from lessons.widgets.base import Panel, frame_html
 
 CLUSTER_OPTIONS = (8, 16, 32, 64, 128, 256)
 
 
-def ivf_report(index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int) -> dict:
+def ivf_report(
+    index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int,
+    brute_force_ms: float | None = None,
+) -> dict:  # fmt: skip
     """Recall@k of the IVF lists against `exact`, share of items scanned, ms per query.
+
+    With `brute_force_ms` (brute force's ms per query on the same queries) the report also
+    has `speedup` = brute_force_ms / ms_per_query, as in `lessons.serving.ivf_tradeoff`.
 
     Raises:
         ValueError: If nprobe is not in [1, n_clusters] (with the fix), or shapes mismatch.
@@ -34,21 +40,24 @@ def ivf_report(index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: 
         start = time.perf_counter()
         approx, scanned = index.search(queries, exact.shape[1], int(nprobe))
         ms = 1e3 * (time.perf_counter() - start) / len(queries)
-    return {
+    report = {
         "n_clusters": index.n_clusters,
         "nprobe": int(nprobe),
         "scanned": float(scanned.mean() / len(index.items)),
         "recall": recall_against(approx, exact),
         "ms_per_query": ms,
     }
+    if brute_force_ms is not None:
+        report["speedup"] = brute_force_ms / ms
+    return report
 
 
 class IVFExplorer(Panel):
     """Lists C (dropdown) and probes nprobe (slider) → one more row of recall / latency.
 
     Headless use: `w = IVFExplorer(items, queries); w.nprobe.value = 8`; `w.result` is the
-    report dict of the latest setting, `w.runs` the table of all of them; an nprobe above C
-    leaves its message in `w.error`.
+    report dict of the latest setting (with its speedup over brute force, timed once here),
+    `w.runs` the table of all of them; an nprobe above C leaves its message in `w.error`.
     """
 
     def __init__(
@@ -58,6 +67,8 @@ class IVFExplorer(Panel):
             raise ValueError(f"n_clusters must be one of {CLUSTER_OPTIONS}, got {n_clusters!r}")
         self.items, self.queries, self.seed = items, queries, seed
         self.exact = brute_force_top_k(queries, items, k)
+        with threadpool_limits(1):  # the latency every row's speedup is measured against
+            self.brute_force_ms = ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
         self.indexes: dict[int, IVFIndex] = {}
         self.runs = pd.DataFrame()
         self.n_clusters = widgets.Dropdown(options=CLUSTER_OPTIONS, value=n_clusters,
@@ -75,7 +86,7 @@ class IVFExplorer(Panel):
 
     def compute(self) -> dict:
         return ivf_report(self.index(self.n_clusters.value), self.queries, self.exact,
-                          self.nprobe.value)  # fmt: skip
+                          self.nprobe.value, self.brute_force_ms)  # fmt: skip
 
     def render(self, result: dict) -> str:
         self.runs = pd.concat([self.runs, pd.DataFrame([result])], ignore_index=True)
