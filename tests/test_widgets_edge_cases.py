@@ -14,7 +14,25 @@ import pandas as pd
 import pytest
 
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
-from lessons.data import Split, synthetic_movielens
+from lessons.data import (
+    Split,
+    cold_start_items,
+    cold_start_users,
+    random_split,
+    synthetic_movielens,
+    temporal_split,
+)
+from lessons.history import History
+from lessons.plots import bias as plots_bias
+from lessons.plots import long_tail, norm_vs_popularity
+from lessons.plots.training import LiveCurves, grid_bars
+from lessons.serving import IVFIndex, brute_force_top_k
+from lessons.widgets import logq
+from lessons.widgets.alpha import alpha_metrics
+from lessons.widgets.bias import decile_recall
+from lessons.widgets.build_user import title_options
+from lessons.widgets.serving import ivf_report
+from lessons.widgets.split import make_split, popularity_metrics, split_sizes
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,7 +59,6 @@ def staircase() -> Split:
 def test_popularity_jitter_never_reorders_different_counts(staircase, seed):
     """Bug: a tie-breaking jitter of up to 2 (instead of < 0.5) swapped items whose counts
     differ by one, so the Popularity baseline no longer ranks by popularity."""
-    from lessons.widgets.split import popularity_metrics
 
     metrics = popularity_metrics(staircase, seed)
     assert metrics["recall@20"] == 1.0 and metrics["ndcg@10"] == pytest.approx(1.0)
@@ -50,7 +67,6 @@ def test_popularity_jitter_never_reorders_different_counts(staircase, seed):
 def test_popularity_counts_training_interactions_only(staircase):
     """Bug: counting the revealed query too made item 28 (1 training interaction + 10 query
     rows) the most popular item for users 19..27, ahead of their own most popular item."""
-    from lessons.widgets.split import popularity_metrics
 
     assert popularity_metrics(staircase)["ndcg@10"] == pytest.approx(1.0)
 
@@ -58,7 +74,6 @@ def test_popularity_counts_training_interactions_only(staircase):
 def test_split_sizes_count_items_and_users_of_each_part(staircase):
     """Bug: the items column counted distinct users (or the reverse): in the query part 10
     users reveal one item."""
-    from lessons.widgets.split import split_sizes
 
     sizes = split_sizes(staircase).set_index("part")
     assert sizes.loc["train"].tolist() == [435, 29, 29]  # 0 + 1 + ... + 29 rows, items 0..28
@@ -69,7 +84,6 @@ def test_split_sizes_count_items_and_users_of_each_part(staircase):
 def test_decile_recall_excludes_training_items(staircase):
     """Bug: without excluding training items, a model that scores what a user already saw
     highest fills every list with them, and its long-tail recall reads 0."""
-    from lessons.widgets.bias import decile_recall
 
     train, test = staircase.train_matrix().toarray(), staircase.test_matrix().toarray()
     table = decile_recall({"m": 10.0 * train + test}, staircase, k=1)
@@ -81,8 +95,6 @@ def test_decile_recall_excludes_training_items(staircase):
 def test_make_split_passes_share_and_seed_through(protocol):
     """Bug: one protocol dropped the panel's seed (cold items) or test share (temporal), so
     moving the slider changed nothing for it."""
-    from lessons.data import cold_start_items, cold_start_users, random_split, temporal_split
-    from lessons.widgets.split import make_split
 
     data = synthetic_movielens(n_users=30, n_items=40, seed=2)
     direct = {
@@ -97,7 +109,6 @@ def test_make_split_passes_share_and_seed_through(protocol):
 
 def test_alpha_metrics_use_the_given_k(tiny_split, tiny_mf):
     """Bug: k was not passed to the evaluation, so the α panel showed NDCG@10 whatever k."""
-    from lessons.widgets.alpha import alpha_metrics
 
     metrics = alpha_metrics(tiny_mf, tiny_split, alpha=0.5, k=5)
     assert {"ndcg@5", "coverage@5", "arp@5"} <= set(metrics)
@@ -106,8 +117,6 @@ def test_alpha_metrics_use_the_given_k(tiny_split, tiny_mf):
 def test_probing_every_list_scans_the_whole_catalogue():
     """Bug: the scanned share was divided by the number of lists instead of the number of
     items, so probing all lists reported far more than 100% of the catalogue."""
-    from lessons.serving import IVFIndex, brute_force_top_k
-    from lessons.widgets.serving import ivf_report
 
     rng = np.random.default_rng(0)
     items, queries = rng.normal(size=(200, 8)), rng.normal(size=(5, 8))
@@ -121,7 +130,6 @@ def test_logq_run_trains_with_the_chosen_temperature_and_batch_size(
 ):
     """Bug: τ or the batch size was reported in the run table but not passed to training, so
     the learner compared identical models under different labels."""
-    from lessons.widgets import logq
 
     calls, real_train = [], logq.train
 
@@ -138,7 +146,6 @@ def test_logq_run_trains_with_the_chosen_temperature_and_batch_size(
 def test_repeated_titles_get_their_id_in_the_label():
     """Bug: two items sharing a title got the same label, so the learner could not tell which
     one they picked."""
-    from lessons.widgets.build_user import title_options
 
     data = synthetic_movielens(n_users=5, n_items=20, seed=0)
     items = data.items.copy()
@@ -152,7 +159,6 @@ def test_repeated_titles_get_their_id_in_the_label():
 def test_long_tail_head_is_rounded_up():
     """Bug: the head was floor(share · n) items, not ceil: with 5 items and share 0.3 it held
     the top 1 item (50%) instead of the top 2 (50 + 30 of 100 = 80%)."""
-    from lessons.plots import long_tail
 
     ax = long_tail([5, 50, 10, 30, 5], share=0.3)
     assert "hold 80% of interactions" in ax.get_title()
@@ -161,7 +167,6 @@ def test_long_tail_head_is_rounded_up():
 
 def test_norm_line_joins_the_median_of_each_decile():
     """Bug: the mean instead of the median per decile, which one outlier drags off the cloud."""
-    from lessons.plots import norm_vs_popularity
 
     counts = np.arange(30)  # deciles of three items: counts 0-2, 3-5, ..., 27-29
     norms = np.tile([1.0, 2.0, 30.0], 10)  # median 2, mean 11 in every decile
@@ -175,7 +180,6 @@ def test_norm_line_joins_the_median_of_each_decile():
 def test_grid_bars_leave_a_gap_for_a_missing_depth():
     """Bug: without aligning each feature set on the depths, a set missing depth 2 drew its
     depth-3 bar over depth 2 (or failed)."""
-    from lessons.plots.training import grid_bars
 
     summary = pd.DataFrame({"depth": [1, 2, 3, 1, 3], "features": ["A", "A", "A", "B", "B"],
                             "mean": [0.1, 0.2, 0.3, 0.4, 0.6], "std": 0.0})  # fmt: skip
@@ -189,8 +193,6 @@ def test_grid_bars_leave_a_gap_for_a_missing_depth():
 def test_live_curves_draw_the_last_epoch():
     """Bug: the curves were redrawn only every `every` epochs, so a 5-epoch run drawn every 3
     epochs ended showing epoch 3."""
-    from lessons.history import History
-    from lessons.plots.training import LiveCurves
 
     target = types.SimpleNamespace(value="")
     live, history = LiveCurves(target, every=3, last=5), History()
@@ -205,8 +207,7 @@ def test_live_curves_draw_the_last_epoch():
 def test_decile_plot_puts_each_line_point_at_its_decile():
     """Bug: points were placed at 1, 2, 3 … instead of the frame's deciles, shifting a curve
     whose rarest deciles have no test items."""
-    from lessons.plots.bias import decile_recall
 
-    ax = decile_recall(pd.DataFrame({"EASE": [0.1, 0.2, 0.3]}, index=[2, 5, 9]))
+    ax = plots_bias.decile_recall(pd.DataFrame({"EASE": [0.1, 0.2, 0.3]}, index=[2, 5, 9]))
     assert list(ax.lines[0].get_xdata()) == [2, 5, 9]
     plt.close(ax.figure)
