@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from lessons import recipes
 from lessons.widgets.logq import LOGQ_METRICS, LogQExplorer, logq_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
@@ -60,3 +61,23 @@ def test_bad_input_shows_error_then_recovers(split):
     w.temperature.value, w.batch_size.value = 0.1, 8
     w.train_button.click()
     assert w.error is None and w.status.value == "" and list(w.runs["run"]) == [1, 2]
+
+
+def test_an_interrupted_run_records_the_epochs_it_trained_and_says_so(split, monkeypatch):
+    """After Kernel ▸ Interrupt the row claimed every epoch asked for, with no note."""
+    real_fit = recipes.fit
+
+    def interrupted_fit(model, data, **kwargs):
+        def stop(history, model):
+            raise KeyboardInterrupt  # what Kernel ▸ Interrupt raises inside fit
+
+        return real_fit(model, data, **{**kwargs, "callbacks": [stop]})
+
+    monkeypatch.setattr(recipes, "fit", interrupted_fit)
+    w = LogQExplorer(split, epochs=3)
+    w.train_button.click()
+    assert w.error is None and w.runs["epochs"].tolist() == [1]
+    assert "interrupted after 1 of 3 epochs" in w.output.value
+    monkeypatch.setattr(recipes, "fit", real_fit)
+    w.train_button.click()  # a complete run clears the note
+    assert w.runs["epochs"].tolist() == [1, 3] and "interrupted" not in w.output.value

@@ -153,6 +153,21 @@ def test_any_error_in_a_callback_is_shown_in_the_panel_which_keeps_working():
     assert (panel.error, panel.status.value, panel.output.value) == (None, "", "<p>5</p>")
 
 
+def test_an_interrupt_in_a_callback_is_reported_in_the_panel_which_keeps_working():
+    """Kernel ▸ Interrupt outside fit (while scoring) escaped the callback and left the status
+    line saying whatever it said before, e.g. "training…"."""
+    panel = _Flaky()
+    panel.slider.value = 2
+    panel.status.value = "<i>training…</i>"
+    panel.fault = KeyboardInterrupt()
+    panel.slider.value = 3  # must not raise
+    assert "interrupted" in panel.error and "interrupted" in panel.status.value
+    assert panel.output.value == "<p>2</p>" and panel.result == 2
+    panel.fault = None
+    panel.slider.value = 4
+    assert (panel.error, panel.status.value, panel.output.value) == (None, "", "<p>4</p>")
+
+
 def test_frame_html_uses_jupyterlabs_table_style():
     import pandas as pd
 

@@ -84,12 +84,19 @@ class Panel(widgets.VBox):
         """Recompute and redraw; on an error show its message and keep the last result.
 
         A ValueError is the learner's input (its message says what to change); any other
-        exception is a fault, shown with its type. Either way it appears in the panel: an
-        exception escaping a widget callback would only reach JupyterLab's log console.
+        exception is a fault, shown with its type; Kernel ▸ Interrupt is reported as such.
+        Either way it appears in the panel: an exception escaping a widget callback would only
+        reach JupyterLab's log console.
         """
         try:
             result = self.compute()
             rendered = self.render(result)
+        except KeyboardInterrupt:  # Kernel ▸ Interrupt outside a training loop (which keeps
+            # its model): say so here, or the status line would go on saying "training…".
+            message = "interrupted (Kernel ▸ Interrupt) before the result was ready"
+            self.error = message
+            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
+            return None
         except Exception as exc:  # noqa: BLE001 - shown in the panel, which keeps working
             message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
             self.error = message

@@ -70,7 +70,8 @@ def logq_run(
         k: Cut-off of NDCG, coverage and ARP (Recall is at 20).
 
     Returns:
-        beta, temperature, batch_size, epochs, recall@20, ndcg@k, coverage@k, arp@k, seconds.
+        beta, temperature, batch_size, epochs (those trained: fewer than asked after an
+        interrupt), recall@20, ndcg@k, coverage@k, arp@k, seconds.
 
     Raises:
         ValueError: On β < 0, τ <= 0, a non-positive batch size or epoch count, or a batch
@@ -84,12 +85,14 @@ def logq_run(
     size = _count("batch_size", size, 32)
     epochs = _count("epochs", epochs, WIDGET_EPOCHS)
     start = time.perf_counter()
-    model, _ = train(
+    model, history = train(
         RECIPE, split, seed=seed, model_kwargs={"log_q_weight": beta, "temperature": tau},
         epochs=epochs, batch_size=size, eval_every=None, progress=False,
     )  # fmt: skip
     metrics = evaluate_dict(score_users(model, split).numpy(), split, k=k, metrics=LOGQ_METRICS)
-    settings = {"beta": beta, "temperature": tau, "batch_size": size, "epochs": epochs}
+    # The epochs that ran: after Kernel ▸ Interrupt, fewer than asked (fit keeps that model).
+    trained = len(history.rows)
+    settings = {"beta": beta, "temperature": tau, "batch_size": size, "epochs": trained}
     return {**settings, **metrics, "seconds": time.perf_counter() - start}
 
 
@@ -129,6 +132,7 @@ class LogQExplorer(Panel):
             value=epochs, description="epochs", style=style, layout=widgets.Layout(width="120px")
         )
         self.train_button = widgets.Button(description="Train", button_style="primary")
+        self.note = ""  # said above the table about the last run (an interrupt)
         self.runs = pd.DataFrame(runs) if runs is not None else pd.DataFrame()
         if len(self.runs) and "run" not in self.runs:
             self.runs.insert(0, "run", np.arange(1, len(self.runs) + 1))
@@ -144,13 +148,16 @@ class LogQExplorer(Panel):
             self.split, beta=self.beta.value, temperature=self.temperature.value,
             batch_size=self.batch_size.value, epochs=self.epochs.value, seed=self.seed,
         )  # fmt: skip
+        self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
+                     f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
+                     if row["epochs"] < self.epochs.value else "")  # fmt: skip
         row = {"run": len(self.runs) + 1, **row}
         self.runs = pd.concat([self.runs, pd.DataFrame([row])], ignore_index=True)
         return self.runs
 
     def render(self, result: pd.DataFrame) -> str:
         settings = {"beta": "{:.3g}", "temperature": "{:.3g}"}  # as typed, not rounded to 0.000
-        return "<b>Runs (newest last)</b>" + frame_html(result, formats=settings)
+        return "<b>Runs (newest last)</b>" + self.note + frame_html(result, formats=settings)
 
 
 __all__ = ["LOGQ_METRICS", "LogQExplorer", "RECIPE", "WIDGET_EPOCHS", "logq_run"]
