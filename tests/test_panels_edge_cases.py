@@ -14,10 +14,25 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lessons.data import cold_start_users
 from lessons.experiments import textbook_dnn
 from lessons.recipes import RECIPES
-from lessons.widgets import playground
+from lessons.serving import IVFIndex, brute_force_top_k
+from lessons.widgets import (
+    AlphaExplorer,
+    IVFExplorer,
+    SplitExplorer,
+    alpha_report,
+    build_user,
+    logq,
+    playground,
+    split,
+)
 from lessons.widgets.base import Panel
+from lessons.widgets.bias import BiasExplorer, bias_report
+from lessons.widgets.build_user import BuildAUser, build_user_report
+from lessons.widgets.logq import RECIPE, LogQExplorer
+from lessons.widgets.split import split_sizes
 
 matplotlib.use("Agg")
 
@@ -129,7 +144,6 @@ def test_the_playground_starts_at_the_recipes_settings(tiny_split):
 def test_every_logq_control_the_epochs_and_the_seed_reach_training(tiny_split, monkeypatch):
     """Bug: the panel trained with the default epochs (ignoring the epochs box or the
     constructor's `epochs`) or without its seed, while the table showed other settings."""
-    from lessons.widgets import logq
 
     calls = _spy(monkeypatch, logq, "logq_run")
     w = logq.LogQExplorer(tiny_split, epochs=1, seed=5)
@@ -146,7 +160,6 @@ def test_every_logq_control_the_epochs_and_the_seed_reach_training(tiny_split, m
 def test_the_logq_panel_starts_at_the_recipes_temperature_and_batch_size(tiny_split):
     """Bug: τ or the batch size started at a hand-typed value, not the recipe's, so the first
     Train differed from the lesson's model that the notebook describes."""
-    from lessons.widgets.logq import RECIPE, LogQExplorer
 
     w = LogQExplorer(tiny_split, epochs=1)
     assert w.temperature.value == pytest.approx(RECIPES[RECIPE].model_kwargs["temperature"])
@@ -159,7 +172,6 @@ def test_the_logq_panel_starts_at_the_recipes_temperature_and_batch_size(tiny_sp
 def test_bias_explorer_starts_at_the_given_user(tiny_split, tiny_mf):
     """Bug: the constructor's `user` was not put in the user box, so the panel opened on
     user 0 whatever the notebook asked for."""
-    from lessons.widgets.bias import BiasExplorer, bias_report
 
     w = BiasExplorer({"MF": tiny_mf}, tiny_split, user=3, k=5)
     assert w.user.value == 3 and w.error is None
@@ -168,7 +180,6 @@ def test_bias_explorer_starts_at_the_given_user(tiny_split, tiny_mf):
 
 def test_bias_explorer_summary_counts_tail_items(tiny_split, tiny_mf):
     """Bug: the summary's "tail items" share counted the head badges instead."""
-    from lessons.widgets.bias import BiasExplorer
 
     w = BiasExplorer({"MF": tiny_mf}, tiny_split, user=0, k=5)
     for user in range(4):  # some list with both badges, so head and tail shares differ
@@ -183,7 +194,6 @@ def test_bias_explorer_summary_counts_tail_items(tiny_split, tiny_mf):
 def test_alpha_explorer_uses_the_given_k_and_user(tiny_split, tiny_mf):
     """Bug: the constructor's `k` was not passed on (the list and metrics stayed at 10), or
     its `user` not put in the user box."""
-    from lessons.widgets import AlphaExplorer, alpha_report
 
     w = AlphaExplorer(tiny_mf, tiny_split, user=3, k=5)
     table, metrics = w.result
@@ -202,7 +212,6 @@ def side_dnn(tiny_split):
 def test_gender_and_occupation_reach_the_dnn(tiny_split, side_dnn):
     """Bug: only the liked movies and the age slider triggered a recompute, or the gender was
     not passed on: changing gender or occupation left the list as it was."""
-    from lessons.widgets.build_user import BuildAUser, build_user_report
 
     w = BuildAUser(side_dnn, tiny_split, liked=(0, 1), k=5)
     assert len(w.occupation.options) > 1
@@ -218,7 +227,6 @@ def test_gender_and_occupation_reach_the_dnn(tiny_split, side_dnn):
 def test_one_change_recomputes_once(tiny_split, side_dnn, monkeypatch):
     """Bug: the liked-movies box was observed twice (the shell's auto-observer and the panel's
     own), so every click in the list ranked the catalogue twice."""
-    from lessons.widgets import build_user
 
     calls = _spy(monkeypatch, build_user, "build_user_report")
     w = build_user.BuildAUser(side_dnn, tiny_split, liked=(0,), k=5)
@@ -236,7 +244,6 @@ def test_choosing_a_protocol_recomputes_once(tiny_data, monkeypatch):
     """Bug: the shell observed every trait of a control, not only `value`: picking an entry of
     a dropdown (which also changes its `index` and `label`) split and scored the data three
     times."""
-    from lessons.widgets import split
 
     calls = _spy(monkeypatch, split, "split_report")
     w = split.SplitExplorer(tiny_data)
@@ -247,9 +254,6 @@ def test_choosing_a_protocol_recomputes_once(tiny_data, monkeypatch):
 def test_split_explorer_uses_its_seed(tiny_data):
     """Bug: the panel's seed was not passed to the split, so `SplitExplorer(data, seed=SEED)`
     showed another split than the notebook's own cells."""
-    from lessons.data import cold_start_users
-    from lessons.widgets import SplitExplorer
-    from lessons.widgets.split import split_sizes
 
     w = SplitExplorer(tiny_data, seed=11)
     w.protocol.value = "cold_users"
@@ -270,8 +274,6 @@ def vectors():
 def test_ivf_explorer_measures_recall_at_the_given_k(vectors):
     """Bug: the exact lists were built at the default k, so a panel made with k=3 reported
     recall@10."""
-    from lessons.serving import brute_force_top_k
-    from lessons.widgets import IVFExplorer
 
     items, queries = vectors
     w = IVFExplorer(items, queries, k=3, n_clusters=8)
@@ -281,8 +283,6 @@ def test_ivf_explorer_measures_recall_at_the_given_k(vectors):
 def test_ivf_explorer_builds_its_index_with_its_seed(vectors):
     """Bug: the index was built with the default seed, so the panel's k-means lists differed
     from the notebook's `IVFIndex.build(..., seed=SEED)`."""
-    from lessons.serving import IVFIndex
-    from lessons.widgets import IVFExplorer
 
     items, queries = vectors
     w = IVFExplorer(items, queries, k=3, n_clusters=8, seed=7)
