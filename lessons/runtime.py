@@ -52,7 +52,7 @@ def cgroup_cpu_limit(root: str | os.PathLike = "/sys/fs/cgroup") -> int | None:
         if quota in ("max", "-1"):
             return None
         return max(1, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):  # no cgroup files (macOS, Windows) or an unexpected format
+    except (OSError, ValueError, ZeroDivisionError):  # no files (macOS, Windows), odd format
         return None
 
 

@@ -70,6 +70,7 @@ def test_set_threads_rejects_bad_counts(monkeypatch, env, arg, message):
         ({"cpu/cpu.cfs_quota_us": "300000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 3),  # v1
         ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
         ({"cpu.max": "garbage\n"}, None),
+        ({"cpu.max": "100000 0\n"}, None),  # a zero period: unexpected, not a crash
         ({}, None),  # no cgroup files at all
     ],
 )
