@@ -49,6 +49,16 @@ def test_itemknn_keeps_the_lower_ids_among_neighbours_tied_at_the_cut():
     np.testing.assert_allclose(model.similarity_[[1, 2, 3], 0], 1 / np.sqrt(n - 1), rtol=1e-6)
 
 
+def test_itemknn_keeps_the_most_similar_neighbours_not_the_least():
+    """Item 0 co-occurs with item 1 in 3 rows, item 2 in 2, item 3 in 1: two neighbours are
+    items 1 and 2. (Keeping the least similar was caught only by a slow quality test.)"""
+    x = sp.csr_matrix(np.array([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]], np.float32))
+    model = ItemKNN(neighbors=2).fit(x)
+    assert np.flatnonzero(model.similarity_[:, 0]).tolist() == [1, 2]
+    # cosines by hand: ‖x_0‖ = √3, ‖x_1‖ = √3, ‖x_2‖ = √2
+    np.testing.assert_allclose(model.similarity_[[1, 2], 0], [3 / 3, 2 / np.sqrt(6)], rtol=1e-6)
+
+
 def test_ease_equals_ridge_regression_of_each_item_on_the_others():
     # diag(B) = 0 makes column j of B the ridge regression of X_j on the other columns.
     rng = np.random.default_rng(1)

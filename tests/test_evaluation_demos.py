@@ -28,7 +28,7 @@ from lessons.evaluation_demos import (  # noqa: E402
     sampled_vs_full,
     scores_for,
 )
-from lessons.metrics import evaluate_dict  # noqa: E402
+from lessons.metrics import evaluate_dict, top_k  # noqa: E402
 from lessons.models import MatrixFactorization  # noqa: E402
 from lessons.negative_sampling import expected_hit_and_ndcg  # noqa: E402
 from lessons.plots import bias as plots_bias  # noqa: E402
@@ -309,3 +309,23 @@ def test_scores_for_reads_the_revealed_query_of_cold_users(data):
     model = ItemKNN().fit(split.train_matrix())
     history = split.train_matrix() + _pairs_matrix(split.query, split.train_matrix().shape)
     np.testing.assert_allclose(scores_for(model, split), model.scores(history), rtol=1e-6)
+
+
+def test_feedback_loop_consumes_items_drawn_from_the_whole_list(split):
+    """Bug: consuming the top of each list instead of a random pick (only the slow real-data
+    test caught it). With a fixed score order, the consumed items must sit at many ranks."""
+    seen = []
+
+    def fitter(m):
+        seen.append(m.copy())
+        return Popularity().fit(m)
+
+    feedback_loop(split, fitter, rounds=1, k=10, consume=1, seed=0)
+    consumed = (seen[1] - seen[0]).tocoo()
+    scores = Popularity().fit(seen[0]).scores(seen[0])
+    lists = top_k(scores, 10, exclude=seen[0])
+    ranks = [
+        int(np.flatnonzero(lists[u] == i)[0])
+        for u, i in zip(consumed.row, consumed.col, strict=True)
+    ]
+    assert len(set(ranks)) >= 8  # a uniform pick over 10 slots, for about 150 users
