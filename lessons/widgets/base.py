@@ -94,18 +94,16 @@ class Panel(widgets.VBox):
         except KeyboardInterrupt:  # Kernel ▸ Interrupt outside a training loop (which keeps
             # its model): say so here, or the status line would go on saying "training…".
             message = "interrupted (Kernel ▸ Interrupt) before the result was ready"
-            self.error = message
-            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
-            return None
         except Exception as exc:  # noqa: BLE001 - shown in the panel, which keeps working
             message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
-            self.error = message
-            self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
-            return None
-        self.result, self.error = result, None
-        self.status.value = ""
-        self.output.value = rendered
-        return result
+        else:
+            self.result, self.error = result, None
+            self.status.value = ""
+            self.output.value = rendered
+            return result
+        self.error = message
+        self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
+        return None
 
 
 __all__ = ["ERROR_STYLE", "Panel", "frame_html"]
