@@ -151,6 +151,12 @@ def ms_per_query(search: Callable[[np.ndarray], object], queries: np.ndarray) ->
     return 1e3 * (time.perf_counter() - start) / len(queries)
 
 
+def brute_force_ms(queries: np.ndarray, items: np.ndarray, k: int = DEFAULT_K) -> float:
+    """Brute force's latency in ms per query, one query at a time on one core (as a server)."""
+    with threadpool_limits(1):  # one core per request (see `ivf_tradeoff`)
+        return ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
+
+
 def ivf_tradeoff(
     queries,
     items,
@@ -176,10 +182,8 @@ def ivf_tradeoff(
     if not len(n_clusters) or not len(nprobes):
         raise ValueError("n_clusters and nprobes must be non-empty, e.g. (32,) and (1, 4, 16)")
     exact = brute_force_top_k(queries, items, k)
-    with threadpool_limits(1):  # one core per request (see `one_thread`)
-        ms = ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
     rows = [{"method": "brute force", "n_clusters": 0, "nprobe": 0, "scanned": 1.0,
-             "recall": 1.0, "ms_per_query": ms}]  # fmt: skip
+             "recall": 1.0, "ms_per_query": brute_force_ms(queries, items, k)}]  # fmt: skip
     for c in n_clusters:
         index = IVFIndex.build(items, c, seed)
         for p in (p for p in nprobes if p <= c):
@@ -295,6 +299,7 @@ def speedup(cost: pd.DataFrame) -> pd.Series:
 __all__ = [
     "IVFIndex",
     "LOSSES",
+    "brute_force_ms",
     "brute_force_top_k",
     "clustered_catalogue",
     "ivf_tradeoff",

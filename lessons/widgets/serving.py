@@ -13,7 +13,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.serving import IVFIndex, brute_force_top_k, ms_per_query, recall_against
+from lessons.serving import IVFIndex, brute_force_ms, brute_force_top_k, recall_against
 from lessons.widgets.base import Panel, frame_html
 
 CLUSTER_OPTIONS = (8, 16, 32, 64, 128, 256)
@@ -67,8 +67,7 @@ class IVFExplorer(Panel):
             raise ValueError(f"n_clusters must be one of {CLUSTER_OPTIONS}, got {n_clusters!r}")
         self.items, self.queries, self.seed = items, queries, seed
         self.exact = brute_force_top_k(queries, items, k)
-        with threadpool_limits(1):  # the latency every row's speedup is measured against
-            self.brute_force_ms = ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
+        self.brute_force_ms = brute_force_ms(queries, items, k)  # what each speedup divides
         self.indexes: dict[int, IVFIndex] = {}
         self.runs = pd.DataFrame()
         self.n_clusters = widgets.Dropdown(options=CLUSTER_OPTIONS, value=n_clusters,
