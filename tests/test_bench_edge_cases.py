@@ -109,7 +109,6 @@ def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
 
 def _split_with_short_histories():
     """Users 0, 1, 2 with 1, 3 and 0 training interactions, on a 20-item catalogue."""
-
     data = synthetic_movielens(n_users=3, n_items=20, seed=0)
     train = pd.DataFrame({USER: [0, 1, 1, 1], ITEM: [4, 1, 2, 3], RATING: 4.0, TIMESTAMP: 1})
     test = pd.DataFrame({USER: [0, 1, 2], ITEM: [5, 6, 7], RATING: 4.0, TIMESTAMP: 2})
@@ -119,7 +118,6 @@ def _split_with_short_histories():
 def test_a_model_without_history_trains_on_every_user_with_a_target():
     """Bug: the "needs an input item too" rule of history models applied to MF, so a user with
     a single training item was left out of MF's FLOP count."""
-
     split = _split_with_short_histories()
     mf = MatrixFactorization(split.n_users, split.n_items, dim=4)  # V is (20, 4)
     assert runners.epoch_gemms(mf, split) == [(2, 4, 20)]  # users 0 and 1
@@ -130,7 +128,6 @@ def test_a_model_without_history_trains_on_every_user_with_a_target():
 def test_pooling_flops_count_the_input_share_not_the_target_share(tiny_split):
     """Bug: the pooled history was counted over the target share instead of the input share
     (1 − target_share); identical at the 0.5 of the other test, wrong at the recipe's 0.6."""
-
     model = SoftmaxDNN(tiny_split.n_items, dim=8, hidden=())  # no Linear: logits only, d = 9
     n, train = tiny_split.n_items, tiny_split.train_matrix()
     users = int((np.diff(train.indptr) >= 2).sum())
@@ -150,7 +147,6 @@ def test_matmul_throughput_counts_two_flops_per_multiply_add(monkeypatch):
 def test_speed_ratios_pair_each_fit_with_its_own_peak(tiny_split, monkeypatch, one_thread):
     """Bugs: a ratio off by the GFLOP → FLOP factor 1e9, or a floor from the largest peak
     instead of the median one; both still print plausible-looking speed figures."""
-
     peaks, histories = iter([10.0, 30.0]), []
     real_train = lessons.recipes.train
 

@@ -144,7 +144,6 @@ def test_the_playground_starts_at_the_recipes_settings(tiny_split):
 def test_every_logq_control_the_epochs_and_the_seed_reach_training(tiny_split, monkeypatch):
     """Bug: the panel trained with the default epochs (ignoring the epochs box or the
     constructor's `epochs`) or without its seed, while the table showed other settings."""
-
     calls = _spy(monkeypatch, logq, "logq_run")
     w = logq.LogQExplorer(tiny_split, epochs=1, seed=5)
     assert w.epochs.value == 1
@@ -160,7 +159,6 @@ def test_every_logq_control_the_epochs_and_the_seed_reach_training(tiny_split, m
 def test_the_logq_panel_starts_at_the_recipes_temperature_and_batch_size(tiny_split):
     """Bug: τ or the batch size started at a hand-typed value, not the recipe's, so the first
     Train differed from the lesson's model that the notebook describes."""
-
     w = LogQExplorer(tiny_split, epochs=1)
     assert w.temperature.value == pytest.approx(RECIPES[RECIPE].model_kwargs["temperature"])
     assert w.batch_size.value == RECIPES[RECIPE].fit_kwargs["batch_size"]
@@ -172,7 +170,6 @@ def test_the_logq_panel_starts_at_the_recipes_temperature_and_batch_size(tiny_sp
 def test_bias_explorer_starts_at_the_given_user(tiny_split, tiny_mf):
     """Bug: the constructor's `user` was not put in the user box, so the panel opened on
     user 0 whatever the notebook asked for."""
-
     w = BiasExplorer({"MF": tiny_mf}, tiny_split, user=3, k=5)
     assert w.user.value == 3 and w.error is None
     pd.testing.assert_frame_equal(w.result[0], bias_report(tiny_mf, tiny_split, 3, k=5)[0])
@@ -180,7 +177,6 @@ def test_bias_explorer_starts_at_the_given_user(tiny_split, tiny_mf):
 
 def test_bias_explorer_summary_counts_tail_items(tiny_split, tiny_mf):
     """Bug: the summary's "tail items" share counted the head badges instead."""
-
     w = BiasExplorer({"MF": tiny_mf}, tiny_split, user=0, k=5)
     for user in range(4):  # some list with both badges, so head and tail shares differ
         w.user.value = user
@@ -194,7 +190,6 @@ def test_bias_explorer_summary_counts_tail_items(tiny_split, tiny_mf):
 def test_alpha_explorer_uses_the_given_k_and_user(tiny_split, tiny_mf):
     """Bug: the constructor's `k` was not passed on (the list and metrics stayed at 10), or
     its `user` not put in the user box."""
-
     w = AlphaExplorer(tiny_mf, tiny_split, user=3, k=5)
     table, metrics = w.result
     assert w.user.value == 3 and len(table) == 5 and "ndcg@5" in metrics
@@ -212,7 +207,6 @@ def side_dnn(tiny_split):
 def test_gender_and_occupation_reach_the_dnn(tiny_split, side_dnn):
     """Bug: only the liked movies and the age slider triggered a recompute, or the gender was
     not passed on: changing gender or occupation left the list as it was."""
-
     w = BuildAUser(side_dnn, tiny_split, liked=(0, 1), k=5)
     assert len(w.occupation.options) > 1
     other = next(o for o in w.occupation.options if o != w.occupation.value)
@@ -227,7 +221,6 @@ def test_gender_and_occupation_reach_the_dnn(tiny_split, side_dnn):
 def test_one_change_recomputes_once(tiny_split, side_dnn, monkeypatch):
     """Bug: the liked-movies box was observed twice (the shell's auto-observer and the panel's
     own), so every click in the list ranked the catalogue twice."""
-
     calls = _spy(monkeypatch, build_user, "build_user_report")
     w = build_user.BuildAUser(side_dnn, tiny_split, liked=(0,), k=5)
     assert len(calls) == 1
@@ -244,7 +237,6 @@ def test_choosing_a_protocol_recomputes_once(tiny_data, monkeypatch):
     """Bug: the shell observed every trait of a control, not only `value`: picking an entry of
     a dropdown (which also changes its `index` and `label`) split and scored the data three
     times."""
-
     calls = _spy(monkeypatch, split, "split_report")
     w = split.SplitExplorer(tiny_data)
     w.protocol.value = "temporal"
@@ -254,7 +246,6 @@ def test_choosing_a_protocol_recomputes_once(tiny_data, monkeypatch):
 def test_split_explorer_uses_its_seed(tiny_data):
     """Bug: the panel's seed was not passed to the split, so `SplitExplorer(data, seed=SEED)`
     showed another split than the notebook's own cells."""
-
     w = SplitExplorer(tiny_data, seed=11)
     w.protocol.value = "cold_users"
     assert w.error is None
@@ -274,7 +265,6 @@ def vectors():
 def test_ivf_explorer_measures_recall_at_the_given_k(vectors):
     """Bug: the exact lists were built at the default k, so a panel made with k=3 reported
     recall@10."""
-
     items, queries = vectors
     w = IVFExplorer(items, queries, k=3, n_clusters=8)
     np.testing.assert_array_equal(w.exact, brute_force_top_k(queries, items, 3))
@@ -283,7 +273,6 @@ def test_ivf_explorer_measures_recall_at_the_given_k(vectors):
 def test_ivf_explorer_builds_its_index_with_its_seed(vectors):
     """Bug: the index was built with the default seed, so the panel's k-means lists differed
     from the notebook's `IVFIndex.build(..., seed=SEED)`."""
-
     items, queries = vectors
     w = IVFExplorer(items, queries, k=3, n_clusters=8, seed=7)
     np.testing.assert_array_equal(w.index(8).centroids, IVFIndex.build(items, 8, 7).centroids)

@@ -7,29 +7,23 @@ import pytest
 import torch
 
 from lessons import recipes, runtime, set_threads
-from lessons.data import random_split, synthetic_movielens
 from lessons.runtime import show_progress
 
-
-@pytest.fixture
-def restore_threads():
-    """Put torch's thread count back after a test that changes it."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+# conftest's one_thread puts torch's thread count back after this module's tests change it.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- runtime ----------------------------------------------------------------------------------
 
 
-def test_the_documented_variable_name_sets_the_threads(monkeypatch, restore_threads):
+def test_the_documented_variable_name_sets_the_threads(monkeypatch):
     """Bug: the constant renamed (say LESSONS_THREADS) while the docs and teachers' setups still
     use LESSONS_NUM_THREADS; the tests that read the constant would not notice."""
     monkeypatch.setenv("LESSONS_NUM_THREADS", "1")
     assert set_threads() == 1 and torch.get_num_threads() == 1
 
 
-def test_an_explicit_count_wins_over_the_environment(monkeypatch, restore_threads):
+def test_an_explicit_count_wins_over_the_environment(monkeypatch):
     """Bug: the environment variable read even when a count is passed, overriding it."""
     monkeypatch.setenv("LESSONS_NUM_THREADS", "2")
     assert set_threads(1) == 1 and torch.get_num_threads() == 1
@@ -43,18 +37,16 @@ def test_a_fractional_thread_count_in_the_environment_is_refused(monkeypatch, ra
         set_threads()
 
 
-def test_a_blank_thread_variable_counts_as_unset(monkeypatch, restore_threads):
+def test_a_blank_thread_variable_counts_as_unset(monkeypatch):
     """Bug: without strip(), LESSONS_NUM_THREADS=" " is an error instead of the default."""
-
     monkeypatch.setattr(runtime, "available_cores", lambda: 1)
     monkeypatch.setenv("LESSONS_NUM_THREADS", "  ")
     assert set_threads() == 1
 
 
-def test_the_default_thread_count_respects_affinity_and_quota(monkeypatch, restore_threads):
+def test_the_default_thread_count_respects_affinity_and_quota(monkeypatch):
     """Bugs: set_threads() sizing to os.cpu_count() (every core of the node) instead of the
     cores this process may use, and a quota larger than the affinity replacing it."""
-
     monkeypatch.delenv("LESSONS_NUM_THREADS", raising=False)
     monkeypatch.setattr(runtime.os, "cpu_count", lambda: 64)
     monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda pid: {0}, raising=False)
@@ -75,22 +67,15 @@ def test_lessons_quiet_yes_silences_the_bars(monkeypatch, value):
 # --- recipes ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def small_split():
-
-    return random_split(synthetic_movielens(n_users=40, n_items=60, seed=0), seed=0)
-
-
 @pytest.fixture
-def built(monkeypatch, small_split):
+def built(monkeypatch, tiny_split):
     """`built(name, **kwargs)` runs recipes.train with `fit` replaced by a recorder and returns
     (model, the keyword arguments fit was given): the recipe as built, without training."""
-
     calls = []
     monkeypatch.setattr(recipes, "fit", lambda model, split, **kwargs: calls.append(kwargs))
 
     def build(name, **kwargs):
-        model, _ = recipes.train(name, small_split, **kwargs)
+        model, _ = recipes.train(name, tiny_split, **kwargs)
         return model, calls[-1]
 
     return build

@@ -59,7 +59,6 @@ def staircase() -> Split:
 def test_popularity_jitter_never_reorders_different_counts(staircase, seed):
     """Bug: a tie-breaking jitter of up to 2 (instead of < 0.5) swapped items whose counts
     differ by one, so the Popularity baseline no longer ranks by popularity."""
-
     metrics = popularity_metrics(staircase, seed)
     assert metrics["recall@20"] == 1.0 and metrics["ndcg@10"] == pytest.approx(1.0)
 
@@ -67,14 +66,12 @@ def test_popularity_jitter_never_reorders_different_counts(staircase, seed):
 def test_popularity_counts_training_interactions_only(staircase):
     """Bug: counting the revealed query too made item 28 (1 training interaction + 10 query
     rows) the most popular item for users 19..27, ahead of their own most popular item."""
-
     assert popularity_metrics(staircase)["ndcg@10"] == pytest.approx(1.0)
 
 
 def test_split_sizes_count_items_and_users_of_each_part(staircase):
     """Bug: the items column counted distinct users (or the reverse): in the query part 10
     users reveal one item."""
-
     sizes = split_sizes(staircase).set_index("part")
     assert sizes.loc["train"].tolist() == [435, 29, 29]  # 0 + 1 + ... + 29 rows, items 0..28
     assert sizes.loc["query"].tolist() == [10, 10, 1]
@@ -84,7 +81,6 @@ def test_split_sizes_count_items_and_users_of_each_part(staircase):
 def test_decile_recall_excludes_training_items(staircase):
     """Bug: without excluding training items, a model that scores what a user already saw
     highest fills every list with them, and its long-tail recall reads 0."""
-
     train, test = staircase.train_matrix().toarray(), staircase.test_matrix().toarray()
     table = decile_recall({"m": 10.0 * train + test}, staircase, k=1)
     recall = table["m"].dropna()
@@ -95,7 +91,6 @@ def test_decile_recall_excludes_training_items(staircase):
 def test_make_split_passes_share_and_seed_through(protocol):
     """Bug: one protocol dropped the panel's seed (cold items) or test share (temporal), so
     moving the slider changed nothing for it."""
-
     data = synthetic_movielens(n_users=30, n_items=40, seed=2)
     direct = {
         "random": lambda: random_split(data, 0.35, seed=7),
@@ -109,7 +104,6 @@ def test_make_split_passes_share_and_seed_through(protocol):
 
 def test_alpha_metrics_use_the_given_k(tiny_split, tiny_mf):
     """Bug: k was not passed to the evaluation, so the α panel showed NDCG@10 whatever k."""
-
     metrics = alpha_metrics(tiny_mf, tiny_split, alpha=0.5, k=5)
     assert {"ndcg@5", "coverage@5", "arp@5"} <= set(metrics)
 
@@ -117,7 +111,6 @@ def test_alpha_metrics_use_the_given_k(tiny_split, tiny_mf):
 def test_probing_every_list_scans_the_whole_catalogue():
     """Bug: the scanned share was divided by the number of lists instead of the number of
     items, so probing all lists reported far more than 100% of the catalogue."""
-
     rng = np.random.default_rng(0)
     items, queries = rng.normal(size=(200, 8)), rng.normal(size=(5, 8))
     index = IVFIndex.build(items, 8, seed=0)
@@ -130,7 +123,6 @@ def test_logq_run_trains_with_the_chosen_temperature_and_batch_size(
 ):
     """Bug: τ or the batch size was reported in the run table but not passed to training, so
     the learner compared identical models under different labels."""
-
     calls, real_train = [], logq.train
 
     def spy(*args, **kwargs):
@@ -146,7 +138,6 @@ def test_logq_run_trains_with_the_chosen_temperature_and_batch_size(
 def test_repeated_titles_get_their_id_in_the_label():
     """Bug: two items sharing a title got the same label, so the learner could not tell which
     one they picked."""
-
     data = synthetic_movielens(n_users=5, n_items=20, seed=0)
     items = data.items.copy()
     items.loc[[3, 7], "title"] = "Twin (1999)"
@@ -159,7 +150,6 @@ def test_repeated_titles_get_their_id_in_the_label():
 def test_long_tail_head_is_rounded_up():
     """Bug: the head was floor(share · n) items, not ceil: with 5 items and share 0.3 it held
     the top 1 item (50%) instead of the top 2 (50 + 30 of 100 = 80%)."""
-
     ax = long_tail([5, 50, 10, 30, 5], share=0.3)
     assert "hold 80% of interactions" in ax.get_title()
     plt.close(ax.figure)
@@ -167,7 +157,6 @@ def test_long_tail_head_is_rounded_up():
 
 def test_norm_line_joins_the_median_of_each_decile():
     """Bug: the mean instead of the median per decile, which one outlier drags off the cloud."""
-
     counts = np.arange(30)  # deciles of three items: counts 0-2, 3-5, ..., 27-29
     norms = np.tile([1.0, 2.0, 30.0], 10)  # median 2, mean 11 in every decile
     ax = norm_vs_popularity(norms, counts)
@@ -180,7 +169,6 @@ def test_norm_line_joins_the_median_of_each_decile():
 def test_grid_bars_leave_a_gap_for_a_missing_depth():
     """Bug: without aligning each feature set on the depths, a set missing depth 2 drew its
     depth-3 bar over depth 2 (or failed)."""
-
     summary = pd.DataFrame({"depth": [1, 2, 3, 1, 3], "features": ["A", "A", "A", "B", "B"],
                             "mean": [0.1, 0.2, 0.3, 0.4, 0.6], "std": 0.0})  # fmt: skip
     ax = grid_bars(summary)
@@ -193,7 +181,6 @@ def test_grid_bars_leave_a_gap_for_a_missing_depth():
 def test_live_curves_draw_the_last_epoch():
     """Bug: the curves were redrawn only every `every` epochs, so a 5-epoch run drawn every 3
     epochs ended showing epoch 3."""
-
     target = types.SimpleNamespace(value="")
     live, history = LiveCurves(target, every=3, last=5), History()
     for epoch in range(1, 6):
@@ -207,7 +194,6 @@ def test_live_curves_draw_the_last_epoch():
 def test_decile_plot_puts_each_line_point_at_its_decile():
     """Bug: points were placed at 1, 2, 3 … instead of the frame's deciles, shifting a curve
     whose rarest deciles have no test items."""
-
     ax = plots_bias.decile_recall(pd.DataFrame({"EASE": [0.1, 0.2, 0.3]}, index=[2, 5, 9]))
     assert list(ax.lines[0].get_xdata()) == [2, 5, 9]
     plt.close(ax.figure)
