@@ -69,6 +69,15 @@ def test_real_ml100k_users_and_items(ml100k):
     assert np.isnan(ml100k.items["year"].iloc[266])  # item 267 has no release date
 
 
+@realdata
+def test_real_ml100k_zip_codes_are_us_bar_18_canadian_postcodes(ml100k):
+    # Notebook 02 says so where it explains why the lessons have no "country" feature.
+    zips = ml100k.users["zip"].astype(str)
+    canadian = zips.str.fullmatch(r"[A-Z]\d[A-Z]\d[A-Z]\d?")
+    assert canadian.sum() == 18
+    assert zips[~canadian].str.fullmatch(r"\d{5}").all()
+
+
 # --- tiny hand-made folders ------------------------------------------------------------------
 
 
