@@ -101,6 +101,7 @@ def test_result_and_text_render():
     assert str(result).startswith("✔ correct") and "a &lt; b" in result._repr_html_()
     ex = Exercise("demo", "q", lambda: 1, close_to(), ["first", "second"], "answer = 1")
     assert str(ex.hint()) == "first" and str(ex.hint(5)) == "second"
+    assert str(ex.hint(-1)) == "second" and str(ex.hint(-2)) == str(ex.hint(-9)) == "first"
     assert "answer = 1" in ex.solution()._repr_html_()
 
 

@@ -214,10 +214,11 @@ class Exercise:
         return {k: v for k, v in context.items() if k in self._needs()}
 
     def hint(self, i: int = 0) -> Text:
-        """The i-th hint (0 = gentlest); past the last one, the last."""
+        """The i-th hint: 0 the gentlest, −1 the most explicit (as in a list); past an end, it."""
         if not self.hints:
             return Text("no hint for this one; see solution()")
-        return Text(self.hints[min(max(int(i), 0), len(self.hints) - 1)])
+        n = len(self.hints)
+        return Text(self.hints[min(max(int(i), -n), n - 1)])
 
     def solution(self) -> Text:
         """Code that computes the answer (it sets `answer`)."""
