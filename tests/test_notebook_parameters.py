@@ -8,7 +8,8 @@ exercise's context, and still works when the parameters change. The cases includ
 that once broke a lesson: a K other than 10 (notebooks 01 and 05 had "@10" written into a cell),
 a single user in 02's USERS, and a NEURAL without the two-tower model in 05. Outputs are not
 compared: other settings give other numbers. Epochs, grids and rounds are cut so each case runs
-in about 20 s.
+in about 20 s. Last, each notebook runs as a learner without the data sees it: offline, on the
+synthetic fallback, with the same solutions pasted in.
 """
 
 import importlib
@@ -120,3 +121,17 @@ def test_a_solution_is_pasted_over_the_placeholder_and_asserted():
         'print(nb05.sampled.question_text())\nanswer = "c"\n'
         "result = nb05.sampled.check(answer)\nassert result.correct, result"
     )
+
+
+@pytest.mark.parametrize("name", sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")))
+def test_notebook_runs_offline_on_the_synthetic_fallback(name, tmp_path, monkeypatch):
+    """No data and no network (an offline classroom): every cell runs and every solution is right.
+
+    CI always has the real data, so without this the fallback path of a lesson is never run: a
+    cell that assumed a real title, year or id would break only for the learners without it.
+    """
+    (tmp_path / "no-data").mkdir()
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(tmp_path / "no-data"))  # the kernel inherits it
+    monkeypatch.setenv("LESSONS_DATA_URL", "http://127.0.0.1:9/")  # refused at once: offline
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no cached copy either
+    run_with(name, "")
