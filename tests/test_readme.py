@@ -28,3 +28,27 @@ def test_the_readme_examples_run(tmp_path, monkeypatch, one_thread):
             exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
     assert namespace["data"].is_synthetic and namespace["split"].n_items == 1682
     assert isinstance(namespace["model"], torch.nn.Module) and len(namespace["history"]) > 0
+
+
+def test_the_steps_without_make_are_the_makefiles():
+    """The README's by-hand install runs the pip commands of `make setup` (and no others)."""
+    text = README.read_text()
+    by_hand = next(b for b in re.findall(r"^```bash\n(.*?)^```", text, re.M | re.S) if "pip" in b)
+    makefile = (README.parent / "Makefile").read_text().replace("$(PY)", ".venv/bin/python")
+
+    def installs(source: str) -> list[str]:
+        lines = [line.strip() for line in source.splitlines() if "pip install" in line]
+        lines = [line for line in lines if "--upgrade pip" not in line]  # make updates pip first
+        return [
+            " ".join(w for w in line.split() if w not in {"--quiet", "$$index"}) for line in lines
+        ]
+
+    assert (
+        installs(by_hand)
+        == installs(makefile)
+        == [
+            ".venv/bin/python -m pip install -r requirements.txt",
+            ".venv/bin/python -m pip install --no-deps -e .",
+        ]
+    )
+    assert ".venv/bin/jupyter lab --ip=127.0.0.1 notebooks/" in by_hand  # as `make lab`
