@@ -8,6 +8,7 @@ from `python -m lessons.bench` on MovieLens 100K (per-user random 80/20, seed 0)
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from lessons.config import DEFAULT_SEED
@@ -46,8 +47,12 @@ def _softmax_dnn(split: Split, **kwargs) -> SoftmaxDNN:
 
 def _two_tower(split: Split, *, log_q: bool = False, **kwargs) -> TwoTower:
     """TwoTower over genre + release-year item features; log_q=True turns on the correction
-    with q_j from the split's training counts."""
-    features = item_features(split.dataset, date_buckets="year")
+    with q_j from the split's training counts. On a cold-start split the title vocabulary
+    (`use_title=True`) counts training titles only: a word of held-out titles alone would
+    keep its random vector."""
+    held_out = split.candidates
+    seen = None if held_out is None else np.setdiff1d(np.arange(split.n_items), held_out)
+    features = item_features(split.dataset, date_buckets="year", vocabulary_items=seen)
     correction = item_log_q(split.item_popularity()) if log_q else None
     return TwoTower(split.n_items, features, log_q=correction, **kwargs)
 

@@ -49,6 +49,21 @@ def test_cold_start_two_tower_beats_content_profile_and_random():
     assert excluded > kept + 0.015
 
 
+def test_cold_recipe_counts_title_words_of_training_items_only():
+    from lessons.data import cold_start_items, synthetic_movielens
+    from lessons.recipes import RECIPES
+
+    data = synthetic_movielens(n_users=60, n_items=80, seed=0)
+    split = cold_start_items(data, item_frac=0.25, seed=0)
+    held = np.isin(np.arange(data.n_items), split.candidates)
+    data.items["title"] = np.where(held, "Held Word (1990)", "Seen Word (1990)")
+    recipe = RECIPES["TwoTower-cold"]
+    model = recipe.build(split, **recipe.model_kwargs, use_title=True)
+    tower = model.item_tower
+    assert tower.title.num_embeddings == 2  # "seen" and "word"; "held" is in no training title
+    assert len(tower.title_bag) == 2 * (~held).sum() + held.sum()  # a held-out bag: "word"
+
+
 @pytest.mark.realdata
 def test_cold_start_recipe_on_movielens_100k(ml100k):
     # Measured (cold_start_items(item_frac=0.2, seed=0), 336 held-out items; linear towers,
