@@ -219,8 +219,8 @@ class ItemTower(nn.Module):
     x (n, k·f) for k parts; φ (n, d).
     With use_item_id=False, φ_j is a function of j's features alone, so it embeds items
     never seen in training (cold start); items with identical features get identical
-    embeddings. Title words are off by default: on MovieLens 100K the tower memorises the
-    training titles and cold-start recall drops (research: R@20 0.29 -> 0.21).
+    embeddings. Title words are off by default: on MovieLens 100K's cold splits they lowered
+    NDCG@10 in every run measured (split seeds 0-2, 20 and 40 epochs; notebook 04).
     """
 
     def __init__(self, item_features: ItemFeatures, dim: int = 64, hidden: Sequence[int] = (),
