@@ -43,12 +43,9 @@ def test_the_steps_without_make_are_the_makefiles():
             " ".join(w for w in line.split() if w not in {"--quiet", "$$index"}) for line in lines
         ]
 
-    assert (
-        installs(by_hand)
-        == installs(makefile)
-        == [
-            ".venv/bin/python -m pip install -r requirements.txt",
-            ".venv/bin/python -m pip install --no-deps -e .",
-        ]
-    )
+    make_setup = [
+        ".venv/bin/python -m pip install -r requirements.txt",
+        ".venv/bin/python -m pip install --no-deps -e .",
+    ]
+    assert installs(makefile) == make_setup and installs(by_hand) == make_setup
     assert ".venv/bin/jupyter lab --ip=127.0.0.1 notebooks/" in by_hand  # as `make lab`

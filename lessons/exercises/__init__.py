@@ -214,7 +214,7 @@ class Exercise:
         return {k: v for k, v in context.items() if k in self._needs()}
 
     def hint(self, i: int = 0) -> Text:
-        """The i-th hint: 0 the gentlest, −1 the most explicit (as in a list); past an end, it."""
+        """The i-th hint: 0 the gentlest, −1 the most explicit (list indexing, clamped at ends)."""
         if not self.hints:
             return Text("no hint for this one; see solution()")
         n = len(self.hints)
