@@ -83,11 +83,11 @@ def test_start_sets_thread_and_allocator_defaults_a_teacher_can_override():
     assert _start_env(MALLOC_MMAP_THRESHOLD_="0")["MALLOC_MMAP_THRESHOLD_"] == "0"
 
 
-def test_overrides_save_widget_state_and_keep_every_cell_rendered():
+def test_overrides_save_widget_state_keep_cells_rendered_and_free_closed_kernels():
     overrides = json.loads((BINDER / "overrides.json").read_text())
     assert overrides == {
         "@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True},
-        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none", "kernelShutdown": True},
     }
 
 

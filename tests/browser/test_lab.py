@@ -4,12 +4,13 @@ The notebooks themselves are run and used in test_try_it.py. Run both: `pytest -
 """
 
 import json
+import time
 
 import pytest
 
 from tests.browser.checks import illegible_texts
-from tests.browser.notebook import error_texts, open_notebook, run_all
-from tests.browser.server import setting_default
+from tests.browser.notebook import error_texts, menu_command, open_notebook, run_all
+from tests.browser.server import get_json, setting_default
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,6 +21,34 @@ def test_binder_overrides_reach_jupyterlab(lab, binder_overrides):
     for plugin, values in binder_overrides.items():
         for key, value in values.items():
             assert setting_default(lab.url, plugin, key) == value, (plugin, key)
+
+
+def kernels_become(url: str, count: int, timeout_s: float = 30.0) -> bool:
+    """Poll the server until it runs `count` kernels; False after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while len(get_json(f"{url}/api/kernels")) != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
+
+
+def test_closing_a_notebook_shuts_its_kernel_down(lab, new_page):
+    """Binder gives 1-2 GB; a kernel keeps 0.55-0.72 GB after Run All of a lesson, idle or not.
+
+    So binder/overrides.json makes File > Close Tab shut the notebook's kernel down: a learner
+    who closes each lesson before opening the next never holds two or three of them.
+    """
+    name = "00_movielens_tour.ipynb"
+    n_cells = len(json.loads((lab.root_dir / name).read_text())["cells"])
+    page = new_page()
+    try:
+        open_notebook(page, lab.url, name, n_cells)
+        assert kernels_become(lab.url, 1), "opening the notebook started no kernel"
+        menu_command(page, "File", "application:close")
+        assert kernels_become(lab.url, 0), "the kernel outlived its notebook's tab"
+    finally:
+        lab.shutdown_sessions()
 
 
 def test_broken_outputs_are_reported(lab, new_page):
