@@ -34,7 +34,7 @@ def kernels_become(url: str, count: int, timeout_s: float = 30.0) -> bool:
 
 
 def test_closing_a_notebook_shuts_its_kernel_down(lab, new_page):
-    """Binder gives 1-2 GB; a kernel keeps 0.55-0.72 GB after Run All of a lesson, idle or not.
+    """Binder gives 1-2 GB; a kernel keeps 0.55-0.72 GB after Run All of a lesson, even idle.
 
     So binder/overrides.json makes File > Close Tab shut the notebook's kernel down: a learner
     who closes each lesson before opening the next never holds two or three of them.
