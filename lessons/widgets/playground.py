@@ -4,23 +4,27 @@ Set the hidden layers, widths, activation, feature sets, dropout, epochs and lea
 press Train: the softmax DNN retrains (≈2 s of training, ≈3 s per click at the recipe's
 settings on ML-100K), the loss and metric curves redraw during training (twice: each redraw
 costs a few tenths of a second), and a row with Recall@20, NDCG@10 and the popularity
-metrics is appended to the run table. Bad input (a width of 0, text in the widths box) is
-reported in the panel, which keeps working.
+metrics is appended to the run table. Under it, one user's top 5 of this run stands beside the
+previous run's, so the learner sees the recommendations themselves change. Bad input (a width
+of 0, text in the widths box) is reported in the panel, which keeps working.
 """
 
 import ipywidgets as widgets
 import pandas as pd
 
-from lessons.config import DEFAULT_SEED
+from lessons.config import DEFAULT_SEED, ITEM, USER
 from lessons.data import Split
 from lessons.experiments import playground_run
 from lessons.plots.training import LiveCurves
 from lessons.recipes import RECIPES
+from lessons.recommend import recommend
+from lessons.scoring import check_users
 from lessons.widgets.base import Panel, frame_html
 
 RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "epochs", "lr",
                "recall@20", "ndcg@10", "coverage@10", "arp@10", "gini@10", "aplt@10",
                "seconds")  # fmt: skip
+TOP_N = 5  # titles of the followed user's list shown per run
 
 
 def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
@@ -50,11 +54,14 @@ class DNNPlayground(Panel):
     """Controls + Train button → retrain, live loss curve, one more row in the run table.
 
     Headless use: `w = DNNPlayground(split); w.layers.value = 2; w.button.click()`;
-    `w.runs` (DataFrame) has one row per successful run, `w.error` the last message.
+    `w.runs` (DataFrame) has one row per successful run, `w.error` the last message, and
+    `w.lists` one list per run: `user`'s top-5 titles, "✔" marking the user's test items.
     """
 
-    def __init__(self, split: Split, *, seed: int = DEFAULT_SEED) -> None:
+    def __init__(self, split: Split, *, seed: int = DEFAULT_SEED, user: int = 0) -> None:
         self.split, self.seed, self.model = split, seed, None
+        self.user = int(check_users(user, split.n_users)[0])
+        self.lists: list[list[str]] = []
         self.note = ""  # said under the table about the last run (an interrupt)
         fit_defaults = RECIPES["SoftmaxDNN"].fit_kwargs
         style = {"description_width": "110px"}
@@ -114,13 +121,31 @@ class DNNPlayground(Panel):
                "epochs": len(history.rows), "lr": self.lr.value, **metrics,
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
         self.rows.append(row)
+        self.lists.append(self._top_titles(model))
         self.note = (f"<br><i>The last run was interrupted after {len(history.rows)} of "
                      f"{self.epochs.value} epochs: its row and curves cover those epochs "
                      "only.</i>") if history.interrupted else ""  # fmt: skip
         return row
 
+    def _top_titles(self, model) -> list[str]:
+        """`user`'s top-N titles (seen items excluded), "✔" on the user's test items."""
+        top = recommend(model, self.split, self.user, k=TOP_N)
+        test = self.split.test
+        held = set(test.loc[test[USER] == self.user, ITEM])
+        titles = [
+            f"{t} ✔" if i in held else t for t, i in zip(top["title"], top[ITEM], strict=True)
+        ]
+        return titles + [""] * (TOP_N - len(titles))  # a user with fewer unseen items than N
+
     def render(self, result: dict) -> str:
-        return ("<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
+        # The short list first: the run table below it grows with every run.
+        lists = {"this run": self.lists[-1]}
+        if len(self.lists) > 1:
+            lists = {"previous run": self.lists[-2], **lists}
+        top = pd.DataFrame({"rank": range(1, TOP_N + 1), **lists})
+        return (f"<b>User {self.user}'s top {TOP_N}</b> <small>(✔ = one of the user's held-out "
+                "test movies)</small>" + frame_html(top)
+                + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
                 "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
                 f"training.</small>{self.note}"
                 + frame_html(self.runs, formats={"lr": "{:.3g}"}))  # fmt: skip

@@ -79,7 +79,8 @@ def test_alpha_explorer_in_browser(run_notebook, artifacts):
 
 
 def test_dnn_playground_trains_in_browser(run_notebook, measured, artifacts):
-    """Train with the defaults, then with one more hidden layer: each click adds a metrics row."""
+    """Train with the defaults, then with one more hidden layer: each click adds a metrics row,
+    and the user's top 5 of the new run stands beside the previous run's."""
     from playwright.sync_api import expect
 
     page = run_notebook("02_softmax_dnn.ipynb")
@@ -110,6 +111,9 @@ def test_dnn_playground_trains_in_browser(run_notebook, measured, artifacts):
         assert is_metric(new["recall@20"]) and is_metric(new["ndcg@10"]), new
         assert (new["layers"], new["widths"]) == expected, new
         assert not widget_error(output), widget_error(output)
+        top = output.locator(".widget-html-content table").first  # the user's top 5, above
+        columns = ["rank", "this run"] if not before else ["rank", "previous run", "this run"]
+        assert [h.strip() for h in top.locator("thead th").all_inner_texts()] == columns
         # The row's "seconds" is the training time alone; the rest is evaluation, redraws, comms.
         timings[label] = {"click_to_row_s": round(latency, 2), "training_s": float(new["seconds"])}
         print(f"playground {label}: Train click → new row {latency:.2f} s "
