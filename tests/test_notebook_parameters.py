@@ -78,7 +78,8 @@ CASES = {
     ),
     "04 with K = 20, more cold items": (
         "04_two_tower.ipynb",
-        "K = 20\nCOLD_FRAC = 0.3\nINBATCH_EPOCHS = 1\nCOLD_EPOCHS = 2\nDNN_EPOCHS = 1",
+        "K = 20\nCOLD_FRAC = 0.3\nINBATCH_EPOCHS = 1\nCOLD_EPOCHS = 2\nDNN_EPOCHS = 1\n"
+        "TRY_USER = 5",
     ),
     "05 with K = 5, no two-tower": (
         "05_popularity_bias.ipynb",

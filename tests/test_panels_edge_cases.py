@@ -144,7 +144,7 @@ def test_the_playground_starts_at_the_recipes_settings(tiny_split):
 def test_every_logq_control_the_epochs_and_the_seed_reach_training(tiny_split, monkeypatch):
     """Bug: the panel trained with the default epochs (ignoring the epochs box or the
     constructor's `epochs`) or without its seed, while the table showed other settings."""
-    calls = _spy(monkeypatch, logq, "logq_run")
+    calls = _spy(monkeypatch, logq, "logq_trained")
     w = logq.LogQExplorer(tiny_split, epochs=1, seed=5)
     assert w.epochs.value == 1
     w.beta.value, w.temperature.value, w.batch_size.value = 0.5, 0.2, 8

@@ -9,8 +9,9 @@ with q_j the probability that item j is in a batch (its training frequency,
 `lessons.losses.item_log_q`). β = 1 is the full correction, β = 0 none; τ sharpens the
 softmax. `logq_run` trains one setting through `lessons.recipes.train`
 ("TwoTower-inbatch-logQ", with `log_q_weight` = β) and measures it with
-`lessons.metrics.evaluate_dict`; `LogQExplorer` wires controls and a Train button to it
-and keeps a table of every run.
+`lessons.metrics.evaluate_dict`; `LogQExplorer` wires controls and a Train button to it,
+keeps a table of every run, and shows one user's top 5 beside the previous run's: with β = 0
+the list drifts to rarely watched movies, with β = 1 it comes back.
 """
 
 import math
@@ -23,9 +24,11 @@ import pandas as pd
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data import Split
 from lessons.metrics import evaluate_dict
+from lessons.models import TwoTower
 from lessons.recipes import RECIPES, train
 from lessons.scoring import score_users
 from lessons.widgets.base import Panel, frame_html
+from lessons.widgets.followed import FollowedUser
 
 RECIPE = "TwoTower-inbatch-logQ"
 LOGQ_METRICS = ("recall", "ndcg", "coverage", "arp")
@@ -47,7 +50,12 @@ def _count(name: str, value, example: int) -> int:
     return int(value)
 
 
-def logq_run(
+def logq_run(split: Split, **settings) -> dict[str, float]:
+    """`logq_trained`'s row alone: the settings trained and the metrics measured."""
+    return logq_trained(split, **settings)[1]
+
+
+def logq_trained(
     split: Split,
     *,
     beta: float = 1.0,
@@ -56,7 +64,7 @@ def logq_run(
     epochs: int = WIDGET_EPOCHS,
     seed: int = DEFAULT_SEED,
     k: int = DEFAULT_K,
-) -> dict[str, float]:
+) -> tuple[TwoTower, dict[str, float]]:
     """Train the in-batch two-tower with correction strength β and temperature τ; measure it.
 
     Args:
@@ -70,8 +78,8 @@ def logq_run(
         k: Cut-off of NDCG, coverage and ARP (Recall is at 20).
 
     Returns:
-        beta, temperature, batch_size, epochs (those trained: fewer than asked after an
-        interrupt), recall@20, ndcg@k, coverage@k, arp@k, seconds.
+        The model, and its row: beta, temperature, batch_size, epochs (those trained: fewer
+        than asked after an interrupt), recall@20, ndcg@k, coverage@k, arp@k, seconds.
 
     Raises:
         ValueError: On β < 0, τ <= 0, a non-positive batch size or epoch count, or a batch
@@ -93,7 +101,7 @@ def logq_run(
     # The epochs that ran: after Kernel ▸ Interrupt, fewer than asked (fit keeps that model).
     trained = len(history.rows)
     settings = {"beta": beta, "temperature": tau, "batch_size": size, "epochs": trained}
-    return {**settings, **metrics, "seconds": time.perf_counter() - start}
+    return model, {**settings, **metrics, "seconds": time.perf_counter() - start}
 
 
 class LogQExplorer(Panel):
@@ -109,11 +117,14 @@ class LogQExplorer(Panel):
             static comparison, so the committed notebook shows a table without a kernel.
         epochs: Default number of epochs.
         seed: Seed of every run.
+        user: The user whose top 5 each run lists (`w.followed.lists`).
     """
 
     def __init__(self, split: Split, runs: pd.DataFrame | None = None,
-                 epochs: int = WIDGET_EPOCHS, seed: int = DEFAULT_SEED) -> None:  # fmt: skip
+                 epochs: int = WIDGET_EPOCHS, seed: int = DEFAULT_SEED,
+                 user: int = 0) -> None:  # fmt: skip
         self.split, self.seed = split, seed
+        self.followed = FollowedUser(split, user)
         recipe = RECIPES[RECIPE]
         style = {"description_width": "initial"}
         self.beta = widgets.FloatSlider(
@@ -144,10 +155,11 @@ class LogQExplorer(Panel):
 
     def compute(self) -> pd.DataFrame:
         self.status.value = "training…"
-        row = logq_run(
+        model, row = logq_trained(
             self.split, beta=self.beta.value, temperature=self.temperature.value,
             batch_size=self.batch_size.value, epochs=self.epochs.value, seed=self.seed,
         )  # fmt: skip
+        self.followed.add(model)
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
                      if row["epochs"] < self.epochs.value else "")  # fmt: skip
@@ -157,7 +169,8 @@ class LogQExplorer(Panel):
 
     def render(self, result: pd.DataFrame) -> str:
         settings = {"beta": "{:.3g}", "temperature": "{:.3g}"}  # as typed, not rounded to 0.000
-        return "<b>Runs (newest last)</b>" + self.note + frame_html(result, formats=settings)
+        return (self.followed.html() + "<b>Runs (newest last)</b>" + self.note
+                + frame_html(result, formats=settings))  # fmt: skip
 
 
-__all__ = ["LOGQ_METRICS", "LogQExplorer", "RECIPE", "WIDGET_EPOCHS", "logq_run"]
+__all__ = ["LOGQ_METRICS", "LogQExplorer", "RECIPE", "WIDGET_EPOCHS", "logq_run", "logq_trained"]

@@ -12,19 +12,17 @@ of 0, text in the widths box) is reported in the panel, which keeps working.
 import ipywidgets as widgets
 import pandas as pd
 
-from lessons.config import DEFAULT_SEED, ITEM, USER
+from lessons.config import DEFAULT_SEED
 from lessons.data import Split
 from lessons.experiments import playground_run
 from lessons.plots.training import LiveCurves
 from lessons.recipes import RECIPES
-from lessons.recommend import recommend
-from lessons.scoring import check_users
 from lessons.widgets.base import Panel, frame_html
+from lessons.widgets.followed import FollowedUser
 
 RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "epochs", "lr",
                "recall@20", "ndcg@10", "coverage@10", "arp@10", "gini@10", "aplt@10",
                "seconds")  # fmt: skip
-TOP_N = 5  # titles of the followed user's list shown per run
 
 
 def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
@@ -55,13 +53,12 @@ class DNNPlayground(Panel):
 
     Headless use: `w = DNNPlayground(split); w.layers.value = 2; w.button.click()`;
     `w.runs` (DataFrame) has one row per successful run, `w.error` the last message, and
-    `w.lists` one list per run: `user`'s top-5 titles, "✔" marking the user's test items.
+    `w.followed.lists` one list per run: `user`'s top-5 titles (`lessons.widgets.followed`).
     """
 
     def __init__(self, split: Split, *, seed: int = DEFAULT_SEED, user: int = 0) -> None:
         self.split, self.seed, self.model = split, seed, None
-        self.user = int(check_users(user, split.n_users)[0])
-        self.lists: list[list[str]] = []
+        self.followed = FollowedUser(split, user)
         self.note = ""  # said under the table about the last run (an interrupt)
         fit_defaults = RECIPES["SoftmaxDNN"].fit_kwargs
         style = {"description_width": "110px"}
@@ -121,30 +118,15 @@ class DNNPlayground(Panel):
                "epochs": len(history.rows), "lr": self.lr.value, **metrics,
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
         self.rows.append(row)
-        self.lists.append(self._top_titles(model))
+        self.followed.add(model)
         self.note = (f"<br><i>The last run was interrupted after {len(history.rows)} of "
                      f"{self.epochs.value} epochs: its row and curves cover those epochs "
                      "only.</i>") if history.interrupted else ""  # fmt: skip
         return row
 
-    def _top_titles(self, model) -> list[str]:
-        """`user`'s top-N titles (seen items excluded), "✔" on the user's test items."""
-        top = recommend(model, self.split, self.user, k=TOP_N)
-        test = self.split.test
-        held = set(test.loc[test[USER] == self.user, ITEM])
-        titles = [
-            f"{t} ✔" if i in held else t for t, i in zip(top["title"], top[ITEM], strict=True)
-        ]
-        return titles + [""] * (TOP_N - len(titles))  # a user with fewer unseen items than N
-
     def render(self, result: dict) -> str:
         # The short list first: the run table below it grows with every run.
-        lists = {"this run": self.lists[-1]}
-        if len(self.lists) > 1:
-            lists = {"previous run": self.lists[-2], **lists}
-        top = pd.DataFrame({"rank": range(1, TOP_N + 1), **lists})
-        return (f"<b>User {self.user}'s top {TOP_N}</b> <small>(✔ = one of the user's held-out "
-                "test movies)</small>" + frame_html(top)
+        return (self.followed.html()
                 + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
                 "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
                 f"training.</small>{self.note}"

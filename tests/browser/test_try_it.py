@@ -167,7 +167,8 @@ def test_build_a_user_recommends_in_browser(run_notebook, measured, artifacts):
 
 
 def test_logq_explorer_trains_in_browser(run_notebook, artifacts):
-    """Notebook 04's logQ explorer: τ = 0 is refused; a 1-epoch run adds a third row."""
+    """Notebook 04's logQ explorer: τ = 0 is refused; a 1-epoch run adds a third row and
+    lists the followed user's top 5."""
     page = run_notebook("04_two_tower.ipynb")
     output = output_of(page, "LogQExplorer(split")
     output.scroll_into_view_if_needed()
@@ -190,6 +191,8 @@ def test_logq_explorer_trains_in_browser(run_notebook, artifacts):
     assert (new["run"], new["beta"], new["epochs"]) == ("3", "1", "1"), new  # settings as set
     assert is_metric(new["recall@20"]) and is_metric(new["ndcg@10"]), new
     assert not widget_error(output), widget_error(output)
+    top = output.locator(".widget-html-content table").first  # the user's top 5, above
+    assert [h.strip() for h in top.locator("thead th").all_inner_texts()] == ["rank", "this run"]
     output.screenshot(path=artifacts / "04-logq-explorer.png")
 
 
