@@ -51,7 +51,7 @@ def _count(name: str, value, example: int) -> int:
 
 
 def logq_run(split: Split, **settings) -> dict[str, float]:
-    """`logq_trained`'s row alone: the settings trained and the metrics measured."""
+    """`logq_trained` (same arguments) without the model: the settings trained and the metrics."""
     return logq_trained(split, **settings)[1]
 
 

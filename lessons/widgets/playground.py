@@ -4,7 +4,7 @@ Set the hidden layers, widths, activation, feature sets, dropout, epochs and lea
 press Train: the softmax DNN retrains (≈2 s of training, ≈3 s per click at the recipe's
 settings on ML-100K), the loss and metric curves redraw during training (twice: each redraw
 costs a few tenths of a second), and a row with Recall@20, NDCG@10 and the popularity
-metrics is appended to the run table. Under it, one user's top 5 of this run stands beside the
+metrics is appended to the run table. Above it, one user's top 5 of this run stands beside the
 previous run's, so the learner sees the recommendations themselves change. Bad input (a width
 of 0, text in the widths box) is reported in the panel, which keeps working.
 """
@@ -117,8 +117,8 @@ class DNNPlayground(Panel):
                "dense": self.dense.value, "dropout": self.dropout.value,
                "epochs": len(history.rows), "lr": self.lr.value, **metrics,
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
+        self.followed.add(model)  # before the row: a failure here leaves both as they were
         self.rows.append(row)
-        self.followed.add(model)
         self.note = (f"<br><i>The last run was interrupted after {len(history.rows)} of "
                      f"{self.epochs.value} epochs: its row and curves cover those epochs "
                      "only.</i>") if history.interrupted else ""  # fmt: skip
