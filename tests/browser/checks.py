@@ -77,9 +77,12 @@ def use_theme(page, name: str) -> None:
     page.locator(".lm-Menu-item", has_text="Theme").first.hover()
     label = page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(name)}$"))
     label.first.click()
-    # Lab sets the name once the theme's CSS has loaded, and hides the shell for one frame.
+    # Lab sets the name once the theme's CSS has loaded, and hides the shell for one frame; its
+    # splash (the Jupyter logo over a faded page) fades out after that, and a screenshot taken
+    # before it has gone shows the logo over the widgets.
     page.wait_for_function("name => document.body.dataset.jpThemeName === name && "
-                           "document.querySelector('.jp-LabShell').getClientRects().length",
+                           "document.querySelector('.jp-LabShell').getClientRects().length && "
+                           "!document.getElementById('jupyterlab-splash')",
                            arg=name, timeout=30_000)  # fmt: skip
 
 
