@@ -217,3 +217,29 @@ def test_notebook_exercises_are_untouched_scaffolds(notebook, module):
         checking = [s for s in sources if f"{ex.name}.check(answer" in s]
         assert len(checking) == 1, f"{ex.name} is checked in {len(checking)} cells"
         assert "answer = ...  #" in checking[0], f"{ex.name}: the scaffold is not a placeholder"
+
+
+def test_the_teachers_key_prints_each_exercise_with_hints_and_solution(capsys):
+    from lessons.exercises import nb04
+    from lessons.exercises.__main__ import NOTEBOOKS, main
+
+    assert main(["nb04"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("## nb04") and "## nb05" not in out
+    for exercise in nb04.EXERCISES:
+        assert f"### {exercise.name}\n\n{exercise.question}" in out
+        assert f"```python\n{exercise.solution_code}\n```" in out
+        assert all(f"{i}. {hint}" in out for i, hint in enumerate(exercise.hints, 1))
+        assert all(f"- ({k}) {v}" in out for k, v in exercise.choices.items())
+    assert main([]) == 0
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("## ")] == [
+        f"## {notebook}" for notebook in NOTEBOOKS
+    ]
+
+
+def test_the_teachers_key_refuses_an_unknown_notebook(capsys):
+    from lessons.exercises.__main__ import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["nb9"])
+    assert refused.value.code == 2 and "unknown notebook 'nb9'" in capsys.readouterr().err
