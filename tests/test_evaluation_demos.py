@@ -216,6 +216,9 @@ def test_bias_plots_draw_and_reject_bad_frames():
     deciles = pd.DataFrame({"A": np.linspace(0, 1, 10), "B": np.zeros(10)}, index=range(1, 11))
     ax = plots_bias.decile_recall(deciles)
     assert len(ax.lines) == 2
+    six = pd.DataFrame(np.zeros((10, 6)), index=range(1, 11), columns=list("ABCDEF"))
+    markers = [line.get_marker() for line in plots_bias.decile_recall(six).lines]
+    assert len(set(markers)) == 6  # colour-blind readers tell the models apart by marker too
     loop = pd.DataFrame({"round": [0, 1], "head_share": [0.6, 0.7], "coverage@10": [0.3, 0.2]})
     assert len(plots_bias.feedback_loop(loop).lines) == 1
     with pytest.raises(ValueError, match="head_share"):

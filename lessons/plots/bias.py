@@ -11,6 +11,8 @@ from matplotlib.axes import Axes
 from lessons.config import RECALL_K
 from lessons.plots.core import FIGSIZE
 
+MARKERS = "osD^vPX*"  # one per line, cycled
+
 
 def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
@@ -30,8 +32,11 @@ def decile_recall(frame: pd.DataFrame, *, k: int = RECALL_K, ax: Axes | None = N
     if frame.empty or frame.shape[1] == 0:
         raise ValueError("frame is empty; build it with lessons.widgets.bias.decile_recall")
     ax = _axes(ax)
+    # A marker per model as well as a colour: six lines of the default palette include pairs
+    # (green and red, red and brown) that colour-blind readers cannot tell apart.
     for i, name in enumerate(frame.columns):
-        ax.plot(frame.index, frame[name], "o-", color=f"C{i}", label=str(name), ms=4)
+        marker = MARKERS[i % len(MARKERS)]
+        ax.plot(frame.index, frame[name], marker=marker, color=f"C{i}", label=str(name), ms=5)
     ax.set_xticks(list(frame.index))
     ax.set_xlabel("item-popularity decile (1 = rarest, 10 = most popular)")
     ax.set_ylabel(f"recall@{k} of the decile's test items")
