@@ -21,12 +21,12 @@ CLUSTER_OPTIONS = (8, 16, 32, 64, 128, 256)
 
 def ivf_report(
     index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int,
-    brute_force_ms: float | None = None,
+    baseline_ms: float | None = None,
 ) -> dict:  # fmt: skip
     """Recall@k of the IVF lists against `exact`, share of items scanned, ms per query.
 
-    With `brute_force_ms` (brute force's ms per query on the same queries) the report also
-    has `speedup` = brute_force_ms / ms_per_query, as in `lessons.serving.ivf_tradeoff`.
+    With `baseline_ms` (brute force's ms per query on the same queries) the report also has
+    `speedup` = baseline_ms / ms_per_query, as in `lessons.serving.ivf_tradeoff`.
 
     Raises:
         ValueError: If nprobe is not in [1, n_clusters] (with the fix), or shapes mismatch.
@@ -47,8 +47,8 @@ def ivf_report(
         "recall": recall_against(approx, exact),
         "ms_per_query": ms,
     }
-    if brute_force_ms is not None:
-        report["speedup"] = brute_force_ms / ms
+    if baseline_ms is not None:
+        report["speedup"] = baseline_ms / ms
     return report
 
 
