@@ -1,11 +1,12 @@
-"""What MatrixFactorization, SoftmaxDNN and the query tower refuse: configurations and batches."""
+"""What MatrixFactorization, SoftmaxDNN and the towers refuse (and accept): settings, batches."""
 
+import numpy as np
 import pytest
 import torch
 
 from lessons.features import QueryBatch
-from lessons.models import MatrixFactorization, QueryTower, SoftmaxDNN
-from tests.helpers import N_ITEMS, N_USERS
+from lessons.models import MatrixFactorization, QueryTower, SoftmaxDNN, TwoTower
+from tests.helpers import N_ITEMS, N_USERS, fake_item_features
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models gain nothing from threads
 
@@ -69,3 +70,28 @@ def test_query_tower_rejects_bad_batches():
     model = SoftmaxDNN(N_ITEMS, dim=8)
     with pytest.raises(ValueError, match="target"):
         model.loss(QueryBatch(torch.tensor([1]), torch.tensor([0])))
+
+
+def test_constructors_accept_numpy_integers_but_not_bools():
+    # Sizes often arrive as NumPy scalars (ds.n_items arithmetic, np.array of widths).
+    widths = np.array([16, 32])
+    plain = SoftmaxDNN(np.int64(N_ITEMS), dim=8, hidden=tuple(widths), residual=False)
+    mf = MatrixFactorization(np.int64(N_USERS), np.int32(N_ITEMS), dim=np.int64(4))
+    tower = TwoTower(np.int64(N_ITEMS), fake_item_features(), dim=np.int64(8),
+                     query_hidden=widths, embedding_dim=np.int64(8))  # fmt: skip
+    # Whole arrays too: `hidden` and side cardinalities (e.g. counted with np.unique).
+    dnn = SoftmaxDNN(np.int64(N_ITEMS), dim=np.int64(8), hidden=widths,
+                     side_cardinalities=np.array([7, 2]), n_dense=np.int64(2))  # fmt: skip
+    for model in (dnn, plain, mf, tower):
+        assert type(model.n_items) is int and model.n_items == N_ITEMS
+        assert model.item_embeddings().shape[0] == N_ITEMS
+    assert type(mf.n_users) is int and mf.user_embedding.shape == (N_USERS, 4)
+    linears = [m for m in plain.query_tower.mlp if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [*widths.tolist(), 8]
+
+    # Still refused: bools (True would silently mean 1) and floats, NumPy or not.
+    for value in (True, np.True_, 8.0, np.float64(8)):
+        with pytest.raises(ValueError, match=r"^dim must be a positive integer"):
+            SoftmaxDNN(N_ITEMS, dim=value)
+        with pytest.raises(ValueError, match="hidden must be a sequence of positive layer"):
+            SoftmaxDNN(N_ITEMS, hidden=(value,))

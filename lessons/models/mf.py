@@ -48,6 +48,7 @@ class MatrixFactorization(nn.Module):
         self.loss_kind, self.unobserved_weight = loss, unobserved_weight
         self.gravity_weight, self.l2 = gravity, l2
         dim = check_positive("dim", dim)
+        n_users, n_items = self.n_users, self.n_items  # Python ints, even from NumPy sizes
         self.user_embedding = nn.Parameter(init_table(torch.empty(n_users, dim)))  # U
         self.item_embedding = nn.Parameter(init_table(torch.empty(n_items, dim)))  # V
         self.item_bias = nn.Parameter(torch.zeros(n_items)) if item_bias else None  # b

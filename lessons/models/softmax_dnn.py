@@ -8,7 +8,7 @@ from torch import nn
 from lessons.features import QueryBatch
 from lessons.fused_ce import sparse_softmax_cross_entropy
 from lessons.models.targets import input_pairs, sparse_target
-from lessons.models.towers import QueryTower, init_table, mlp
+from lessons.models.towers import QueryTower, check_widths, init_table, mlp
 
 
 class SoftmaxDNN(nn.Module):
@@ -60,11 +60,13 @@ class SoftmaxDNN(nn.Module):
             raise ValueError(
                 f"hidden_lr_scale must be a finite number > 0, got {hidden_lr_scale!r}"
             )
+        hidden = check_widths(hidden)  # before bool(hidden): a NumPy array has no truth value
         block = residual and bool(hidden)
         self.query_tower = QueryTower(
             n_items, dim, () if block else hidden, activation, dropout, side_cardinalities,
             n_dense, input_dropout=input_dropout,
         )  # fmt: skip
+        n_items, dim = self.query_tower.n_items, self.query_tower.dim  # checked Python ints
         self.block = mlp(dim, hidden, dim, activation, dropout) if block else None
         if self.block is not None:
             nn.init.zeros_(self.block[-1].weight)  # ψ = x at step 0

@@ -19,10 +19,29 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 
 
 def check_positive(name: str, value) -> int:
-    """`value` as an int, or ValueError unless it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    """`value` as a Python int, or ValueError unless it is a positive integer.
+
+    NumPy integers are accepted (sizes often come from `ds.n_items` arithmetic or an array of
+    widths); bools are not, since True would silently mean 1.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
+
+
+def check_widths(hidden) -> tuple[int, ...]:
+    """`hidden` as a tuple of Python ints, or ValueError unless it lists positive widths.
+
+    NumPy integers (e.g. np.array([256, 64])) are accepted like Python ints; a bare int is not,
+    since `hidden=64` is a common slip for `hidden=(64,)`.
+    """
+    if isinstance(hidden, int | np.integer | str) or not all(
+        isinstance(h, int | np.integer) and not isinstance(h, bool) and h > 0 for h in hidden
+    ):
+        raise ValueError(
+            f"hidden must be a sequence of positive layer widths like (256, 64), got {hidden!r}"
+        )
+    return tuple(int(h) for h in hidden)
 
 
 def init_table(table: torch.Tensor) -> torch.Tensor:
@@ -42,12 +61,7 @@ def mlp(
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {tuple(ACTIVATIONS)}")
-    if isinstance(hidden, int | str) or not all(
-        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
-    ):
-        raise ValueError(
-            f"hidden must be a sequence of positive layer widths like (256, 64), got {hidden!r}"
-        )
+    hidden = check_widths(hidden)
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
     if not hidden and in_width == dim:
@@ -152,23 +166,25 @@ class QueryTower(nn.Module):
                  embedding_dim: int | None = None) -> None:  # fmt: skip
         super().__init__()
         self.n_items, self.dim = check_positive("n_items", n_items), check_positive("dim", dim)
-        if isinstance(n_dense, bool) or not isinstance(n_dense, int) or n_dense < 0:
+        if isinstance(n_dense, bool) or not isinstance(n_dense, int | np.integer) or n_dense < 0:
             raise ValueError(f"n_dense must be an integer >= 0, got {n_dense!r}")
+        n_dense = int(n_dense)
         if isinstance(input_dropout, bool) or not 0 <= input_dropout < 1:
             raise ValueError(f"input_dropout must lie in [0, 1), got {input_dropout!r}")
-        cards = tuple(check_positive("side cardinality", c) for c in side_cardinalities or ())
-        e = dim if embedding_dim is None else check_positive("embedding_dim", embedding_dim)
-        self.bag = nn.EmbeddingBag(n_items, e, mode="mean")
+        cards = () if side_cardinalities is None else side_cardinalities  # `or` fails on arrays
+        cards = tuple(check_positive("side cardinality", c) for c in cards)
+        e = self.dim if embedding_dim is None else check_positive("embedding_dim", embedding_dim)
+        self.bag = nn.EmbeddingBag(self.n_items, e, mode="mean")
         init_table(self.bag.weight)
-        self.side = nn.ModuleList(
-            nn.Embedding(c, check_positive("side_dim", side_dim)) for c in cards
-        )
+        side_dim = check_positive("side_dim", side_dim)
+        self.side = nn.ModuleList(nn.Embedding(c, side_dim) for c in cards)
         self.n_dense = n_dense
         self.register_buffer(
             "cardinalities", torch.tensor(cards, dtype=torch.long), persistent=False
         )
         self.input_dropout = nn.Dropout(input_dropout) if input_dropout > 0 else nn.Identity()
-        self.mlp = mlp(e + len(cards) * side_dim + n_dense, hidden, dim, activation, dropout)
+        in_width = e + len(cards) * side_dim + n_dense
+        self.mlp = mlp(in_width, hidden, self.dim, activation, dropout)
 
     def forward(self, batch: QueryBatch) -> torch.Tensor:
         bag, offsets = batch.bag, batch.offsets

@@ -63,7 +63,7 @@ class TwoTower(nn.Module):
                                       embedding_dim=embedding_dim)  # fmt: skip
         self.item_tower = ItemTower(item_features, dim, item_hidden, use_item_id, n_items,
                                     activation, dropout, feature_dim, use_title)  # fmt: skip
-        self.n_items, self.loss_kind = n_items, loss
+        self.n_items, self.loss_kind = self.query_tower.n_items, loss  # a checked Python int
         self.temperature, self.normalize, self.log_q_weight = temperature, normalize, log_q_weight
         self.register_buffer("log_q", None if log_q is None else log_q.detach().float().clone())
 
