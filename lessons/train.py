@@ -49,7 +49,7 @@ Callback = Callable[["History", torch.nn.Module], None]
 
 
 def _check_fit_args(
-    model, data, epochs, lr, batch_size, weight_decay, seed, k, patience, target_share, callbacks
+    model, data, epochs, lr, batch_size, weight_decay, seed, k, patience, target_share
 ) -> None:
     if not isinstance(data, Split):
         raise ValueError(
@@ -80,9 +80,26 @@ def _check_fit_args(
         and 0 < target_share < 1
     ):
         raise ValueError(f"target_share must lie in (0, 1) (e.g. 0.5), got {target_share!r}")
-    for cb in callbacks:
+
+
+def _as_callbacks(callbacks) -> tuple[Callback, ...]:
+    """`callbacks` as a tuple; one callable counts as (callbacks,).
+
+    Raises:
+        ValueError: Unless `callbacks` is a callable or an iterable of callables.
+    """
+    if callable(callbacks):  # callbacks=draw, a natural slip for [draw]: it means the same
+        return (callbacks,)
+    try:
+        items = tuple(callbacks)
+    except TypeError:  # not iterable: reported below with the other non-callables
+        items = (callbacks,)
+    for cb in items:
         if not callable(cb):
-            raise ValueError(f"callbacks must be callables cb(history, model), got {cb!r}")
+            raise ValueError(
+                f"callbacks must be a callable cb(history, model) or a list of them, got {cb!r}"
+            )
+    return items
 
 
 def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, sampler: EpochSampler,
@@ -141,7 +158,7 @@ def fit(
     weight_decay: float = 0.0,
     seed: int = DEFAULT_SEED,
     k: int = DEFAULT_K,
-    callbacks: Iterable[Callback] = (),
+    callbacks: Callback | Iterable[Callback] = (),
     patience: int | None = None,
     target_share: float | None = None,
     use_side: bool = True,
@@ -173,8 +190,9 @@ def fit(
         weight_decay: Adam's L2 penalty on every parameter.
         seed: Seed of every random draw of the loop.
         k: Cut-off of Recall@k, NDCG@k and Coverage@k.
-        callbacks: `cb(history, model)` called after each epoch (live plots, widgets); an
-            exception propagates (KeyboardInterrupt stops training like an interrupt).
+        callbacks: `cb(history, model)` called after each epoch (live plots, widgets); one
+            callable or a list of them. An exception propagates (KeyboardInterrupt stops
+            training like an interrupt).
         patience: Stop after this many epochs without a better validation NDCG@k.
         target_share: Share of each user's training items used as targets per epoch (history
             models only; default 0.5).
@@ -195,9 +213,9 @@ def fit(
         ValueError: On bad arguments, a model sized for another catalogue, `patience` without a
             validation part, or a diverging loss (NaN/inf: lower `lr`).
     """
-    callbacks = tuple(callbacks)
     _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
-                    target_share, callbacks)  # fmt: skip
+                    target_share)  # fmt: skip
+    callbacks = _as_callbacks(callbacks)
     if eval_every is not None:
         check_int("eval_every", eval_every, 1, hint="; or None to evaluate after the last epoch")
     share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)

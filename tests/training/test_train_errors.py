@@ -30,6 +30,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
         ({"patience": 0}, "patience"),
         ({"seed": -1}, "seed"),
         ({"callbacks": [42]}, "callbacks"),
+        # Not iterable and not callable: the same message, not tuple()'s raw TypeError.
+        ({"callbacks": 42}, r"^callbacks must be a callable cb\(history, model\) or a list"),
     ],
 )
 def test_bad_arguments_raise(split, kwargs, match):
@@ -71,3 +73,11 @@ def test_numpy_numbers_are_numbers(split):
     history = fit(tiny_dnn(split.n_items), split, epochs=np.int64(1), batch_size=np.int64(64),
                   target_share=np.float32(0.5), lr=np.float64(0.01))  # fmt: skip
     assert len(history) == 1
+
+
+def test_a_single_callback_needs_no_list(split):
+    # callbacks=draw is a natural slip for callbacks=[draw]; it means the same.
+    seen = []
+    history = fit(tiny_dnn(split.n_items), split, epochs=2,
+                  callbacks=lambda h, model: seen.append(len(h)))  # fmt: skip
+    assert seen == list(range(1, len(history) + 1))
