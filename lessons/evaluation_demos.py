@@ -54,7 +54,7 @@ def scores_for(model: Any, split: Split) -> np.ndarray:
     if isinstance(model, torch.nn.Module):
         return score_users(model, split).numpy()
     if hasattr(model, "scores"):
-        return np.asarray(model.scores(split.seen_matrix()), dtype=np.float32)
+        return np.asarray(model.scores(split.history_matrix()), dtype=np.float32)  # the input
     raise ValueError(
         f"expected a lessons model or a fitted baseline with .scores(X), got {type(model).__name__}"
     )

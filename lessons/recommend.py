@@ -14,8 +14,9 @@ MF reads the user id) the score of item j is
 an item bias b those are the bias-augmented [ψ, 1] and [V_j, b_j], so the norms above, and
 the cosine, include the bias coordinate.
 
-Items the user has seen are excluded; results are pandas tables with titles and training
-popularity. The non-neural baselines (`lessons.baselines`) work too, with their own scores.
+Items the user has seen (train, query, validation) are excluded; results are pandas tables
+with titles and training popularity. The non-neural baselines (`lessons.baselines`) work
+too, with their own scores.
 """
 
 from typing import Any
@@ -66,6 +67,28 @@ def _is_baseline(model: Any) -> bool:
     return not isinstance(model, torch.nn.Module) and hasattr(model, "scores")
 
 
+def _check_reads_demographics(model: Any, given: list[str]) -> None:
+    """ValueError when demographics are given to a model that would silently ignore them.
+
+    MF passes: it cannot embed any new query, and its own error says so (with or without
+    demographics), which is the lesson notebook 01 shows.
+    """
+    what = ", ".join(given)
+    if _is_baseline(model):
+        raise ValueError(
+            f"{type(model).__name__} is a baseline and does not read demographics ({what}): "
+            "leave them unset, or use a SoftmaxDNN / TwoTower built with side features"
+        )
+    tower = getattr(model, "query_tower", None)
+    if tower is not None and len(tower.side) == 0:
+        raise ValueError(
+            f"this {type(model).__name__} was built without side features, so it would ignore "
+            f"{what}: leave them unset, or train a model that reads them, built with "
+            "side_cardinalities=lessons.scoring.split_features(split).cardinalities (as "
+            "lessons.experiments.playground_run(split, side=True) does)"
+        )
+
+
 def _table(
     lists: np.ndarray,
     scores: np.ndarray,
@@ -106,7 +129,8 @@ def recommend(
         k: Items per user.
         alpha: Exponent of the item-norm discount ‖V_j‖^α (scoring="dot").
         scoring: "dot" or "cosine" (see the module docstring).
-        exclude_seen: Leave out the items in the user's history.
+        exclude_seen: Leave out the items the user is known to have: train, query and
+            validation (`Split.seen_matrix`).
 
     Returns:
         Columns user, rank (1 = best), item, title, score, popularity (training count).
@@ -120,7 +144,7 @@ def recommend(
     users = check_users(users, data.n_users)
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
-    history = history_matrix(data)[users]
+    history = history_matrix(data)[users]  # the input: train (+ query), never validation
     if _is_baseline(model):
         scores = np.asarray(model.scores(history), dtype=np.float32)
     else:
@@ -128,7 +152,8 @@ def recommend(
         check_scorable(model, data, users)
         batches = user_batches(data, users, split_features(data))
         scores = query_scores(model, batches, alpha, scoring).numpy()
-    lists = top_k(scores, k, exclude=history if exclude_seen else None)
+    # Everything the user is known to have, validation items included (as in evaluation).
+    lists = top_k(scores, k, exclude=data.seen_matrix()[users] if exclude_seen else None)
     return _table(lists, scores, data.dataset, data.item_popularity(), users)
 
 
@@ -147,20 +172,28 @@ def recommend_for_query(
     """Top-k items for a visitor who liked `liked_items`, answered without retraining.
 
     The query x = (liked items, optional demographics) goes through the trained query tower ψ
-    (SoftmaxDNN, TwoTower; ItemKNN and EASE score the history directly). Matrix factorization
-    has no ψ for an unseen query: it raises the model's ValueError (refit or fold-in needed).
+    (SoftmaxDNN, TwoTower; ItemKNN and EASE score the history directly). Demographics are
+    accepted only by a model whose ψ reads them (built with side features): elsewhere they
+    would change nothing, so they are refused rather than ignored. Matrix factorization has
+    no ψ for an unseen query: it raises the model's ValueError (refit or fold-in needed).
 
     Returns:
         Columns rank, item, title, score, popularity; the liked items are excluded.
 
     Raises:
-        ValueError: On an empty or unknown item selection, unknown demographics, k <= 0 or
-            k > n_items, or a model that cannot embed a new query (MF).
+        ValueError: On an empty or unknown item selection, unknown demographics, demographics
+            for a model that does not read them (a baseline, or a SoftmaxDNN / TwoTower built
+            without side features), k <= 0 or k > n_items, or a model that cannot embed a new
+            query (MF).
     """
     if not isinstance(data, Split):
         raise ValueError(f"data must be a lessons.data.Split, got {type(data).__name__}")
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
+    demographics = {"age": age, "gender": gender, "occupation": occupation}
+    given = [name for name, value in demographics.items() if value is not None]
+    if given:
+        _check_reads_demographics(model, given)
     features = None if _is_baseline(model) else split_features(data)
     batch = ad_hoc_query(
         data.dataset, liked_items, features=features, age=age, gender=gender, occupation=occupation

@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -66,15 +65,17 @@ def check_users(users: Any, n_users: int) -> np.ndarray:
 
 
 def history_matrix(data: Split) -> sp.csr_matrix:
-    """What a user's query reads at test time: training items plus the revealed query."""
-    return data.seen_matrix()
+    """What a user's query reads, while validating and at test time alike (`Split.history_matrix`).
+
+    Training items plus the revealed query, never the validation items: test rankings exclude
+    those as well (`Split.seen_matrix`), but the model is not fed them.
+    """
+    return data.history_matrix()
 
 
 def split_features(data: Split, *, side: bool = True, dense: bool = True) -> QueryFeatures:
-    """Per-user side and dense features computed from train (+ query) interactions."""
-    parts = [data.train] + ([data.query] if data.query is not None else [])
-    history = pd.concat(parts, ignore_index=True) if len(parts) > 1 else data.train
-    return query_features(data.dataset, history, side=side, dense=dense)
+    """Per-user side and dense features computed from the input interactions, train (+ query)."""
+    return query_features(data.dataset, data.history, side=side, dense=dense)
 
 
 def check_scorable(model: torch.nn.Module, data: Split, users: np.ndarray) -> None:

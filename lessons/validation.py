@@ -1,8 +1,15 @@
 """Evaluation during training: the monitored split part, prepared once per fit.
 
-The query input is the FULL training history, training items are excluded from the ranking,
-and Recall@k, NDCG@k and Coverage@k of the top-k lists come from `lessons.metrics`;
-`valid_loss` is `model.loss` with the validation items as targets.
+The query input is the FULL training history (plus the revealed query of a cold-start-users
+split: `Split.history_matrix`), and Recall@k, NDCG@k and Coverage@k of the top-k lists come
+from `lessons.metrics`; `valid_loss` is `model.loss` with the monitored items as targets.
+
+What is excluded from the ranking depends on the monitored part:
+
+* valid: the input items only (train + query). The validation items are the targets, so
+  they must stay rankable.
+* test (a split without a validation part): `Split.seen_matrix()`, exactly as
+  `lessons.metrics.evaluate` excludes; with no validation part it equals the input items.
 """
 
 from dataclasses import dataclass, replace
@@ -44,7 +51,7 @@ class Evaluator:
 
     batches: list[QueryBatch]
     truth: sp.csr_matrix  # (n_eval_users, n_items) relevant items
-    seen: sp.csr_matrix  # (n_eval_users, n_items) items excluded from the ranking
+    seen: sp.csr_matrix  # (n_eval_users, n_items) items excluded from the ranking (see above)
     candidates: np.ndarray | None
     n_items: int
     k: int
@@ -60,7 +67,8 @@ class Evaluator:
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
         if users.size == 0:
             raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
-        history = history_matrix(data)
+        # The validation targets must stay rankable; the test ranking leaves out all seen items.
+        seen = history_matrix(data) if part == "valid" else data.seen_matrix()
         check_scorable(model, data, users)
         batches = user_batches(data, users, features, truth, use_side=use_side,
                                use_dense=use_dense, size=batch_size)  # fmt: skip
@@ -71,7 +79,7 @@ class Evaluator:
             others = torch.ones(data.n_items, dtype=torch.bool)
             others[torch.as_tensor(candidates, dtype=torch.long)] = False
             batches = [replace(b, exclude_items=others) for b in batches]
-        return cls(batches, truth[users], history[users], candidates, data.n_items, k, part)
+        return cls(batches, truth[users], seen[users], candidates, data.n_items, k, part)
 
     def __call__(self, model: torch.nn.Module) -> dict:
         with evaluating(model):

@@ -134,6 +134,15 @@ def test_query_items_are_excluded_too():
     assert got["precision@1"] == pytest.approx(0.5)
 
 
+def test_validation_items_are_excluded_too():
+    # Validation items were carved from the user's own interactions: at test time they are
+    # known, like train, and must not take a slot. Item 0 is user 1's validation item.
+    split = make_split([(0, 0), (1, 1)], [(0, 2), (1, 2)], 2, 5, valid=frame([(1, 0)]))
+    got = evaluate_dict(SCORES[:2], split, metrics=["precision@1"])
+    # user 0 ranks [1, 2, ...], user 1 ranks [2, ...] -> precision@1 = (0 + 1) / 2
+    assert got["precision@1"] == pytest.approx(0.5)
+
+
 def test_candidates_restrict_ranking_and_coverage_catalogue():
     split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=np.array([2, 3, 4]))
     got = evaluate_dict(SCORES[:2], split, metrics=["recall@1", "coverage@1", "recall@2"])

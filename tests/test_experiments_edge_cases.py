@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import lessons.experiments as experiments
-from lessons.data import cold_start_items, cold_start_users
+from lessons.data import cold_start_items, cold_start_users, random_split
 from lessons.experiments import grid_summary, main_genre, run_grid, textbook_dnn
 from lessons.metrics import evaluate_dict
+from lessons.recommend import recommend
 from lessons.scoring import score_users, split_features
 from lessons.validation import Evaluator
 from tests.helpers import tiny_dnn
@@ -119,3 +120,44 @@ def test_evaluator_excludes_the_revealed_query_of_cold_users(tiny_data):
                              metrics=["recall", "ndcg"])  # fmt: skip
     for name in ("recall@10", "ndcg@10"):
         assert result[name] == pytest.approx(expected[name], abs=1e-9)
+
+
+class _Oracle(torch.nn.Module):
+    """A "model" whose logits are a fixed (n_users, n_items) table, read by user id."""
+
+    uses_history = True
+
+    def __init__(self, table: np.ndarray) -> None:
+        super().__init__()
+        self.table = torch.as_tensor(table, dtype=torch.float32)
+
+    def forward(self, batch):
+        return self.table[batch.users]
+
+    def query_embedding(self, batch):
+        return self.forward(batch)
+
+    def item_embeddings(self):
+        return torch.eye(self.table.shape[1])
+
+    def loss(self, batch):
+        return torch.zeros(())
+
+
+def test_validation_items_are_targets_while_validating_and_excluded_at_test(tiny_data):
+    """Bug: test rankings leave out train (+ query) only, so a user's validation items, carved
+    from their own interactions, fill test top-k slots. An oracle scoring each user's
+    validation items 2 and test items 1 shows it: at test time the test items must lead every
+    list (NDCG@k = 1, no validation item listed); while validating, the validation items are
+    the targets and must lead it (NDCG@k = 1 again)."""
+    split = random_split(tiny_data, 0.2, valid_frac=0.2, seed=0)
+    valid, test = split.valid_matrix(), split.test_matrix()
+    oracle = _Oracle((2 * valid + test).toarray())
+    users = np.flatnonzero(np.diff(test.indptr))
+    assert (valid[users].sum(axis=1) > 0).any()  # the oracle's trap is set
+    listed = recommend(oracle, split, users, k=10)
+    assert valid[listed["user"].to_numpy(), listed["item"].to_numpy()].sum() == 0
+    assert evaluate_dict(score_users(oracle, split), split, metrics=["ndcg"])["ndcg@10"] == 1.0
+    validating = _evaluator(oracle, split)
+    assert validating.part == "valid"
+    assert validating(oracle)["ndcg@10"] == 1.0

@@ -143,6 +143,18 @@ def test_ad_hoc_query_with_demographics_on_a_side_feature_model(split):
         recommend_for_query(dnn, split, [1], occupation="astronaut")
 
 
+def test_demographics_are_refused_by_models_that_would_ignore_them(split, model, two_tower):
+    # Both read the history bag only (no side_cardinalities): an age would change nothing.
+    for tower_model in (model, two_tower):
+        name = type(tower_model).__name__
+        with pytest.raises(ValueError, match=f"^this {name} was built without side features"):
+            recommend_for_query(tower_model, split, [1, 2, 3], age=15, gender="F")
+    # A baseline: the message names it, not a `features` argument the learner never passed.
+    popularity = Popularity().fit(split.train_matrix())
+    with pytest.raises(ValueError, match=r"^Popularity is a baseline and does not read demogr"):
+        recommend_for_query(popularity, split, [1, 2, 3], occupation="writer")
+
+
 def test_ad_hoc_query_with_matrix_factorization_says_why_not(split, mf):
     with pytest.raises(ValueError, match="MatrixFactorization has no embedding row.*fold in"):
         recommend_for_query(mf, split, [1, 2, 3])

@@ -166,6 +166,18 @@ def test_seen_matrix_covers_train_and_query_but_not_test(data):
     assert holdout.nnz == len(random_split(data, seed=0).train)
 
 
+def test_seen_matrix_adds_the_validation_part_to_the_model_input(data):
+    # history_matrix is the model input (train + query); seen_matrix, which test rankings
+    # exclude, also holds the validation items: they are the user's own interactions.
+    split = random_split(data, valid_frac=0.1, seed=0)
+    history, seen = split.history_matrix(), split.seen_matrix()
+    assert (history != split.train_matrix()).nnz == 0
+    assert (seen != split.train_matrix() + split.valid_matrix()).nnz == 0
+    assert seen.multiply(split.test_matrix()).nnz == 0
+    without = random_split(data, seed=0)
+    assert (without.seen_matrix() != without.history_matrix()).nnz == 0
+
+
 def test_cold_start_items_hold_out_whole_items(data):
     split = cold_start_items(data, item_frac=0.25, seed=4)
     assert split.kind == "cold_items"

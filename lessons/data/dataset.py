@@ -168,6 +168,8 @@ class Split:
         train: Interactions a model may learn from.
         test: Held-out interactions to rank (the targets).
         valid: Optional validation interactions, carved from what would otherwise be train.
+            Never a model input; ranked as targets while validating, excluded from the
+            test rankings (`seen_matrix`).
         kind: "random", "temporal", "cold_users" or "cold_items".
         query: For cold-start users: the revealed part of each held-out user's history.
             A model may read it as input at test time; it never trains on it.
@@ -205,13 +207,33 @@ class Split:
     def valid_matrix(self) -> sp.csr_matrix:
         return self._matrix(self.valid)
 
-    def seen_matrix(self) -> sp.csr_matrix:
-        """Items each user is known to have seen at test time: train plus the revealed query.
+    @property
+    def history(self) -> pd.DataFrame:
+        """The interactions a model reads as a user's input: train plus the revealed query."""
+        if self.query is None:
+            return self.train
+        return pd.concat([self.train, self.query], ignore_index=True)
 
-        These are excluded when ranking for the test set.
+    def history_matrix(self) -> sp.csr_matrix:
+        """The model INPUT at evaluation time (validation and test): train + revealed query.
+
+        Validation items are not part of it: the model is selected on them, never fed them,
+        so the test-time input is the one the model was trained and selected with.
         """
-        parts = [self.train] + ([self.query] if self.query is not None else [])
-        return self._matrix(pd.concat(parts, ignore_index=True))
+        return self._matrix(self.history)
+
+    def seen_matrix(self) -> sp.csr_matrix:
+        """Everything known about each user at test time: train + revealed query + validation.
+
+        These items are EXCLUDED when ranking for the test set: the validation items were
+        carved from the user's own interactions, so like training items they are already
+        consumed and must not take a test top-k slot. Without a validation part this equals
+        `history_matrix()`. (The validation pass excludes `history_matrix()` only: there the
+        validation items are the targets.)
+        """
+        if self.valid is None:
+            return self.history_matrix()
+        return self._matrix(pd.concat([self.history, self.valid], ignore_index=True))
 
     def item_popularity(self) -> np.ndarray:
         """Training interactions per item, shape (n_items,), int64."""

@@ -5,8 +5,10 @@ Protocol (the one every lesson and the benchmark use):
 * Only users with at least one test item are ranked and evaluated — accuracy metrics and
   popularity metrics alike, so both describe the same lists.
 * Ranking is over the full catalogue, or over `split.candidates` when the split sets them
-  (cold-start items). With `exclude_seen`, each user's `split.seen_matrix()` items (train
-  plus revealed query) are removed before ranking.
+  (cold-start items). With `exclude_seen`, each user's `split.seen_matrix()` items are
+  removed before ranking: everything known at test time, i.e. train, the revealed query
+  (cold-start users) and the validation part, which was carved from the user's own
+  interactions. The model's INPUT is train + query only (`split.history_matrix()`).
 * Relevant items are the user's test items (binary); popularity is `split.item_popularity()`.
 * Coverage and Gini are computed over the rankable catalogue: all items, or the candidates.
 """

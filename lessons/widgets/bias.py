@@ -43,7 +43,7 @@ def decile_recall(scores: dict[str, Any], split: Split, k: int = RECALL_K) -> pd
     """Recall@k of the test items of each item-popularity decile (1 = rarest), one column per model.
 
     Pooled over users (`lessons.metrics.recall_by_popularity_decile`); ranking excludes each
-    user's training items, as in `evaluate`.
+    user's seen items (`split.seen_matrix()`: train, query, validation), as in `evaluate`.
     """
     if not scores:
         raise ValueError("scores is empty; pass {model name: score matrix}")

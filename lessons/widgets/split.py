@@ -77,8 +77,7 @@ def popularity_metrics(split: Split, seed: int = DEFAULT_SEED) -> dict[str, floa
             f"only {len(split.candidates)} cold items are held out, fewer than the "
             f"Recall@{cut_off} cut-off: raise the test share"
         )
-    seen = split.seen_matrix()
-    scores = Popularity().fit(split.train_matrix()).scores(seen)
+    scores = Popularity().fit(split.train_matrix()).scores(split.history_matrix())
     jitter = np.random.default_rng(seed).random(split.n_items, dtype=np.float32) * 0.5
     return evaluate_dict(scores + jitter, split, metrics=REPORT_METRICS)
 
