@@ -12,6 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from lessons.plots import alpha_sweep, long_tail, metric_bars, norm_vs_popularity  # noqa: E402
+from lessons.plots import serving as sv  # noqa: E402
 from lessons.plots import training as pt  # noqa: E402
 
 
@@ -94,3 +95,63 @@ def test_grid_bars_start_at_zero_so_bar_lengths_are_the_values():
     assert heights == sorted(summary["mean"])
     assert ax.get_ylim()[0] == 0.0
     plt.close(ax.figure)
+
+
+def _ivf_table(ms=(0.29, 0.035, 0.034, 0.037, 0.06, 0.108), clusters=128):
+    return pd.DataFrame({
+        "method": ["brute force"] + ["IVF"] * (len(ms) - 1),
+        "n_clusters": [0] + [clusters] * (len(ms) - 1),
+        "nprobe": [0, 1, 2, 4, 8, 16][: len(ms)],
+        "recall": [1.0, 0.68, 0.80, 0.88, 0.94, 0.96][: len(ms)],
+        "ms_per_query": list(ms),
+    })  # fmt: skip
+
+
+def test_recall_latency_labels_enough_ticks_to_read_a_sub_decade_range():
+    # The latencies span 0.034-0.29 ms, under one decade: matplotlib's default log axis labels
+    # only 10^-1 there, so no point's latency could be read off the figure.
+    ax = sv.recall_latency(_ivf_table(), k=10)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["0.03", "0.05", "0.1", "0.2", "0.3"]  # 0.03 <= every latency <= 0.3
+    ivf_line, brute = ax.lines
+    np.testing.assert_allclose(ivf_line.get_xdata(), [0.035, 0.034, 0.037, 0.06, 0.108])
+    assert list(brute.get_xdata()) == [0.29]
+    assert [t.get_text().strip() for t in ax.texts] == ["1", "2", "4", "8", "16"]
+    assert "C=128" in ax.get_legend().get_texts()[0].get_text()
+    assert "recall@10" in ax.get_ylabel()
+
+
+def test_recall_latency_ticks_thin_out_over_several_decades():
+    ax = sv.recall_latency(_ivf_table(ms=(30.0, 0.01, 0.1, 1.0, 5.0, 10.0)), k=10)
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["0.01", "0.1", "1", "10", "100"]
+    wider = sv.recall_latency(_ivf_table(ms=(0.27, 0.022, 0.023, 0.028, 0.05, 0.1)), k=10)
+    wider.figure.canvas.draw()
+    labels = [t.get_text() for t in wider.get_xticklabels() if t.get_text()]
+    assert labels == ["0.02", "0.05", "0.1", "0.2", "0.5"]  # just over a decade: 1-2-5
+
+
+def test_recall_latency_rejects_mixed_or_foreign_tables():
+    mixed = pd.concat([_ivf_table(), _ivf_table(clusters=16).iloc[1:]], ignore_index=True)
+    with pytest.raises(ValueError, match="select one C"):
+        sv.recall_latency(mixed, k=10)
+    with pytest.raises(ValueError, match="ivf_tradeoff"):
+        sv.recall_latency(pd.DataFrame({"recall": [1.0]}), k=10)
+
+
+def test_softmax_step_cost_draws_one_line_per_loss_in_milliseconds():
+    cost = pd.DataFrame({
+        "n_items": [1_000, 1_000, 100_000, 100_000],
+        "loss": ["full", "sampled", "full", "sampled"],
+        "seconds": [1e-4, 5e-5, 2e-2, 5e-5],
+    })  # fmt: skip
+    ax = sv.softmax_step_cost(cost, title="batch 32")
+    full, sampled = ax.lines
+    np.testing.assert_allclose(full.get_ydata(), [0.1, 20.0])
+    np.testing.assert_allclose(sampled.get_ydata(), [0.05, 0.05])
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_title() == "batch 32"
+    with pytest.raises(ValueError, match="softmax_cost"):
+        sv.softmax_step_cost(cost.drop(columns="loss"))

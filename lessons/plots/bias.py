@@ -4,21 +4,13 @@ Like `lessons.plots`, each function draws on the `ax` it is given (or a new figu
 and returns it; nothing is shown or saved here.
 """
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
 
 from lessons.config import RECALL_K
-from lessons.plots.core import FIGSIZE
+from lessons.plots.core import _axes
 
 MARKERS = "osD^vPX*"  # one per line, cycled
-
-
-def _axes(ax: Axes | None) -> Axes:
-    if ax is not None:
-        return ax
-    _, ax = plt.subplots(figsize=FIGSIZE, layout="constrained")
-    return ax
 
 
 def decile_recall(frame: pd.DataFrame, *, k: int = RECALL_K, ax: Axes | None = None) -> Axes:
