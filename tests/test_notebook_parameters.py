@@ -3,7 +3,7 @@
 Each case puts new settings in a cell right after the `parameters` cell, as papermill does,
 pastes each exercise's `solution()` over its `answer = ...` placeholder, and runs the notebook
 in a fresh kernel: every cell must run and every pasted solution must be marked correct. So a
-solution uses the notebook's own names (`p`, `psi0`, `dnn`, `BATCH`, `K`), not the names of the
+solution uses the notebook's own names (`p`, `psi3`, `dnn`, `BATCH`, `K`), not the names of the
 exercise's context, and still works when the parameters change. The cases include the changes
 that once broke a lesson: a K other than 10 (notebooks 01 and 05 had "@10" written into a cell),
 a single user in 02's USERS, and a NEURAL without the two-tower model in 05. Outputs are not

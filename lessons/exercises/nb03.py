@@ -21,22 +21,23 @@ def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
 
 log_z = Exercise(
     name="nb03.log_z",
-    question="For user 0's query embedding `psi0` (d,) and the item embeddings `V` (n_items, d), "
+    question="For user 3's query embedding `psi3` (d,) and the item embeddings `V` (n_items, d), "
     "compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
     expected=_log_z,
     compare=close_to(rtol=1e-5),
     hints=[
-        "V @ psi0 gives every ⟨ψ, V_k⟩ at once.",
+        "V @ psi3 gives every ⟨ψ, V_k⟩ at once.",
         "torch.logsumexp(..., dim=0) computes log Σ exp without overflow.",
     ],
-    solution_code="answer = torch.logsumexp(V @ psi0, dim=0).item()",
+    solution_code="answer = torch.logsumexp(V @ psi3, dim=0).item()",
     explanation="log p̂_j = ⟨ψ, V_j⟩ − log Z: one normalizer shared by every item of the query",
 )
 
 neighbours = Exercise(
     name="nb03.neighbours",
-    question=f"Without `similar_items`, list the {TOP_N} items whose embeddings V_j have the "
-    f"highest cosine similarity with item {ITEM}'s (leave item {ITEM} itself out), best first.",
+    question=f"Without `similar_items`, list the ids of the {TOP_N} items whose rows V_j of "
+    f"`dnn.item_embeddings()` (the V of section 1, bias coordinate included) have the highest "
+    f"cosine similarity with item {ITEM}'s, best first, leaving item {ITEM} itself out.",
     expected=_neighbours,
     compare=same_sequence,
     hints=[
