@@ -32,12 +32,13 @@ from lessons.experiments import textbook_dnn
 
 
 def test_close_to_refuses_the_right_values_in_another_shape(tiny_split):
-    """Bug: comparing sizes instead of shapes lets a (1, n) row pass for an (n,) vector."""
+    """Bug: comparing sizes instead of shapes lets a (1, P, P) stack pass for a (P, P) matrix."""
     c = tiny_split.item_popularity().astype(float)
-    right = np.log(np.maximum(c, 1) / c.sum())
-    assert nb04.sampling_log_q.check(right, split=tiny_split).status == CORRECT
-    row = nb04.sampling_log_q.check(right[None, :], split=tiny_split)
-    assert row.status == INCORRECT and "shape" in row.message
+    ctx = {"logits": np.eye(3), "log_q": np.log(np.maximum(c, 1) / c.sum()), "items": [2, 0, 1]}
+    right = ctx["logits"] - ctx["log_q"][ctx["items"]][None, :]
+    assert nb04.corrected_logits.check(right, **ctx).status == CORRECT
+    stacked = nb04.corrected_logits.check(right[None], **ctx)
+    assert stacked.status == INCORRECT and "shape" in stacked.message
 
 
 def test_close_to_takes_a_one_by_one_matrix_as_one_number(tiny_data):

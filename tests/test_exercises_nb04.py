@@ -5,6 +5,7 @@ import pytest
 
 from lessons.data import random_split, synthetic_movielens
 from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb04
+from tests.helpers import run_solution
 
 
 @pytest.fixture(scope="module")
@@ -13,28 +14,31 @@ def split():
 
 
 def test_untouched_scaffold_is_not_attempted(split):
-    assert nb04.sampling_log_q.check(..., split=split).status == NOT_ATTEMPTED
+    assert nb04.negative_share.check(..., split=split).status == NOT_ATTEMPTED
     assert nb04.corrected_logits.check(None).status == NOT_ATTEMPTED
     assert nb04.popularity_aversion.check(...).status == NOT_ATTEMPTED
 
 
-def test_sampling_log_q(split):
+def test_negative_share(split):
     c = split.item_popularity().astype(float)
-    right = np.log(np.maximum(c, 1) / c.sum())
-    assert nb04.sampling_log_q.check(right, split=split).status == CORRECT
-    # Forgetting the floor of 1 gives -inf for unseen items; plain counts are wrong too.
-    assert nb04.sampling_log_q.check(np.log(c / c.sum() + 1e-3), split=split).status == INCORRECT
-    assert nb04.sampling_log_q.check(c, split=split).status == INCORRECT
+    q = np.maximum(c, 1) / c.sum()
+    right = np.sort(q)[-10:].sum()
+    assert nb04.negative_share.check(right, split=split).status == CORRECT
+    assert nb04.negative_share.check(run_solution(nb04.negative_share, {"split": split}),
+                                     split=split).status == CORRECT  # fmt: skip
+    # The ten least-watched, or the share of the ten under uniform sampling, are wrong.
+    assert nb04.negative_share.check(np.sort(q)[:10].sum(), split=split).status == INCORRECT
+    assert nb04.negative_share.check(10 / split.n_items, split=split).status == INCORRECT
 
 
-def test_sampling_log_q_hand_computed():
-    class Tiny:  # counts (2, 0, 6): q = (2/8, 1/8, 6/8)
+def test_negative_share_hand_computed():
+    class Tiny:  # counts (2, 0, 6, 1) of sum 9: q = (2, 1, 6, 1) / 9, top 10 = all of them
         @staticmethod
         def item_popularity():
-            return np.array([2, 0, 6])
+            return np.array([2, 0, 6, 1])
 
-    expected = np.log([0.25, 0.125, 0.75])
-    assert nb04.sampling_log_q.check(expected, split=Tiny()).status == CORRECT
+    assert nb04.negative_share.check(10 / 9, split=Tiny()).status == CORRECT
+    assert nb04.negative_share.check(1.0, split=Tiny()).status == INCORRECT
 
 
 def test_corrected_logits():

@@ -4,11 +4,14 @@ import numpy as np
 
 from lessons.data import Split
 from lessons.exercises import Exercise, choice, close_to
-from lessons.losses import item_log_q
+
+HEAD = 10  # the most-watched movies whose share of the negatives the learner computes
 
 
-def _log_q(split: Split) -> np.ndarray:
-    return item_log_q(split.item_popularity()).numpy()
+def _negative_share(split: Split) -> float:
+    counts = split.item_popularity()
+    q = np.maximum(counts, 1) / counts.sum()
+    return float(np.sort(q)[-HEAD:].sum())
 
 
 def _corrected(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -16,19 +19,25 @@ def _corrected(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> np.n
     return np.asarray(logits) - np.asarray(log_q)[np.asarray(items)][None, :]
 
 
-sampling_log_q = Exercise(
-    name="nb04.sampling_log_q",
-    question="Compute log q_j for every item, q_j = max(c_j, 1) / Σ_k c_k with c_j the item's "
-    "training count (split.item_popularity()). Answer: an array of shape (n_items,).",
-    expected=_log_q,
-    compare=close_to(rtol=1e-4, atol=1e-6),
+negative_share = Exercise(
+    name="nb04.negative_share",
+    question="In-batch negatives are drawn with probability q_j = max(c_j, 1) / Σ_k c_k, with c_j "
+    "item j's training count (split.item_popularity()). What share of all negatives do the "
+    f"{HEAD} most-watched movies take together, the sum of their q_j?",
+    expected=_negative_share,
+    compare=close_to(rtol=1e-4),
     hints=[
-        "c = split.item_popularity(); an item never seen in training counts as 1.",
-        "np.log(np.maximum(c, 1) / c.sum())",
+        "c = split.item_popularity(); q = np.maximum(c, 1) / c.sum()",
+        f"np.sort(q) puts the largest q_j last: sum its last {HEAD} entries.",
     ],
-    solution_code=("c = split.item_popularity()\nanswer = np.log(np.maximum(c, 1) / c.sum())"),
-    explanation="q_j is how often item j turns up in a batch: a popular item is a negative "
-    "for many more examples than a rare one",
+    solution_code=(
+        "c = split.item_popularity()\n"
+        "q = np.maximum(c, 1) / c.sum()\n"
+        f"answer = np.sort(q)[-{HEAD}:].sum()"
+    ),
+    explanation=f"a uniform sample would give those {HEAD} movies {HEAD}/n of the negatives; "
+    "drawn in proportion to popularity they are pushed down for almost every query, which is "
+    "what subtracting log q_j undoes",
 )
 
 corrected_logits = Exercise(
@@ -66,6 +75,6 @@ popularity_aversion = Exercise(
     "(Yi et al. 2019), and accuracy comes back",
 )
 
-EXERCISES = (sampling_log_q, corrected_logits, popularity_aversion)
+EXERCISES = (negative_share, corrected_logits, popularity_aversion)
 
-__all__ = ["EXERCISES", "corrected_logits", "popularity_aversion", "sampling_log_q"]
+__all__ = ["EXERCISES", "corrected_logits", "negative_share", "popularity_aversion"]
