@@ -15,8 +15,12 @@ def lists():
 @pytest.fixture
 def compare():
     return pd.DataFrame(
-        {"ndcg@10": [0.2, 0.44, 0.41], "arp@10": [356.0, 255.0, 221.0]},
-        index=["Popularity", "EASE", "MF"],
+        {
+            "ndcg@10": [0.2, 0.44, 0.41, 0.40],
+            "arp@10": [356.0, 255.0, 221.0, 220.0],
+            "aplt@10": [0.0, 0.006, 0.042, 0.029],
+        },
+        index=["Popularity", "EASE", "MF", "ItemKNN"],
     )
 
 
@@ -31,14 +35,17 @@ def test_coverage(lists):
     assert nb05.coverage.check(scope["answer"], lists=lists, n_items=10).correct
 
 
-def test_most_biased(compare):
-    assert nb05.most_biased.check("Popularity", compare=compare).status == CORRECT
-    assert nb05.most_biased.check(" popularity ", compare=compare).status == CORRECT
-    assert nb05.most_biased.check("EASE", compare=compare).status == INCORRECT
-    assert nb05.most_biased.check(3, compare=compare).status == INCORRECT
-    assert nb05.most_biased.check(None, compare=compare).status == NOT_ATTEMPTED
-    no_arp = compare.drop(columns="arp@10")
-    assert "check(answer" in nb05.most_biased.check("EASE", compare=no_arp).message
+def test_most_tail(compare):
+    assert nb05.most_tail.check("MF", compare=compare).status == CORRECT
+    assert nb05.most_tail.check(" mf ", compare=compare).status == CORRECT
+    wrong = nb05.most_tail.check("ItemKNN", compare=compare)  # the lowest ARP, not APLT
+    assert wrong.status == INCORRECT and "not the model asked for" in wrong.message
+    assert nb05.most_tail.check(3, compare=compare).status == INCORRECT
+    assert nb05.most_tail.check(None, compare=compare).status == NOT_ATTEMPTED
+    tail_first = compare.assign(**{"aplt@10": [0.5, 0.006, 0.042, 0.029]})
+    assert nb05.most_tail.check("MF", compare=tail_first).correct  # Popularity is left out
+    no_aplt = compare.drop(columns="aplt@10")
+    assert "check(answer" in nb05.most_tail.check("MF", compare=no_aplt).message
 
 
 def test_sampled():

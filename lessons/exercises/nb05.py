@@ -15,11 +15,11 @@ def _coverage(lists: np.ndarray, n_items: int) -> float:
     return coverage_at_k(lists, n_items, lists.shape[1])
 
 
-def _most_biased(compare: pd.DataFrame) -> str:
-    arp = [c for c in compare.columns if c.startswith("arp@")]
-    if not arp:
-        raise TypeError("compare needs an 'arp@k' column (the table of section 1)")
-    return str(compare[arp[0]].idxmax())
+def _most_tail(compare: pd.DataFrame) -> str:
+    aplt = [c for c in compare.columns if c.startswith("aplt@")]
+    if not aplt:
+        raise TypeError("compare needs an 'aplt@k' column (the table of section 1)")
+    return str(compare.drop(index="Popularity", errors="ignore")[aplt[0]].idxmax())
 
 
 def same_name(answer: Any, expected: Any) -> tuple[bool, str]:
@@ -27,7 +27,7 @@ def same_name(answer: Any, expected: Any) -> tuple[bool, str]:
     if not isinstance(answer, str):
         return False, f"answer with a model name as a string, e.g. 'EASE'; got {answer!r}"
     ok = answer.strip().lower() == str(expected).lower()
-    return ok, "matches" if ok else f"{answer.strip()!r} is not the model with the highest ARP"
+    return ok, "matches" if ok else f"{answer.strip()!r} is not the model asked for"
 
 
 coverage = Exercise(
@@ -44,19 +44,22 @@ coverage = Exercise(
     explanation="that is lessons.metrics.coverage_at_k: the share of the catalogue anyone is shown",
 )
 
-most_biased = Exercise(
-    name="nb05.most_biased",
-    question="Which model of the comparison table `compare` recommends the most popular items "
-    "on average (the highest ARP@k)? Answer with its name, e.g. 'EASE'.",
-    expected=_most_biased,
+most_tail = Exercise(
+    name="nb05.most_tail",
+    question="Leaving Popularity out, which model of the comparison table `compare` gives the long "
+    "tail the largest share of its lists (the highest APLT@k)? Answer with its name. Is it also "
+    "the model with the lowest ARP@k?",
+    expected=_most_tail,
     compare=same_name,
     hints=[
-        "ARP is the mean training count of a recommended item: look at the arp@K column.",
-        'compare[f"arp@{K}"].idxmax() returns the row label of the largest value.',
+        "APLT@k is the share of long-tail items in a list: the aplt@K column, without the "
+        "Popularity row.",
+        'compare.drop(index="Popularity")[f"aplt@{K}"].idxmax() returns the row label.',
     ],
-    solution_code='answer = compare[f"arp@{K}"].idxmax()',
-    explanation="Popularity shows the same global top-k to everyone: its ARP is the ceiling "
-    "that every personalised model falls below",
+    solution_code='answer = compare.drop(index="Popularity")[f"aplt@{K}"].idxmax()',
+    explanation="APLT counts only the tail's slots while ARP averages every slot, so the two "
+    "can rank models differently: the least popular lists on average need not give the tail "
+    "the most room",
 )
 
 sampled = Exercise(
@@ -97,6 +100,6 @@ coverage_alone = Exercise(
     "and the Gini of exposure say how head-heavy they are",
 )
 
-EXERCISES = (coverage, most_biased, sampled, coverage_alone)
+EXERCISES = (coverage, most_tail, sampled, coverage_alone)
 
-__all__ = ["EXERCISES", "coverage", "coverage_alone", "most_biased", "same_name", "sampled"]
+__all__ = ["EXERCISES", "coverage", "coverage_alone", "most_tail", "same_name", "sampled"]
