@@ -1,4 +1,4 @@
-"""Serving a retrieval model: nearest-neighbour search over V, and what a softmax costs.
+"""Serving a retrieval model: nearest-neighbour search over V.
 
 At serving time a trained model answers a query x with the items of largest score
 s_j = ⟨ψ(x), V_j⟩: a maximum-inner-product search (MIPS) over the rows of V.
@@ -9,9 +9,7 @@ s_j = ⟨ψ(x), V_j⟩: a maximum-inner-product search (MIPS) over the rows of V
   items, about n·nprobe/C of them. Recall against brute force grows with nprobe and is exactly
   1 when every list is probed.
 
-Training has the same n-fold cost: a full softmax builds all B × n logits ψ Vᵀ per step, a
-sampled softmax only B × (B + m) (the batch's own positives, plus m shared negatives), so
-its step time does not grow with the catalogue. `softmax_cost` measures both.
+Training has the same n-fold cost; `lessons.training_cost` measures it.
 """
 
 import time
@@ -20,17 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.metrics import top_k
-from lessons.scoring import check_int
 
 _BLOCK_ELEMENTS = 1 << 22  # scores per block of queries: bounds brute force's memory (16 MB)
-LOSSES = ("full", "sampled")
 
 
 def _matrix(name: str, array, dim: int | None = None) -> np.ndarray:
@@ -222,90 +216,12 @@ def clustered_catalogue(
     return draw(n_items).astype(np.float32), draw(n_queries).astype(np.float32)
 
 
-def softmax_step_seconds(
-    n_items: int, loss: str = "full", *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
-    repeats: int = 3, seed: int = DEFAULT_SEED
-) -> float:  # fmt: skip
-    """Best (minimum) wall time of one training step (forward + backward) on random embeddings.
-
-    full:    L = -(1/B) Σ_i log softmax(ψ_i Vᵀ)_{y_i}, logits (B, n): O(B·n·d) and B·n floats.
-    sampled: the columns are the B positives V_{y_1..B} plus m uniform negatives (shared),
-             logits (B, B + m), looked up with a sparse gradient: independent of n.
-    Timed on one thread (restored afterwards), so both losses get the same single core and a
-    busy machine does not add thread-scheduling waits to the small steps. Peak memory of "full"
-    is about 3 · B · n · 4 bytes (logits, log-softmax, their gradient)
-    plus 2 · n · d · 4 (V and its dense gradient).
-    """
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {LOSSES}")
-    n_items, dim, batch = (_positive(n, v) for n, v in (("n_items", n_items), ("dim", dim),
-                                                          ("batch", batch)))  # fmt: skip
-    check_int("n_negatives", n_negatives, 0)
-    gen = torch.Generator().manual_seed(seed)
-    V = torch.randn(n_items, dim, generator=gen).mul_(0.1).requires_grad_()  # in place: one copy
-    psi = torch.randn(batch, dim, generator=gen, requires_grad=True)
-    y = torch.randint(n_items, (batch,), generator=gen)
-    cols = torch.cat([y, torch.randint(n_items, (n_negatives,), generator=gen)])
-
-    def step() -> None:
-        V.grad = psi.grad = None
-        if loss == "full":
-            F.cross_entropy(psi @ V.T, y).backward()
-        else:
-            emb = F.embedding(cols, V, sparse=True)  # only B + m rows get a gradient
-            F.cross_entropy(psi @ emb.T, torch.arange(batch)).backward()
-
-    repeats, threads = _positive("repeats", repeats), torch.get_num_threads()
-    torch.set_num_threads(1)  # a per-core cost, not how busy the other cores are
-    try:
-        step()  # warm-up: allocator
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-    finally:
-        torch.set_num_threads(threads)
-    return min(times)  # the least disturbed run: other processes only ever add time
-
-
-def softmax_cost(
-    sizes: Sequence[int], *, dim: int = 32, batch: int = 32, n_negatives: int = 0,
-    repeats: int = 3, seed: int = DEFAULT_SEED
-) -> pd.DataFrame:  # fmt: skip
-    """`softmax_step_seconds` of both losses for each catalogue size, as a tidy table.
-
-    Returns:
-        Columns n_items, loss ("full" / "sampled"), seconds, logits (floats per step).
-    """
-    if not len(sizes):
-        raise ValueError("sizes is empty; pass catalogue sizes such as (1_000, 10_000, 100_000)")
-    rows = []
-    for n in sizes:
-        for loss in LOSSES:
-            sec = softmax_step_seconds(n, loss, dim=dim, batch=batch, n_negatives=n_negatives,
-                                       repeats=repeats, seed=seed)  # fmt: skip
-            width = n if loss == "full" else batch + n_negatives
-            rows.append({"n_items": int(n), "loss": loss, "seconds": sec, "logits": batch * width})
-    return pd.DataFrame(rows)
-
-
-def speedup(cost: pd.DataFrame) -> pd.Series:
-    """Full-softmax step time over sampled-softmax step time, per catalogue size."""
-    wide = cost.pivot(index="n_items", columns="loss", values="seconds")
-    return (wide["full"] / wide["sampled"]).rename("speedup")
-
-
 __all__ = [
     "IVFIndex",
-    "LOSSES",
     "brute_force_ms",
     "brute_force_top_k",
     "clustered_catalogue",
     "ivf_tradeoff",
     "ms_per_query",
     "recall_against",
-    "softmax_cost",
-    "softmax_step_seconds",
-    "speedup",
 ]

@@ -16,7 +16,7 @@ def lists():
 
 def test_untouched_scaffold_is_not_attempted(lists):
     for ex, ctx in ((nb06.recall, lists), (nb06.logits_memory, {"batch": 32, "n_items": 10}),
-                    (nb06.in_batch_bias, {})):  # fmt: skip
+                    (nb06.dense_update, {})):  # fmt: skip
         assert ex.check(..., **ctx).status == NOT_ATTEMPTED
         assert ex.check(None, **ctx).status == NOT_ATTEMPTED
         assert str(ex.hint()) and str(ex.solution())
@@ -43,9 +43,9 @@ def test_logits_memory_asks_for_its_context():
     assert result.status == INCORRECT and "batch=" in result.message
 
 
-def test_in_batch_bias_choice():
-    assert nb06.in_batch_bias.check("b").status == CORRECT
-    assert nb06.in_batch_bias.check(" B ").status == CORRECT
-    assert nb06.in_batch_bias.check("a").status == INCORRECT
-    assert nb06.in_batch_bias.check(2).status == INCORRECT
-    assert "(b)" in str(nb06.in_batch_bias.question_text())
+def test_dense_update_choice():
+    assert nb06.dense_update.check("c").status == CORRECT
+    assert nb06.dense_update.check(" C ").status == CORRECT
+    assert nb06.dense_update.check("a").status == INCORRECT  # the sparse-gradient timing only
+    assert nb06.dense_update.check(3).status == INCORRECT
+    assert "(c)" in str(nb06.dense_update.question_text())

@@ -88,7 +88,7 @@ CASES = {
     "06 with K = 20, small grids": (
         "06_serving_and_scale.ipynb",
         "K = 20\nEPOCHS = 2\nUSER = 942\nML_CLUSTERS = (8,)\nNPROBES = (1, 4)\n"
-        "SIZES = (1_000, 10_000)",
+        "SIZES = (1_000, 10_000)\nUPDATE_SIZES = (1_000, 5_000)",
     ),
 }
 

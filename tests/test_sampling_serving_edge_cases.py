@@ -1,24 +1,17 @@
-"""Edge cases of serving: brute force in blocks, IVF tie order, the softmax-cost timer.
+"""Edge cases of serving: brute force in blocks, IVF tie order, the synthetic catalogue.
 
 Each test guards a plausible bug that would still give believable numbers (found by mutating
 the code by hand); expected values are derived by hand, from the docstrings, or by a plain
 loop, never copied from the code's own output.
 """
 
-import itertools
-
 import numpy as np
-import pandas as pd
-import pytest
 
 import lessons.serving as serving
 from lessons.serving import (
     IVFIndex,
     brute_force_top_k,
     clustered_catalogue,
-    softmax_cost,
-    softmax_step_seconds,
-    speedup,
 )
 
 
@@ -49,48 +42,6 @@ def test_ivf_breaks_ties_across_lists_toward_the_lower_id():
     ids, scanned = index.search(queries, 5, 4)
     assert (scanned == len(items)).all()
     np.testing.assert_array_equal(ids, _top_k_by_loop(queries, items, 5))
-
-
-def test_softmax_cost_counts_the_sampled_negatives_in_the_logits():
-    """Bug: the sampled loss's logits per step counted as B·B, forgetting the m negatives."""
-    cost = softmax_cost((50,), dim=4, batch=8, n_negatives=5, repeats=1)
-    logits = cost.set_index("loss")["logits"]
-    assert logits["sampled"] == 8 * (8 + 5) and logits["full"] == 8 * 50
-
-
-def test_softmax_step_builds_logits_of_the_documented_width(monkeypatch):
-    """Bug: the sampled step drops its m shared negatives (columns = the B positives only), so
-    the measured cost is that of a smaller problem than the one reported."""
-    shapes = []
-    real = serving.F.cross_entropy
-
-    def recording(logits, target, *args, **kwargs):
-        shapes.append(tuple(logits.shape))
-        return real(logits, target, *args, **kwargs)
-
-    monkeypatch.setattr(serving.F, "cross_entropy", recording)
-    softmax_step_seconds(50, "sampled", dim=4, batch=8, n_negatives=5, repeats=2)
-    assert shapes and set(shapes) == {(8, 8 + 5)}
-    shapes.clear()
-    softmax_step_seconds(50, "full", dim=4, batch=8, repeats=2)
-    assert shapes and set(shapes) == {(8, 50)}
-
-
-def test_softmax_step_returns_the_fastest_repeat(monkeypatch):
-    """Bug: the mean (or last) repeat is returned instead of the documented minimum, so a
-    busy machine's hiccups leak into the comparison."""
-    clock = itertools.chain([0.0, 3.0, 10.0, 11.0, 20.0, 22.0], itertools.count(100.0))
-    monkeypatch.setattr(serving.time, "perf_counter", lambda: next(clock))
-    assert softmax_step_seconds(20, "full", dim=2, batch=2, repeats=3) == 1.0  # of 3, 1, 2
-
-
-def test_speedup_is_full_over_sampled():
-    """Bug: the ratio inverted (sampled / full), which reads as a slowdown below 1."""
-    cost = pd.DataFrame({"n_items": [10, 10, 1000, 1000],
-                         "loss": ["full", "sampled", "full", "sampled"],
-                         "seconds": [0.1, 0.2, 0.4, 0.1]})  # fmt: skip
-    result = speedup(cost)
-    assert result[10] == pytest.approx(0.5) and result[1000] == pytest.approx(4.0)
 
 
 def test_clustered_catalogue_spread_scales_the_noise():

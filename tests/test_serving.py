@@ -1,7 +1,6 @@
-"""Retrieval as nearest-neighbour search, the IVF index, the softmax-cost timer and the panel."""
+"""Retrieval as nearest-neighbour search, the IVF index, and the panel."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -11,9 +10,6 @@ from lessons.serving import (
     clustered_catalogue,
     ivf_tradeoff,
     recall_against,
-    softmax_cost,
-    softmax_step_seconds,
-    speedup,
 )
 from lessons.widgets.serving import CLUSTER_OPTIONS, IVFExplorer, ivf_report
 
@@ -99,31 +95,6 @@ def test_ivf_tradeoff_table(catalogue):
     assert table["speedup"].iloc[0] == 1.0
 
 
-def test_softmax_cost_rows_and_growth():
-    sizes = (1_000, 200_000)
-    cost = softmax_cost(sizes, dim=8, batch=16, repeats=2)
-    assert isinstance(cost, pd.DataFrame) and len(cost) == 4
-    assert set(zip(cost["n_items"], cost["loss"], strict=True)) == {
-        (n, loss) for n in sizes for loss in ("full", "sampled")
-    }
-    full = cost[cost["loss"] == "full"].set_index("n_items")["seconds"]
-    assert full[200_000] > full[1_000]  # 200× the logits: robust to machine noise
-    assert cost.loc[cost["loss"] == "sampled", "logits"].eq(16 * 16).all()
-    assert speedup(cost).index.tolist() == list(sizes)
-
-
-def test_softmax_step_rejects_bad_input():
-    with pytest.raises(ValueError, match="unknown loss"):
-        softmax_step_seconds(100, "hierarchical")
-    with pytest.raises(ValueError, match="n_negatives"):
-        softmax_step_seconds(100, "sampled", n_negatives=-1)
-    with pytest.raises(ValueError, match="sizes is empty"):
-        softmax_cost(())
-
-
-# --- the "Try it" panel, headless --------------------------------------------------------------
-
-
 def test_ivf_explorer_adds_runs_and_recovers_from_errors(catalogue):
     items, queries = catalogue
     w = IVFExplorer(items, queries[:20], k=5, n_clusters=8)
@@ -154,10 +125,6 @@ def test_ivf_breaks_ties_at_the_cut_toward_the_lower_id_like_brute_force():
     queries = rng.normal(size=(30, 4)).astype(np.float32)
     ids, _ = IVFIndex.build(items, 2, seed=0).search(queries, 3, 2)
     np.testing.assert_array_equal(ids, brute_force_top_k(queries, items, 3))
-
-
-def test_softmax_step_takes_numpy_integers():
-    assert softmax_step_seconds(100, "sampled", n_negatives=np.int64(8), repeats=1) > 0
 
 
 def test_ivf_explorer_can_probe_every_list_of_the_largest_index(catalogue):

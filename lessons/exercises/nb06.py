@@ -51,26 +51,31 @@ logits_memory = Exercise(
     "gradient): that, not V, bounds the batch of a full softmax over a large catalogue",
 )
 
-in_batch_bias = Exercise(
-    name="nb06.in_batch_bias",
-    question="In-batch softmax uses the other examples' positives as negatives. Without the logQ "
-    "correction, what happens to the recommendations of a model trained this way?",
-    expected=lambda **_: "b",
+dense_update = Exercise(
+    name="nb06.dense_update",
+    question="The sampled step above was first timed with a sparse gradient on V and no optimizer "
+    "update. Trained instead with the usual dense `torch.optim.Adam` on V, how does the time of "
+    "one sampled-softmax step grow with the catalogue size n?",
+    expected=lambda **_: "c",
     compare=choice,
     choices={
-        "a": "they become more popular: popular items are seen more often as positives",
-        "b": "they become less popular: popular items are sampled as negatives more often, so "
-        "their scores are pushed down too far",
-        "c": "nothing changes: in-batch negatives are a uniform sample of the catalogue",
-        "d": "the model cannot be trained: the loss needs every item's logit",
+        "a": "it stays flat: the loss builds only B × B logits, so nothing else depends on n",
+        "b": "like B·n·d: Adam recomputes every item's logit to update V",
+        "c": "like n·d: the dense gradient and Adam's update read and write every row of V and of "
+        "its two moment buffers, whatever the loss",
+        "d": "like B²·d: Adam keeps its moments per pair of examples in the batch",
     },
-    hints=["Item j appears as a negative with probability q_j ∝ its training count."],
-    solution_code='answer = "b"',
-    explanation="on ML-100K the uncorrected in-batch two-tower recommends long-tail items (ARP@10 "
-    "101, coverage 0.72) at a large cost in Recall@20 (0.195); subtracting log q_j from each logit "
-    "restores Recall@20 to 0.341 (ARP 224)",
+    hints=[
+        "Compare the `Adam` and `none` columns of the update table as n grows tenfold.",
+        "How many numbers does Adam read and write per step for a parameter of shape (n, d)?",
+    ],
+    solution_code='answer = "c"',
+    explanation="the sampled loss saves the (B, n) logits, not the update, so a dense update costs "
+    "the same order as the full softmax step again; SparseAdam on a sparse gradient "
+    "(nn.Embedding(sparse=True)), or an item tower φ computed for the batch's items only, keeps "
+    "the whole step independent of n",
 )
 
-EXERCISES = (recall, logits_memory, in_batch_bias)
+EXERCISES = (recall, logits_memory, dense_update)
 
-__all__ = ["EXERCISES", "in_batch_bias", "logits_memory", "recall"]
+__all__ = ["EXERCISES", "dense_update", "logits_memory", "recall"]
