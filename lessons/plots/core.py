@@ -110,12 +110,12 @@ def alpha_sweep(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         )
     ax = _axes(ax)
     ax.plot(frame["alpha"], frame[arp[0]], "o-", color="C0", label=arp[0])
-    ax.set_xlabel(r"$\alpha$ in $\langle u, v\rangle \,/\, \|v\|^{\alpha}$")
+    ax.set_xlabel(r"$\alpha$ in $\langle U_u, V_j\rangle \,/\, \|V_j\|^{\alpha}$")
     ax.set_ylabel(f"{arp[0]} (mean training count)", color="C0")
     right = ax.twinx()
     right.plot(frame["alpha"], frame[cov[0]], "s--", color="C1", label=cov[0])
     right.set_ylabel(cov[0], color="C1")
-    ax.set_title(r"Discounting $\|v\|$: popularity and coverage of the lists")
+    ax.set_title(r"Discounting $\|V_j\|$: popularity and coverage of the lists")
     return ax
 
 
