@@ -7,6 +7,7 @@ import torch
 from lessons.data import random_split, synthetic_movielens
 from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb02, nb03
 from lessons.experiments import textbook_dnn
+from tests.helpers import run_solution
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +31,18 @@ def test_x_width(model):
     assert nb02.x_width.check(8, model=model).status == INCORRECT
 
 
-def test_cross_entropy_by_hand():
-    logits = torch.tensor([[0.0, 0.0], [0.0, np.log(3.0)]])
+def test_smoothed_loss_by_hand():
+    logits = torch.tensor([[np.log(9.0), 0.0], [0.0, np.log(3.0)]])  # p̂ rows (.9, .1), (.25, .75)
     target = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
-    # row 1: -log(1/2); row 2: -(0.5 log(1/4) + 0.5 log(3/4))
-    expected = (np.log(2) + 0.5 * (np.log(4) + np.log(4 / 3))) / 2
+    # ε = 0.8 over n = 2 items: smoothed rows 0.2 p + 0.4 = (0.6, 0.4) and (0.5, 0.5).
+    row2 = -(0.5 * np.log(0.25) + 0.5 * np.log(0.75))
+    smoothed = (-(0.6 * np.log(0.9) + 0.4 * np.log(0.1)) + row2) / 2
+    plain = (-np.log(0.9) + row2) / 2
     ctx = {"logits": logits, "target": target}
-    assert nb02.cross_entropy.check(expected, **ctx).status == CORRECT
-    assert nb02.cross_entropy.check(np.log(2), **ctx).status == INCORRECT
+    assert nb02.smoothed_loss.check(smoothed, **ctx).status == CORRECT
+    assert nb02.smoothed_loss.check(plain, **ctx).status == INCORRECT  # forgot the smoothing
+    answer = run_solution(nb02.smoothed_loss, {"p": target, "train_logits": logits, "torch": torch})
+    assert nb02.smoothed_loss.check(answer, **ctx).status == CORRECT
 
 
 def test_multiple_choice():

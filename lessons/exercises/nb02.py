@@ -12,8 +12,12 @@ def _x_width(model: SoftmaxDNN) -> int:
     return tower.bag.embedding_dim + side + tower.n_dense
 
 
-def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> float:
-    return float(-(target * torch.log_softmax(logits, dim=1)).sum(1).mean())
+SMOOTHING = 0.8  # the recipe's label smoothing ε
+
+
+def _smoothed_loss(logits: torch.Tensor, target: torch.Tensor) -> float:
+    smoothed = (1 - SMOOTHING) * target + SMOOTHING / target.shape[1]  # uniform over all n
+    return float(-(smoothed * torch.log_softmax(logits, dim=1)).sum(1).mean())
 
 
 x_width = Exercise(
@@ -36,18 +40,25 @@ x_width = Exercise(
     "the dense features; the first hidden layer's in_features is that width",
 )
 
-cross_entropy = Exercise(
-    name="nb02.cross_entropy",
-    question="Compute L = -(1/B) Σ_u Σ_j p_uj log p̂_uj from `logits` (B, n_items) and the "
-    "normalized multi-hot target `p` (B, n_items), with p̂ = softmax(logits).",
-    expected=_cross_entropy,
+smoothed_loss = Exercise(
+    name="nb02.smoothed_loss",
+    question=f"Label smoothing mixes the target with the uniform guess: p_ε = (1 − ε) p + ε / n "
+    f"with ε = {SMOOTHING} and n the number of items. Compute the cross-entropy against it, "
+    "L = -(1/B) Σ_u Σ_j p_ε,uj log p̂_uj, from `train_logits` (B, n_items) and the normalized "
+    "multi-hot target `p` (B, n_items), with p̂ = softmax(train_logits).",
+    expected=_smoothed_loss,
     compare=close_to(rtol=1e-4),
     hints=[
-        "torch.log_softmax(logits, dim=1) is log p̂, computed stably.",
-        "Multiply by p, sum over items (dim 1), average over rows, negate.",
+        f"p_eps = (1 - {SMOOTHING}) * p + {SMOOTHING} / p.shape[1]; its rows still sum to 1.",
+        "torch.log_softmax(train_logits, dim=1) is log p̂: multiply by p_eps, sum over items "
+        "(dim 1), average over rows, negate.",
     ],
-    solution_code="answer = -(p * torch.log_softmax(logits, dim=1)).sum(1).mean().item()",
-    explanation="the softmax cross-entropy against the normalized multi-hot p, the DNN's loss",
+    solution_code=(
+        f"p_eps = (1 - {SMOOTHING}) * p + {SMOOTHING} / p.shape[1]\n"
+        "answer = -(p_eps * torch.log_softmax(train_logits, dim=1)).sum(1).mean().item()"
+    ),
+    explanation="most of p_ε is the uniform guess, so even p̂ = p_ε scores not far below log n: "
+    "that is why the recipe's loss curve moves so little while its ranking improves",
 )
 
 collapse = Exercise(
@@ -66,6 +77,6 @@ collapse = Exercise(
     },
 )
 
-EXERCISES = (x_width, cross_entropy, collapse)
+EXERCISES = (x_width, smoothed_loss, collapse)
 
-__all__ = ["EXERCISES", "collapse", "cross_entropy", "x_width"]
+__all__ = ["EXERCISES", "collapse", "smoothed_loss", "x_width"]
