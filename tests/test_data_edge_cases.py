@@ -55,6 +55,24 @@ def test_an_id_in_a_gap_of_the_catalogue_is_refused(tmp_path, fake_ml100k, line,
         _load_fake(tmp_path, fake_ml100k, "u.data", 3, line)
 
 
+def test_a_truncated_catalogue_is_named_beside_the_ratings(tmp_path, fake_ml100k):
+    """Bug: cutting u.item's last line failed on u.data ("item 30 is not in the catalogue"),
+    pointing a teacher at the intact ratings file; the message now shows the catalogue's
+    extent and names the item file as a suspect too."""
+    folder = fake_ml100k(tmp_path)
+    rated = {int(line.split("\t")[1]) for line in (folder / "u.data").read_text().splitlines()}
+    items = (folder / "u.item").read_text(encoding="latin-1").splitlines()
+    last = max(rated)  # cut the catalogue just before the last rated item
+    kept_lines = [line for line in items if int(line.split("|")[0]) < last]
+    (folder / "u.item").write_text("\n".join(kept_lines) + "\n", encoding="latin-1")
+    with pytest.raises(DataFormatError) as refused:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    kept = [int(line.split("|")[0]) for line in kept_lines]
+    assert f"lists {len(kept)} items with ids {min(kept)}-{max(kept)}" in str(refused.value)
+    assert f"item {last} is not in the catalogue" in str(refused.value)
+    assert "or the item file is damaged" in str(refused.value)
+
+
 def test_a_rating_of_zero_is_refused(tmp_path, fake_ml100k):
     """Bug: a rating range starting at 0 accepted 0 (a common "unrated" placeholder) as a rating,
     although MovieLens ratings are 0.5 to 5 stars."""

@@ -37,7 +37,14 @@ def map_ids(path: Path, what: str, raw: np.ndarray, ids: np.ndarray, first_line:
     unknown = ids[np.minimum(pos, len(ids) - 1)] != raw
     if unknown.any():
         row = int(np.argmax(unknown))
-        raise DataFormatError(path, first_line + row, f"{what} {raw[row]} is not in the catalogue")
+        # Either file can be the damaged one: a truncated catalogue (u.item) fails here too,
+        # on the intact ratings file, so the message gives the catalogue's extent as well.
+        raise DataFormatError(
+            path,
+            first_line + row,
+            f"{what} {raw[row]} is not in the catalogue, which lists {len(ids)} {what}s with "
+            f"ids {ids[0]}-{ids[-1]}: this file or the {what} file is damaged",
+        )
     return pos.astype(np.int64)
 
 
