@@ -101,18 +101,31 @@ class Dataset:
         """Item ids of the given titles, {title: id}; titles not in the catalogue are skipped.
 
         A real catalogue warns about each skipped title, with the closest title it has, so a
-        typo does not silently change a lesson's movies. When none is found and `stand_in` is
-        set (the synthetic fallback has made-up titles), the len(titles) most-rated items
-        stand in, so a lesson cell still has movies to show.
+        typo does not silently change a lesson's movies. A title that names several items
+        (ML-100K lists 18 twice) gives the most-rated of them, with a warning naming the
+        others. When none is found and `stand_in` is set (the synthetic fallback has made-up
+        titles), the len(titles) most-rated items stand in, so a lesson cell still has movies
+        to show.
         """
         if isinstance(titles, str):
             raise ValueError(f"titles must be a list of titles, got the string {titles!r}")
         titles = list(titles)  # a Series or an array too (their truth value is ambiguous)
         names = self.items["title"]
-        found = {t: int(np.flatnonzero(names == t)[0]) for t in titles if (names == t).any()}
+        counts = np.bincount(self.interactions[ITEM].to_numpy(), minlength=self.n_items)
+        found, shared = {}, []
+        for title in titles:
+            ids = np.flatnonzero(names == title)
+            if ids.size:
+                found[title] = int(ids[np.argmax(counts[ids])])  # ties: the lower id
+            if ids.size > 1:
+                listed = ", ".join(f"id {i} ({counts[i]} ratings)" for i in ids)
+                shared.append(
+                    f"{title!r} names {ids.size} items, {listed}: using id {found[title]}"
+                )
+        if shared:
+            warnings.warn("; ".join(shared) + ". Pass an item id to choose another.", stacklevel=2)
         stand_ins = {}
         if not found and stand_in and titles:
-            counts = np.bincount(self.interactions[ITEM].to_numpy(), minlength=self.n_items)
             top = np.argsort(-counts, kind="stable")[: len(titles)]
             stand_ins = {str(names.iloc[i]): int(i) for i in top}
         missing = [t for t in titles if t not in found]
