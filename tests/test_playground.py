@@ -19,6 +19,8 @@ def panel(one_thread, tiny_split):
 def test_parse_widths():
     assert parse_widths("256", 2) == (256, 256)
     assert parse_widths("256, 64", 2) == (256, 64)
+    assert parse_widths("256 64", 2) == (256, 64)  # not one layer 25664 wide
+    assert parse_widths(" 256 ,64 ", 2) == (256, 64)
     assert parse_widths("64", 0) == ()
     with pytest.raises(ValueError, match="integers separated by commas"):
         parse_widths("abc", 1)

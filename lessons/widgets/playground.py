@@ -26,17 +26,19 @@ RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "ep
 
 
 def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
-    """ "256" or "256, 128" → one width per hidden layer (a single width is repeated).
+    """ "256", "256, 128" or "256 128" → one width per hidden layer (one width is repeated).
 
     Raises:
-        ValueError: On text that is not comma-separated integers, or a count that does not
-            match `n_layers` (the widths themselves are checked by the model).
+        ValueError: On text that is not integers separated by commas or spaces, or a count
+            that does not match `n_layers` (the widths themselves are checked by the model).
     """
     try:
-        widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
+        # Spaces separate too: deleting them read "256 128" as one layer 256128 wide.
+        parts = str(text).replace(",", " ").split()
+        widths = tuple(int(part) for part in parts)
     except ValueError:
         raise ValueError(
-            f"widths must be integers separated by commas, like 256,128; got {text!r}"
+            f"widths must be integers separated by commas or spaces, like 256,128; got {text!r}"
         ) from None
     if n_layers == 0:
         return ()
