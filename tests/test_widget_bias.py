@@ -92,3 +92,14 @@ def test_explorer_reports_refused_settings_and_recovers(split, models):
 def test_explorer_needs_models(split):
     with pytest.raises(ValueError, match="empty"):
         BiasExplorer({}, split)
+
+
+def test_explorer_keeps_the_k_it_is_given_or_refuses_it(split, models):
+    """Bug: the k slider's range was 1..50 and ipywidgets clamps silently, so BiasExplorer(k=80)
+    showed @50 lists (and k=0 showed @1) while the notebook's own K was 80 or 0."""
+    wide = BiasExplorer(models, split, k=60)  # above the slider's usual 50, within 80 items
+    assert wide.k.value == 60 and wide.error is None
+    assert {"ndcg@60", "coverage@60"} <= set(wide.result[1])
+    for bad in (0, split.n_items + 1):
+        with pytest.raises(ValueError, match="k must be an integer"):
+            BiasExplorer(models, split, k=bad)

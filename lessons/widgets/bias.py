@@ -18,6 +18,7 @@ from lessons.data import Split
 from lessons.evaluation_demos import scores_for
 from lessons.metrics import evaluate_dict, recall_by_popularity_decile, short_head, top_k
 from lessons.recommend import recommend
+from lessons.scoring import check_int
 from lessons.widgets.alpha import model_scores
 from lessons.widgets.base import Panel, frame_html
 
@@ -99,7 +100,10 @@ class BiasExplorer(Panel):
             value=0.0, min=0.0, max=2.0, step=0.25, description="α",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
-        self.k = widgets.IntSlider(value=k, min=1, max=50, description="k",
+        # Checked here: an IntSlider clamps a value outside its range without a word, so a
+        # notebook's K = 100 would have shown @50 lists beside @100 metrics elsewhere.
+        k = check_int("k", k, 1, split.n_items, hint=" (at most the catalogue size)")
+        self.k = widgets.IntSlider(value=k, min=1, max=max(50, k), description="k",
                                    continuous_update=False)  # fmt: skip
         self.user = widgets.IntText(value=user, description="user id")
         super().__init__([self.model, self.scoring, self.alpha, self.k, self.user])
