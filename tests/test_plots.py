@@ -155,3 +155,20 @@ def test_softmax_step_cost_draws_one_line_per_loss_in_milliseconds():
     assert ax.get_title() == "batch 32"
     with pytest.raises(ValueError, match="softmax_cost"):
         sv.softmax_step_cost(cost.drop(columns="loss"))
+
+
+def test_empty_or_mislabelled_input_is_refused_by_name():
+    """Bugs: an empty table raised ZeroDivisionError from the bar width, a category code
+    without a label vanished from the map, and a latency of 0 broke the log ticks."""
+    table = pd.DataFrame({"recall@20": [0.3], "ndcg@10": [0.2]}, index=["a"])
+    with pytest.raises(ValueError, match="no rows"):
+        metric_bars(table.iloc[:0], ["recall@20"])
+    summary = pd.DataFrame(columns=["depth", "features", "mean", "std"])
+    with pytest.raises(ValueError, match="no rows"):
+        pt.grid_bars(summary)
+    with pytest.raises(ValueError, match="outside 0..1"):
+        pt.embedding_map(np.zeros((3, 2)), np.array([0, 1, 2]), labels=["a", "b"], title="t")
+    drawn = pt.embedding_map([[0.0, 1.0], [1.0, 0.0]], [0, 1], labels=["a", "b"], title="t")
+    assert sum(len(c.get_offsets()) for c in drawn.collections) == 2  # a list of points works
+    with pytest.raises(ValueError, match="positive and finite"):
+        sv.recall_latency(_ivf_table(ms=(0.29, 0.0, 0.034, 0.037, 0.06, 0.108)), k=10)

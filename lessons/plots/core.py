@@ -131,6 +131,8 @@ def metric_bars(
         ax: Axes to draw on; None makes a new figure.
         title: Axes title.
     """
+    if table.empty:
+        raise ValueError("the table has no rows to draw (was it filtered to nothing?)")
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)  # not its letters
     missing = [m for m in metrics if m not in table.columns]
     if not len(metrics) or missing:

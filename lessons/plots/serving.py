@@ -49,6 +49,9 @@ def recall_latency(table: pd.DataFrame, *, k: int, ax: Axes | None = None, title
     _check_columns(table, ("method", "n_clusters", "nprobe", "recall", "ms_per_query"),
                    "lessons.serving.ivf_tradeoff")  # fmt: skip
     ivf, brute = table[table["method"] == "IVF"], table[table["method"] == "brute force"]
+    ms = table["ms_per_query"].to_numpy(dtype=float)
+    if not (np.isfinite(ms) & (ms > 0)).all():
+        raise ValueError(f"ms_per_query must be positive and finite on a log axis, got {ms}")
     if ivf["n_clusters"].nunique() > 1:
         raise ValueError("the table holds several numbers of lists C; select one C first")
     ax = _axes(ax)
@@ -58,7 +61,7 @@ def recall_latency(table: pd.DataFrame, *, k: int, ax: Axes | None = None, title
         ax.annotate(f" {row['nprobe']}", (row["ms_per_query"], row["recall"]), fontsize=8)
     ax.plot(brute["ms_per_query"], brute["recall"], "s", color="C3", label="brute force")
     ax.set_xscale("log")
-    ticks = _log_ticks(table["ms_per_query"].to_numpy())
+    ticks = _log_ticks(ms)
     ax.set_xlim(ticks[0] / 1.1, ticks[-1] * 1.1)  # every point between two labelled ticks
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter("{x:g}")

@@ -93,6 +93,8 @@ def grid_bars(summary: pd.DataFrame, metric: str = "ndcg@10", ax: Axes | None = 
     """
     if not {"depth", "features", "mean", "std"} <= set(summary.columns):
         raise ValueError("summary needs columns depth, features, mean, std (use grid_summary)")
+    if summary.empty:
+        raise ValueError("summary has no rows: run_grid found nothing to summarize")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 3.5), layout="constrained")
     depths, sets = sorted(summary["depth"].unique()), list(summary["features"].unique())
@@ -127,9 +129,14 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
         colour: (n,) numbers, or category codes when `labels` names them.
         labels: Category names for codes 0..len(labels)-1 (legend instead of a colour bar).
     """
-    colour = np.asarray(colour)
+    coords, colour = np.asarray(coords), np.asarray(colour)  # lists too
     if coords.shape != (len(colour), 2):
         raise ValueError(f"coords {coords.shape} and colour ({len(colour)},) do not match")
+    if labels is not None and not np.isin(colour, np.arange(len(labels))).all():
+        # A code without a label would be left off the map without a word.
+        raise ValueError(
+            f"colour holds category codes outside 0..{len(labels) - 1}: give one label per code"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 4.0), layout="constrained")
     if labels is None:
