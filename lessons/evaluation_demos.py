@@ -49,6 +49,13 @@ def _check_fitter(fitter: Any) -> Fitter:
     return fitter
 
 
+def _binary(x: sp.spmatrix) -> sp.csr_matrix:
+    """`x` as a 0/1 float32 CSR matrix: a sum of interaction matrices counts no pair twice."""
+    x = sp.csr_matrix(x, dtype=np.float32)
+    x.data[:] = 1.0
+    return x
+
+
 def scores_for(model: Any, split: Split) -> np.ndarray:
     """Scores (n_users, n_items) of a lessons model or a fitted baseline, from `split`'s history."""
     if isinstance(model, torch.nn.Module):
@@ -154,9 +161,10 @@ def sampled_vs_full(
 ) -> pd.DataFrame:
     """Hit rate and NDCG of each held-out item, ranked among sampled negatives vs all items.
 
-    For a test pair (u, i) with 0-based rank r among its negatives (items u has not seen in
-    train or test): HR@k = mean [r < k], NDCG@k = mean [r < k] / log2(r + 2) (one relevant
-    item per ranking). Ties with the test item are broken at random, in expectation, so a
+    For a test pair (u, i) with 0-based rank r among its negatives (the items in neither u's
+    `split.seen_matrix()`, i.e. train, revealed query and validation, nor u's test items):
+    HR@k = mean [r < k], NDCG@k = mean [r < k] / log2(r + 2) (one relevant item per
+    ranking). Ties with the test item are broken at random, in expectation, so a
     model that scores everything alike is at chance, not perfect. "sampled" ranks i among
     `n_negatives` random negatives (the same draw for every model), "full" among all of them.
     Sampled metrics are always at least as high and can reorder models (Krichene & Rendle
@@ -165,7 +173,7 @@ def sampled_vs_full(
     Args:
         scores: Model name -> score matrix (n_users, n_items).
         split: The split whose test pairs are ranked.
-        n_negatives: Negatives per test pair, in [k, fewest unseen items of a user].
+        n_negatives: Negatives per test pair, in [k, fewest negatives of a test user].
         k: Cut-off.
         seed: Seed of the negative sample.
 
@@ -173,8 +181,10 @@ def sampled_vs_full(
         One row per model: hr@k full, hr@k sampled, ndcg@k full, ndcg@k sampled.
 
     Raises:
-        ValueError: On no models, scores of the wrong shape or with NaN, k <= 0 or a bad
-            `n_negatives`.
+        ValueError: On no models, scores of the wrong shape or with NaN, k <= 0, a bad
+            `n_negatives`, or a split that ranks only candidate items (cold-start items:
+            the negatives span the whole catalogue; `lessons.metrics.evaluate` ranks the
+            candidates).
     """
     split = _check_split(split)
     if not isinstance(scores, Mapping) or not scores:
@@ -183,13 +193,6 @@ def sampled_vs_full(
         )
     k = check_int("k", k, 1)
     n_negatives = check_int("n_negatives", n_negatives, k, hint=" (at least k, e.g. 100)")
-    blocked = split.seen_matrix() + split.test_matrix()
-    fewest = int(split.n_items - np.diff(blocked.tocsr().indptr).max())
-    if n_negatives > fewest:
-        raise ValueError(
-            f"n_negatives={n_negatives} exceeds the {fewest} unseen items of the busiest user; "
-            "use fewer negatives"
-        )
     arrays = {name: to_numpy(s, f"scores[{name!r}]") for name, s in scores.items()}
     for name, arr in arrays.items():
         if arr.shape != (split.n_users, split.n_items):
@@ -199,6 +202,7 @@ def sampled_vs_full(
             )
         if np.isnan(arr).any():  # NaN is never above the test item: it would rank first
             raise ValueError(f"scores of {name!r} contain NaN; check the model output")
+    # It also refuses n_negatives above what a test user has left, and cold-start items.
     pairs = sample_negatives(split, n_negatives, np.random.default_rng(seed))
     rows = {}
     for name, arr in arrays.items():
@@ -222,18 +226,22 @@ def feedback_loop(
 ) -> pd.DataFrame:
     """Retrain on the model's own recommendations and record what the lists look like.
 
-    Round 0 fits `fitter` on the training matrix X₀. In round t, every user is shown their
-    top-k unseen items under the model fitted on X_t, "consumes" `consume` of them drawn at
-    random (seeded), and those interactions are added: X_{t+1} = X_t + consumed. The model
-    is refitted on X_{t+1}. Each round records, for the lists shown to the test users,
-    coverage@k, Gini@k and APLT@k (long tail = outside the ORIGINAL short head), and
-    `head_share`, the share of X_t's interactions that fall on the original short head: a
-    fall in coverage with a rising head share is the loop narrowing what anyone is shown.
-    Accuracy is left out on purpose: removing consumed items from the lists changes what a
-    test item competes with, so recall across rounds would not compare like with like.
+    Round 0 fits `fitter` on the training matrix X₀ and shows every user their top-k items,
+    scored from their history (`split.history_matrix()`: train + revealed query) with
+    everything seen at test time excluded (`split.seen_matrix()`: train, query, validation),
+    exactly as `lessons.metrics.evaluate` ranks. In round t, every user "consumes" `consume`
+    of their listed items drawn at random (seeded), and those interactions are added to the
+    training matrix, X_{t+1} = X_t + consumed, to the history the model reads and to the
+    excluded items. The model is refitted on X_{t+1}. Each round records, for the lists shown
+    to the test users, coverage@k, Gini@k and APLT@k (long tail = outside the ORIGINAL short
+    head), and `head_share`, the share of X_t's interactions that fall on the original short
+    head: a fall in coverage with a rising head share is the loop narrowing what anyone is
+    shown. Accuracy is left out on purpose: removing consumed items from the lists changes
+    what a test item competes with, so recall across rounds would not compare like with like.
 
     Args:
-        split: The starting split (its test users are the ones measured).
+        split: The starting split (its test users are the ones measured). A random,
+            temporal or cold-start-users split; not cold-start items.
         fitter: `fitter(X) -> fitted baseline`, e.g. `lambda x: ItemKNN().fit(x)`.
         rounds: Rounds of consumption after round 0 (>= 1).
         k: Length of the lists shown.
@@ -243,20 +251,32 @@ def feedback_loop(
     Returns:
         One row per round 0..rounds: round, added (interactions added so far), head_share,
         and the `LOOP_METRICS` at k.
+
+    Raises:
+        ValueError: On a bad argument, or a split that ranks only candidate items (cold-start
+            items): the lists, and what users consume from them, span the whole catalogue.
     """
     split, fitter = _check_split(split), _check_fitter(fitter)
+    if split.candidates is not None:
+        raise ValueError(
+            "feedback_loop ranks the whole catalogue; this split ranks only its "
+            f"{len(split.candidates)} candidate items (a cold-start split): use a random, "
+            "temporal or cold-start-users split"
+        )
     rounds = check_int("rounds", rounds, 1, hint=" (e.g. 5)")
     k = check_int("k", k, 1, split.n_items)
     consume = check_int("consume", consume, 1, k, hint=" (items taken from each top-k list)")
     rng = np.random.default_rng(seed)
-    x = split.train_matrix()
+    train, history, seen = split.train_matrix(), split.history_matrix(), split.seen_matrix()
+    consumed = sp.csr_matrix(train.shape, dtype=np.float32)
     head = short_head(split.item_popularity())
     # Listed test items are never consumed: they would leak into training.
     test = split.test_matrix()
     rows, added = [], 0
     for step in range(rounds + 1):
-        scores = np.asarray(fitter(x).scores(x), dtype=np.float32)
-        lists = top_k(scores, k, exclude=x)
+        x = _binary(train + consumed)  # X_t, what the model trains on
+        scores = np.asarray(fitter(x).scores(_binary(history + consumed)), dtype=np.float32)
+        lists = top_k(scores, k, exclude=seen + consumed)
         share = float(head[x.indices].mean())
         metrics = evaluate_dict(lists, split, k=k, metrics=LOOP_METRICS)
         rows.append({"round": step, "added": added, "head_share": share, **metrics})
@@ -269,8 +289,7 @@ def feedback_loop(
         keep[keep] = np.asarray(test[user[keep], taken[keep]]).ravel() == 0
         user, item = user[keep], taken[keep]
         new = sp.csr_matrix((np.ones(item.size, np.float32), (user, item)), shape=x.shape)
-        x = (x + new).tocsr()
-        x.data[:] = 1.0
+        consumed = _binary(consumed + new)
         added += item.size
     return pd.DataFrame(rows)
 

@@ -17,15 +17,43 @@ _PAIR_BLOCK = 2048  # (user, test item) pairs ranked per block: bounds the (B, n
 def sample_negatives(
     split: Split, n_negatives: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray]:
-    """Test pairs (users, items), the blocked matrix (train ∪ test) and sampled negatives.
+    """Test pairs (users, items), the blocked matrix and sampled negatives.
 
-    Negatives of user u are the items neither in train_u nor in test_u; each test pair gets
-    `n_negatives` of them drawn uniformly without replacement (the smallest uniform keys),
-    shape (n_pairs, n_negatives). The same draw serves every model, so they face the same test.
+    The blocked items of user u are everything excluded from u's test ranking,
+    `split.seen_matrix()` (train, the revealed query, validation), plus u's test items; the
+    negatives of u are the other items. Each test pair gets `n_negatives` of them drawn
+    uniformly without replacement (the smallest uniform keys), shape (n_pairs, n_negatives).
+    The same draw serves every model, so they face the same test.
+
+    Raises:
+        ValueError: On a split without test interactions, a split that ranks only candidate
+            items (cold-start items), or `n_negatives` < 1 or above the unblocked items of
+            the busiest test user.
     """
+    if split.candidates is not None:
+        # The negatives (and the "full" ranking of rank_among) span the whole catalogue.
+        raise ValueError(
+            "sampled negatives are drawn from the whole catalogue; this split ranks only its "
+            f"{len(split.candidates)} candidate items (a cold-start split): evaluate it with "
+            "lessons.metrics.evaluate, which ranks the candidates, or use a random or "
+            "temporal split"
+        )
+    ok = isinstance(n_negatives, int | np.integer) and not isinstance(n_negatives, bool)
+    if not ok or n_negatives < 1:
+        raise ValueError(f"n_negatives must be an integer >= 1, got {n_negatives!r}")
     truth = split.test_matrix().tocoo()
     users, items = truth.row.astype(np.int64), truth.col.astype(np.int64)
+    if users.size == 0:
+        raise ValueError(f"{split!r} has no test interactions to rank")
     blocked = (split.seen_matrix() + split.test_matrix()).tocsr()
+    # Beyond this, argpartition would hand out blocked (positive) items as negatives.
+    fewest = int(split.n_items - np.diff(blocked.indptr)[users].max())
+    if n_negatives > fewest:
+        raise ValueError(
+            f"n_negatives={n_negatives} exceeds the {fewest} unblocked items of the busiest "
+            "test user (items neither seen, i.e. train, query or validation, nor test); use "
+            f"n_negatives <= {fewest}"
+        )
     sampled = np.empty((users.size, n_negatives), dtype=np.int64)
     for start in range(0, users.size, _PAIR_BLOCK):
         u = users[start : start + _PAIR_BLOCK]

@@ -14,12 +14,14 @@ import torch  # noqa: E402
 from lessons.baselines import EASE, ItemKNN, Popularity  # noqa: E402
 from lessons.config import ITEM, USER  # noqa: E402
 from lessons.data import (  # noqa: E402
+    cold_start_items,
     cold_start_users,
     random_split,
     synthetic_movielens,
     temporal_split,
 )
 from lessons.evaluation_demos import (  # noqa: E402
+    LOOP_METRICS,
     UnconstrainedEASE,
     feedback_loop,
     leakage_table,
@@ -30,7 +32,7 @@ from lessons.evaluation_demos import (  # noqa: E402
 )
 from lessons.metrics import evaluate_dict, top_k  # noqa: E402
 from lessons.models import MatrixFactorization  # noqa: E402
-from lessons.negative_sampling import expected_hit_and_ndcg  # noqa: E402
+from lessons.negative_sampling import expected_hit_and_ndcg, sample_negatives  # noqa: E402
 from lessons.plots import bias as plots_bias  # noqa: E402
 
 
@@ -332,3 +334,58 @@ def test_feedback_loop_consumes_items_drawn_from_the_whole_list(split):
         for u, i in zip(consumed.row, consumed.col, strict=True)
     ]
     assert len(set(ranks)) >= 8  # a uniform pick over 10 slots, for about 150 users
+
+
+@pytest.mark.parametrize(
+    "make_split",
+    [
+        pytest.param(lambda d: random_split(d, 0.2, valid_frac=0.1, seed=0), id="random+valid"),
+        pytest.param(lambda d: cold_start_users(d, 0.2, seed=0), id="cold_users"),
+    ],
+)
+def test_feedback_loop_round_zero_is_what_evaluate_measures(data, make_split):
+    """Bug: the loop read and excluded the training matrix only, so validation items took
+    list slots (and were "consumed") and held-out users were scored from an empty history
+    instead of their revealed query. Round 0 must be the lists `evaluate` ranks."""
+    split = make_split(data)
+    fits = []
+
+    def fitter(m):
+        fits.append(m.copy())
+        return ItemKNN().fit(m)
+
+    loop = feedback_loop(split, fitter, rounds=2, k=10, consume=2, seed=0)
+    model = ItemKNN().fit(split.train_matrix())
+    expected = evaluate_dict(scores_for(model, split), split, k=10, metrics=LOOP_METRICS)
+    for name, value in expected.items():
+        assert loop.loc[0, name] == pytest.approx(value, abs=1e-12), name
+    # Nothing known at test time beyond train (validation, query) is consumed or trained on.
+    known = split.seen_matrix() - split.train_matrix()
+    assert known.nnz > 0
+    assert all(m.multiply(known).nnz == 0 for m in fits)
+
+
+def test_feedback_loop_and_sampled_vs_full_refuse_a_cold_items_split(data):
+    """Bug: both ranked the whole catalogue on a split whose test ranks only its candidate
+    items, so their numbers answered another question than `evaluate` on the same split."""
+    split = cold_start_items(data, 0.2, seed=0)
+    x = split.train_matrix()
+    with pytest.raises(ValueError, match=r"only its \d+ candidate items"):
+        feedback_loop(split, lambda m: Popularity().fit(m), rounds=1)
+    scores = {"Pop": Popularity().fit(x).scores(x)}
+    with pytest.raises(ValueError, match=r"only its \d+ candidate items.*lessons.metrics.evaluate"):
+        sampled_vs_full(scores, split, n_negatives=20, k=5)
+
+
+def test_sample_negatives_refuses_more_than_a_test_user_has_unblocked(data):
+    """Bug: asked for more negatives than a user has unblocked items, argpartition handed out
+    blocked items (the user's own positives) as negatives without a word. Blocked = train,
+    validation and test (here every user has all three)."""
+    split = random_split(data, 0.2, valid_frac=0.2, seed=0)
+    known = pd.concat([split.train, split.valid, split.test])
+    fewest = int(split.n_items - known.groupby(USER)[ITEM].nunique().max())
+    users, _, _, negatives = sample_negatives(split, fewest, np.random.default_rng(0))
+    positives = _pairs_matrix(known, (split.n_users, split.n_items)).toarray()
+    assert positives[users[:, None], negatives].sum() == 0  # the largest allowed draw is clean
+    with pytest.raises(ValueError, match=f"exceeds the {fewest} unblocked items"):
+        sample_negatives(split, fewest + 1, np.random.default_rng(0))
