@@ -141,20 +141,35 @@ class EASE(_Baseline):
         return self
 
     def select_lambda(self, x: sp.csr_matrix) -> float:
-        """Pick λ from `lams` by NDCG@10 on a random holdout of `x`'s interactions."""
+        """Pick λ from `lams` by NDCG@10 on a random holdout of `x`'s interactions.
+
+        A catalogue of fewer than 10 items is ranked whole (NDCG@n_items).
+
+        Raises:
+            ValueError: When the holdout draws none of `x`'s interactions (a tiny matrix):
+                pass `lam` to skip the search.
+        """
         from lessons.metrics import ndcg_at_k, top_k  # metrics import baselines nowhere
 
         rng = np.random.default_rng(self.seed)
         held = rng.random(x.nnz) < self.valid_frac
+        if not held.any():  # NDCG would have no relevant item to average over
+            raise ValueError(
+                f"EASE's λ search held out none of the {x.nnz} training interactions "
+                f"(valid_frac={self.valid_frac}); pass lam to skip the search, e.g. "
+                "EASE(lam=500.0), or raise valid_frac"
+            )
         coo = x.tocoo()
         fit_part = sp.csr_matrix((coo.data[~held], (coo.row[~held], coo.col[~held])), x.shape)
         valid = sp.csr_matrix((coo.data[held], (coo.row[held], coo.col[held])), x.shape)
         gram = (fit_part.T @ fit_part).toarray().astype(np.float64)
+        # EASE itself has no cut-off: a catalogue smaller than DEFAULT_K is ranked whole.
+        k = min(DEFAULT_K, x.shape[1])
         self.search_ = {}
         for lam in self.lams:
             s = np.asarray(fit_part @ _ease_weights(gram, lam), dtype=np.float32)
-            ranked = top_k(s, DEFAULT_K, exclude=fit_part)
-            self.search_[lam] = ndcg_at_k(ranked, valid, DEFAULT_K)
+            ranked = top_k(s, k, exclude=fit_part)
+            self.search_[lam] = ndcg_at_k(ranked, valid, k)
         return max(self.search_, key=self.search_.get)
 
     def scores(self, x: sp.spmatrix) -> np.ndarray:

@@ -65,6 +65,35 @@ def test_lambda_search_is_fixed_by_its_seed(monkeypatch, x):
     assert abs(held[0] - held[1]).sum() > 0  # another seed carves out other interactions
 
 
+def test_lambda_search_ranks_a_catalogue_smaller_than_k_whole(monkeypatch):
+    """Bug: the search ranked a top-10 on any catalogue, so EASE (which has no k) failed on
+    5 items with "k=10 exceeds the 5 items". Fewer than 10 items are ranked whole."""
+    x = sp.csr_matrix(
+        np.array([[1, 1, 0, 0, 1], [0, 1, 1, 0, 0], [1, 0, 0, 1, 0], [0, 0, 1, 1, 1]], np.float32)
+    )
+    cutoffs = []
+    real_top_k = metrics.top_k
+
+    def top_k(scores, k, *args, **kwargs):
+        cutoffs.append(k)
+        return real_top_k(scores, k, *args, **kwargs)
+
+    monkeypatch.setattr(metrics, "top_k", top_k)
+    model = EASE(lams=(1.0, 100.0), valid_frac=0.3).fit(x)
+    assert cutoffs == [5, 5]  # one whole-catalogue ranking per λ
+    assert model.lam_ in (1.0, 100.0)
+    assert all(0 < ndcg <= 1 for ndcg in model.search_.values())
+
+
+def test_lambda_search_with_nothing_held_out_asks_for_lam():
+    """Bug: a holdout that drew no interaction failed inside NDCG ("truth has no relevant
+    item"), which does not say that passing lam avoids the search."""
+    x = sp.csr_matrix(np.eye(20, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"held out none of the 20 .*pass lam"):
+        EASE(valid_frac=1e-9).fit(x)  # P(any of 20 draws < 1e-9) is about 2e-8
+    assert EASE(lam=10.0, valid_frac=1e-9).fit(x).lam_ == 10.0  # the advice works
+
+
 def test_content_profile_from_dataset_uses_the_requested_date_buckets():
     """Bug: `date_buckets` not passed on, so every scheme silently gives the default yearly
     buckets. With decades, two 1990s items share their date column; with years they do not."""
