@@ -172,6 +172,25 @@ def test_small_and_custom_sizes():
     assert mid.interactions["item"].max() < 400 and mid.interactions["user"].nunique() == 200
 
 
+@pytest.mark.parametrize("exponent", [140.0, 1000.0])
+def test_a_steep_popularity_exponent_keeps_the_requested_activity(exponent):
+    """Bug: (rank + offset) ** -a underflowed to 0 for a large a, so the Gumbel keys tied at
+    -inf: a = 140 gave users every item, a = 160 raised IndexError. The exponent only moves
+    which items are picked, never how many: the activity is drawn independently of it."""
+    kwargs = {"n_users": 30, "seed": 4}
+    reference = synthetic_movielens(**kwargs).interactions
+    steep, truth = synthetic_movielens(**kwargs, popularity_exponent=exponent, return_truth=True)
+    frame = steep.interactions
+    np.testing.assert_array_equal(
+        np.bincount(frame["user"], minlength=30), np.bincount(reference["user"], minlength=30)
+    )
+    assert not frame.duplicated(["user", "item"]).any()
+    assert np.isfinite(truth.item_popularity).all()
+    assert truth.item_popularity.sum() == pytest.approx(1.0)
+    # All the mass sits on the head: far fewer distinct items than at the default exponent.
+    assert frame["item"].nunique() < reference["item"].nunique()
+
+
 def test_no_taste_noise_makes_taste_a_function_of_demographics():
     _, truth = synthetic_movielens(
         n_users=50, n_items=100, seed=0, taste_noise=0.0, return_truth=True
@@ -190,6 +209,7 @@ def test_no_taste_noise_makes_taste_a_function_of_demographics():
         ({"n_users": 10, "n_interactions": 199}, "n_interactions"),
         ({"n_users": 10, "n_items": 100, "n_interactions": 451}, "at most 45"),
         ({"popularity_exponent": -0.5}, "popularity_exponent"),
+        ({"popularity_exponent": float("inf")}, "finite"),
         ({"popularity_offset": -1}, "popularity_offset"),
         ({"temperature": 0}, "temperature"),
         ({"taste_noise": -0.1}, "taste_noise"),

@@ -116,7 +116,9 @@ def synthetic_movielens(
             (100,000 at the default size). Must lie in [20 * n_users, cap * n_users], where
             cap = max(20, 0.45 * n_items) is the most items one user may take.
         popularity_exponent: Exponent a of the Zipf-Mandelbrot popularity weights
-            `w ∝ (rank + offset) ** -a` (0 = uniform; 1.8 gives ML-100K's curve).
+            `w ∝ (rank + offset) ** -a` (0 = uniform; 1.8 gives ML-100K's curve). Any
+            finite a >= 0 works (the weights are normalised in log space); a large a makes
+            every user pick the most popular items.
         popularity_offset: Flattens the head of the popularity curve; `None` = n_items / 16.
         temperature: Larger values weaken the effect of taste on what users pick (> 0).
         taste_noise: Standard deviation of the individual part of taste (>= 0); 0 makes
@@ -144,7 +146,10 @@ def synthetic_movielens(
         f"{cap * n_users} (at most {cap} per user with {n_items} items), got {total}; "
         "pass n_interactions=None for ML-100K's density",
     )
-    _check(popularity_exponent >= 0, f"popularity_exponent must be >= 0, got {popularity_exponent}")
+    _check(
+        0 <= popularity_exponent < np.inf,  # inf would make every log weight -inf (NaN after)
+        f"popularity_exponent must be a finite number >= 0, got {popularity_exponent}",
+    )
     _check(
         popularity_offset is None or popularity_offset >= 0,
         f"popularity_offset must be >= 0 or None, got {popularity_offset}",
@@ -158,14 +163,15 @@ def synthetic_movielens(
     genre_weights = genres / genres.sum(axis=1, keepdims=True)
     offset = n_items / 16 if popularity_offset is None else float(popularity_offset)
     ranks = np.arange(1, n_items + 1) + offset
-    popularity = rng.permutation(ranks ** -float(popularity_exponent))
-    popularity /= popularity.sum()
+    log_pop = rng.permutation(-float(popularity_exponent) * np.log(ranks))
+    log_pop -= np.logaddexp.reduce(log_pop)  # log of w / Σw, without forming w
+    popularity = np.exp(log_pop)  # tail items may round to 0 here; log_pop stays finite
     counts = _activity(rng, n_users, total, cap)
 
     def affinity(rows: np.ndarray) -> np.ndarray:
         return taste[rows] @ genre_weights.T / temperature
 
-    user, item, key = _interactions(rng, counts, np.log(popularity), affinity)
+    user, item, key = _interactions(rng, counts, log_pop, affinity)
     order = np.lexsort((-key, user))  # within a user: drawing order, first draw first
     user, item = user[order], item[order]
     timestamp = _timestamps(rng, user, np.bincount(user, minlength=n_users))
@@ -174,7 +180,6 @@ def synthetic_movielens(
     user, item, timestamp = user[order], item[order], timestamp[order]
 
     # Popular items are rated higher too (ML-100K: corr(log popularity, mean rating) ≈ 0.5).
-    log_pop = np.log(popularity)
     quality = 0.3 * (log_pop - log_pop.mean()) / (log_pop.std() + 1e-12)
     quality += rng.normal(0, 0.4, n_items)
     bias = rng.normal(0, 0.4, n_users)
