@@ -3,7 +3,10 @@
 import contextlib
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,11 +135,30 @@ def test_markdown_has_every_column_section_and_speed_figure(results):
         assert name in text
 
 
-def test_bench_cli_reports_a_missing_data_folder(tmp_path, monkeypatch, capsys):
-    from lessons.data import DataError
+def test_bench_cli_reports_a_missing_data_folder_and_how_to_fetch_it(tmp_path, capsys):
+    """Bug: without the data the CLI ended in a traceback whose only advice was the synthetic
+    dataset, which the benchmark cannot use. It now prints the loader's error, then how to
+    get MovieLens 100K, and returns 1."""
+    folder = tmp_path / "no data"
+    assert main(["--data-dir", str(folder), "--offline"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 2
+    assert str(folder) in err and f"python -m lessons.data 100k --data-dir '{folder}'" in err
+    assert "not the synthetic stand-in" in err.splitlines()[1]
 
-    with pytest.raises(DataError, match="ml-100k"):
-        main(["--data-dir", str(tmp_path / "nowhere"), "--offline"])
+
+def test_bench_module_exits_without_a_traceback_when_the_data_is_missing(tmp_path):
+    """Bug: `python -m lessons.bench --offline` with no data raised out of main (rc 1 with a
+    traceback). The data folder comes from LESSONS_DATA_DIR, as on a class machine."""
+    env = {**os.environ, "LESSONS_DATA_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "lessons.bench", "--offline"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 2
+    assert "`python -m lessons.data 100k`" in done.stderr
 
 
 def test_the_timed_gemms_are_the_counted_flops(tiny_split):

@@ -1,5 +1,7 @@
 """`python -m lessons.bench`."""
 
+import sys
+
 from lessons.bench.core import main
 
-main()
+sys.exit(main())
