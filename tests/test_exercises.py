@@ -156,6 +156,20 @@ def test_nb01_alpha_top_hand_computed(tiny_mf, tiny_split):
     assert reversed_.status == INCORRECT and "wrong order" in reversed_.message
 
 
+def test_nb01_alpha_top_solution_holds_on_a_split_with_validation(tiny_data):
+    """Bug: the solution left out the training items only, while `recommend` (the expected
+    answer) leaves out validation items too, so the official solution was marked wrong."""
+    from lessons.data import random_split
+    from lessons.models import MatrixFactorization
+
+    for seed in range(8):
+        split = random_split(tiny_data, 0.2, valid_frac=0.3, seed=seed)
+        torch.manual_seed(seed)
+        model = MatrixFactorization(split.n_users, split.n_items, dim=8)
+        answer = run_solution(nb01.alpha_top, {"model": model, "split": split})
+        assert nb01.alpha_top.check(answer, model=model, split=split).correct
+
+
 def test_nb01_arp_hand_computed():
     table = pd.DataFrame({"user": [0, 0, 1], "item": [5, 6, 7], "popularity": [10, 20, 60]})
     right = (15 + 60) / 2  # per-user means 15 and 60, then their mean

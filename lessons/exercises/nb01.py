@@ -22,19 +22,20 @@ def _arp(table: pd.DataFrame) -> float:
 alpha_top = Exercise(
     name="nb01.alpha_top",
     question=f"Without `recommend`, compute the top-{TOP_N} item ids of user {USER} for the score "
-    f"⟨U_u, V_j⟩ / ‖V_j‖^{ALPHA:g}, leaving out the items in the user's training history.",
+    f"⟨U_u, V_j⟩ / ‖V_j‖^{ALPHA:g}, leaving out the items the user is known to have "
+    "(split.seen_matrix(): the training history, and any validation part).",
     expected=_alpha_top,
     compare=same_sequence,
     hints=[
         "U = model.user_embedding and V = model.item_embeddings() (detach().numpy() both).",
         "Divide V @ U[0] by np.linalg.norm(V, axis=1); set the seen items "
-        "(split.train_matrix()[0].indices) to -np.inf before sorting.",
+        "(split.seen_matrix()[0].indices) to -np.inf before sorting.",
     ],
     solution_code=(
         "U = model.user_embedding.detach().numpy()\n"
         "V = model.item_embeddings().detach().numpy()\n"
         f"scores = V @ U[{USER}] / np.linalg.norm(V, axis=1) ** {ALPHA}\n"
-        f"scores[split.train_matrix()[{USER}].indices] = -np.inf\n"
+        f"scores[split.seen_matrix()[{USER}].indices] = -np.inf\n"
         f"answer = np.argsort(-scores)[:{TOP_N}]"
     ),
     explanation="dividing by ‖V_j‖ ranks by direction only, like cosine scoring",
