@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lessons.data import Split
+from lessons.scoring import check_int
 
 _PAIR_BLOCK = 2048  # (user, test item) pairs ranked per block: bounds the (B, n_items) temporaries
 
@@ -38,9 +39,7 @@ def sample_negatives(
             "lessons.metrics.evaluate, which ranks the candidates, or use a random or "
             "temporal split"
         )
-    ok = isinstance(n_negatives, int | np.integer) and not isinstance(n_negatives, bool)
-    if not ok or n_negatives < 1:
-        raise ValueError(f"n_negatives must be an integer >= 1, got {n_negatives!r}")
+    n_negatives = check_int("n_negatives", n_negatives, 1)
     truth = split.test_matrix().tocoo()
     users, items = truth.row.astype(np.int64), truth.col.astype(np.int64)
     if users.size == 0:

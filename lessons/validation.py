@@ -67,8 +67,9 @@ class Evaluator:
         users = np.flatnonzero(np.diff(truth.indptr) > 0)
         if users.size == 0:
             raise ValueError(f"the {part} part of the split is empty; there is nothing to evaluate")
-        # The validation targets must stay rankable; the test ranking leaves out all seen items.
-        seen = history_matrix(data) if part == "valid" else data.seen_matrix()
+        # Train + query: the validation targets stay rankable. A test-monitored split has no
+        # validation part, so this is its seen_matrix() (everything a test ranking leaves out).
+        seen = history_matrix(data)
         check_scorable(model, data, users)
         batches = user_batches(data, users, features, truth, use_side=use_side,
                                use_dense=use_dense, size=batch_size)  # fmt: skip

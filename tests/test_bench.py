@@ -145,6 +145,7 @@ def test_bench_cli_reports_a_missing_data_folder_and_how_to_fetch_it(tmp_path, c
     assert out == "" and err.startswith("error: ") and err.count("\n") == 2
     assert str(folder) in err and f"python -m lessons.data 100k --data-dir '{folder}'" in err
     assert "not the synthetic stand-in" in err.splitlines()[1]
+    assert "LESSONS_DATA_DIR" not in err.splitlines()[1]  # --data-dir wins over it
 
 
 def test_bench_module_exits_without_a_traceback_when_the_data_is_missing(tmp_path):

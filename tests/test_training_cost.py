@@ -85,9 +85,6 @@ def test_softmax_step_rejects_bad_input():
         softmax_cost(())
 
 
-# --- the "Try it" panel, headless --------------------------------------------------------------
-
-
 def test_softmax_step_takes_numpy_integers():
     assert softmax_step_seconds(100, "sampled", n_negatives=np.int64(8), repeats=1) > 0
 

@@ -129,17 +129,18 @@ def _section(title: str, rows: dict) -> list[str]:
 def _how_to_get_the_data(data_dir: str | None) -> str:
     """The loader's advice ends with the synthetic stand-in the lessons fall back to; the
     benchmark's figures are defined on MovieLens 100K only, so it says how to fetch that."""
-    fetch = "python -m lessons.data 100k" + (
-        f" --data-dir {shlex.quote(data_dir)}" if data_dir else ""
-    )
+    text = "The benchmark measures MovieLens 100K itself, not the synthetic stand-in: fetch it"
+    if data_dir:  # --data-dir wins over the environment variable: name only the folder
+        return f"{text} with `python -m lessons.data 100k --data-dir {shlex.quote(data_dir)}`."
     return (
-        f"The benchmark measures MovieLens 100K itself, not the synthetic stand-in: fetch it "
-        f"with `{fetch}`, or set {ENV_DATA_DIR} to a folder that holds ml-100k/."
+        f"{text} with `python -m lessons.data 100k`, or set {ENV_DATA_DIR} to a folder that "
+        "holds ml-100k/."
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print it; returns the exit code (1, with one line, without data)."""
+    """Run the benchmark and print it; returns the exit code (1 without usable data: the error,
+    and for missing data how to fetch it, on stderr)."""
     from lessons.data.registry import DataError, DataUnavailableError
 
     parser = argparse.ArgumentParser(prog="python -m lessons.bench", description=__doc__)

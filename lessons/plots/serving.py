@@ -77,11 +77,11 @@ def softmax_step_cost(cost: pd.DataFrame, *, ax: Axes | None = None, title: str 
     """Milliseconds per training step against the catalogue size n, one line per loss (log-log).
 
     Args:
-        cost: Output of `lessons.serving.softmax_cost`.
+        cost: Output of `lessons.training_cost.softmax_cost`.
         ax: Axes to draw on; None makes a new figure.
         title: Axes title.
     """
-    _check_columns(cost, ("n_items", "loss", "seconds"), "lessons.serving.softmax_cost")
+    _check_columns(cost, ("n_items", "loss", "seconds"), "lessons.training_cost.softmax_cost")
     ax = _axes(ax)
     for loss, rows in cost.groupby("loss"):
         ax.plot(rows["n_items"], rows["seconds"] * 1e3, "o-", label=f"{loss} softmax")
