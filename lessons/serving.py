@@ -151,6 +151,19 @@ def brute_force_ms(queries: np.ndarray, items: np.ndarray, k: int = DEFAULT_K) -
         return ms_per_query(lambda q: brute_force_top_k(q, items, k), queries)
 
 
+def ivf_setting(index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int) -> dict:
+    """One IVF setting measured on `queries`: n_clusters, nprobe, scanned (mean share of the
+    catalogue scored per query), recall of the top-k against `exact` (the brute-force lists,
+    whose width is k) and ms_per_query, the search timed on one core (see `ivf_tradeoff`)."""
+    with threadpool_limits(1):  # search answers one query at a time: that is latency
+        start = time.perf_counter()
+        approx, scanned = index.search(queries, exact.shape[1], int(nprobe))
+        ms = 1e3 * (time.perf_counter() - start) / len(queries)
+    return {"n_clusters": index.n_clusters, "nprobe": int(nprobe),
+            "scanned": float(scanned.mean() / len(index.items)),
+            "recall": recall_against(approx, exact), "ms_per_query": ms}  # fmt: skip
+
+
 def ivf_tradeoff(
     queries,
     items,
@@ -180,14 +193,8 @@ def ivf_tradeoff(
              "recall": 1.0, "ms_per_query": brute_force_ms(queries, items, k)}]  # fmt: skip
     for c in n_clusters:
         index = IVFIndex.build(items, c, seed)
-        for p in (p for p in nprobes if p <= c):
-            with threadpool_limits(1):  # search answers one query at a time: that is latency
-                start = time.perf_counter()
-                approx, scanned = index.search(queries, k, p)
-                ms = 1e3 * (time.perf_counter() - start) / len(queries)
-            rows.append({"method": "IVF", "n_clusters": c, "nprobe": p,
-                         "scanned": scanned.mean() / len(items),
-                         "recall": recall_against(approx, exact), "ms_per_query": ms})  # fmt: skip
+        rows += [{"method": "IVF", **ivf_setting(index, queries, exact, p)}
+                 for p in nprobes if p <= c]  # fmt: skip
     table = pd.DataFrame(rows)
     return table.assign(speedup=table["ms_per_query"].iloc[0] / table["ms_per_query"])
 
@@ -221,6 +228,7 @@ __all__ = [
     "brute_force_ms",
     "brute_force_top_k",
     "clustered_catalogue",
+    "ivf_setting",
     "ivf_tradeoff",
     "ms_per_query",
     "recall_against",

@@ -5,15 +5,12 @@ the lists against the exact brute-force top-k. `IVFExplorer` wires two controls 
 one index per C (k-means runs once per setting) and keeps a table of every setting tried.
 """
 
-import time
-
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.serving import IVFIndex, brute_force_ms, brute_force_top_k, recall_against
+from lessons.serving import IVFIndex, brute_force_ms, brute_force_top_k, ivf_setting
 from lessons.widgets.base import Panel, frame_html
 
 CLUSTER_OPTIONS = (8, 16, 32, 64, 128, 256)
@@ -36,19 +33,9 @@ def ivf_report(
             f"nprobe={nprobe!r} but the index has {index.n_clusters} lists: probe between 1 and "
             f"{index.n_clusters} lists (or build more lists)"
         )
-    with threadpool_limits(1):  # one core per request, as `lessons.serving.ivf_tradeoff`
-        start = time.perf_counter()
-        approx, scanned = index.search(queries, exact.shape[1], int(nprobe))
-        ms = 1e3 * (time.perf_counter() - start) / len(queries)
-    report = {
-        "n_clusters": index.n_clusters,
-        "nprobe": int(nprobe),
-        "scanned": float(scanned.mean() / len(index.items)),
-        "recall": recall_against(approx, exact),
-        "ms_per_query": ms,
-    }
+    report = ivf_setting(index, queries, exact, nprobe)  # as a row of `ivf_tradeoff`
     if baseline_ms is not None:
-        report["speedup"] = baseline_ms / ms
+        report["speedup"] = baseline_ms / report["ms_per_query"]
     return report
 
 
