@@ -1,10 +1,11 @@
 """Notebook 05's exercises: each check answers correct, incorrect and not attempted."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb05
+from lessons.widgets.bias import compare_models
+from tests.helpers import run_solution
 
 
 @pytest.fixture
@@ -12,16 +13,13 @@ def lists():
     return np.array([[0, 1, 2], [2, 3, -1], [1, 0, 5]])
 
 
-@pytest.fixture
-def compare():
-    return pd.DataFrame(
-        {
-            "ndcg@10": [0.2, 0.44, 0.41, 0.40],
-            "arp@10": [356.0, 255.0, 221.0, 220.0],
-            "aplt@10": [0.0, 0.006, 0.042, 0.029],
-        },
-        index=["Popularity", "EASE", "MF", "ItemKNN"],
-    )
+@pytest.fixture(scope="module")
+def ranked(tiny_split):
+    """Scores of three models on the tiny split, with a hand-known APLT@20 ranking: "Tail"
+    lists the least-trained items first, "Head" the most-trained, "Popularity" as Head."""
+    counts = tiny_split.item_popularity().astype(float)
+    head = np.tile(counts, (tiny_split.n_users, 1))
+    return {"scores": {"Popularity": head, "Head": head, "Tail": -head}, "split": tiny_split}
 
 
 def test_coverage(lists):
@@ -35,17 +33,17 @@ def test_coverage(lists):
     assert nb05.coverage.check(scope["answer"], lists=lists, n_items=10).correct
 
 
-def test_most_tail(compare):
-    assert nb05.most_tail.check("MF", compare=compare).status == CORRECT
-    assert nb05.most_tail.check(" mf ", compare=compare).status == CORRECT
-    wrong = nb05.most_tail.check("ItemKNN", compare=compare)  # the lowest ARP, not APLT
+def test_most_tail(ranked):
+    assert nb05.most_tail.check("Tail", **ranked).status == CORRECT
+    assert nb05.most_tail.check(" tail ", **ranked).status == CORRECT
+    wrong = nb05.most_tail.check("Head", **ranked)
     assert wrong.status == INCORRECT and "not the model asked for" in wrong.message
-    assert nb05.most_tail.check(3, compare=compare).status == INCORRECT
-    assert nb05.most_tail.check(None, compare=compare).status == NOT_ATTEMPTED
-    tail_first = compare.assign(**{"aplt@10": [0.5, 0.006, 0.042, 0.029]})
-    assert nb05.most_tail.check("MF", compare=tail_first).correct  # Popularity is left out
-    no_aplt = compare.drop(columns="aplt@10")
-    assert "check(answer" in nb05.most_tail.check("MF", compare=no_aplt).message
+    assert nb05.most_tail.check(3, **ranked).status == INCORRECT
+    assert nb05.most_tail.check(None, **ranked).status == NOT_ATTEMPTED
+    answer = run_solution(nb05.most_tail, {**ranked, "compare_models": compare_models})
+    assert nb05.most_tail.check(answer, **ranked).correct
+    only_popularity = {"scores": {"Popularity": ranked["scores"]["Head"]}, "split": ranked["split"]}
+    assert "check(answer" in nb05.most_tail.check("Tail", **only_popularity).message
 
 
 def test_sampled():

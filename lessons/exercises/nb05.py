@@ -1,13 +1,13 @@
 """Exercises of notebook 05 (popularity bias, honest evaluation). Context: `lists` and
-`n_items`, or `compare` (the model comparison table)."""
+`n_items`, or `scores` (model name -> score matrix) and `split`."""
 
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from lessons.data import Split
 from lessons.exercises import Exercise, choice, close_to
-from lessons.metrics import coverage_at_k
+from lessons.metrics import coverage_at_k, evaluate_dict
 
 
 def _coverage(lists: np.ndarray, n_items: int) -> float:
@@ -15,11 +15,15 @@ def _coverage(lists: np.ndarray, n_items: int) -> float:
     return coverage_at_k(lists, n_items, lists.shape[1])
 
 
-def _most_tail(compare: pd.DataFrame) -> str:
-    aplt = [c for c in compare.columns if c.startswith("aplt@")]
+TAIL_K = 20  # a longer list than the notebook's table reads, so the answer is not on screen
+
+
+def _most_tail(scores: dict, split: Split) -> str:
+    aplt = {name: evaluate_dict(s, split, k=TAIL_K, metrics=["aplt"])[f"aplt@{TAIL_K}"]
+            for name, s in scores.items() if name != "Popularity"}  # fmt: skip
     if not aplt:
-        raise TypeError("compare needs an 'aplt@k' column (the table of section 1)")
-    return str(compare.drop(index="Popularity", errors="ignore")[aplt[0]].idxmax())
+        raise TypeError("scores needs a model besides Popularity (the dict of section 1)")
+    return max(aplt, key=aplt.get)
 
 
 def same_name(answer: Any, expected: Any) -> tuple[bool, str]:
@@ -46,20 +50,23 @@ coverage = Exercise(
 
 most_tail = Exercise(
     name="nb05.most_tail",
-    question="Leaving Popularity out, which model of the comparison table `compare` gives the long "
-    "tail the largest share of its lists (the highest APLT@k)? Answer with its name. Is it also "
-    "the model with the lowest ARP@k?",
+    question=f"Leaving Popularity out, which model gives the long tail the largest share of its "
+    f"top-{TAIL_K} lists (the highest APLT@{TAIL_K})? `compare` reads the top-K lists only: "
+    f"build the table again at {TAIL_K} from `scores`. Answer with the model's name. Is it also "
+    f"the model with the lowest ARP@{TAIL_K}?",
     expected=_most_tail,
     compare=same_name,
     hints=[
-        "APLT@k is the share of long-tail items in a list: the aplt@K column, without the "
-        "Popularity row.",
-        'compare.drop(index="Popularity")[f"aplt@{K}"].idxmax() returns the row label.',
+        f"compare_models(scores, split, {TAIL_K}) is the table of section 1 at k = {TAIL_K}.",
+        f'Drop the "Popularity" row and take idxmax() of the aplt@{TAIL_K} column.',
     ],
-    solution_code='answer = compare.drop(index="Popularity")[f"aplt@{K}"].idxmax()',
+    solution_code=(
+        f"table = compare_models(scores, split, {TAIL_K})\n"
+        f'answer = table.drop(index="Popularity")["aplt@{TAIL_K}"].idxmax()'
+    ),
     explanation="APLT counts only the tail's slots while ARP averages every slot, so the two "
-    "can rank models differently: the least popular lists on average need not give the tail "
-    "the most room",
+    "can rank models differently (compare the two columns in `compare`, at K): the least "
+    "popular lists on average need not give the tail the most room",
 )
 
 sampled = Exercise(
