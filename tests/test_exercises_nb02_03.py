@@ -58,11 +58,13 @@ def test_log_z_by_hand():
     assert nb03.log_z.check(np.log(3.0), psi=psi, V=V).status == INCORRECT
 
 
-def test_neighbours(model, split):
+def test_neighbours():
+    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM + 20, seed=1), 0.2)
+    model = textbook_dnn(split, (16,), dim=8)
     V = model.item_embeddings().detach()
     vn = V / V.norm(dim=1, keepdim=True)
-    cos = vn @ vn[0]
-    cos[0] = -float("inf")
+    cos = vn @ vn[nb03.ITEM]
+    cos[nb03.ITEM] = -float("inf")
     right = torch.topk(cos, 5).indices.numpy()
     assert nb03.neighbours.check(right, model=model, split=split).status == CORRECT
     assert nb03.neighbours.check(right[::-1], model=model, split=split).status == INCORRECT
