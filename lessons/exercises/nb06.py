@@ -61,8 +61,8 @@ dense_update = Exercise(
     choices={
         "a": "it stays flat: the loss builds only B × B logits, so nothing else depends on n",
         "b": "like B·n·d: Adam recomputes every item's logit to update V",
-        "c": "like n·d: the dense gradient and Adam's update read and write every row of V and of "
-        "its two moment buffers, whatever the loss",
+        "c": "like n·d: every step touches all n rows of V and of the optimizer's state, not "
+        "only the rows of the batch",
         "d": "like B²·d: Adam keeps its moments per pair of examples in the batch",
     },
     hints=[
@@ -72,8 +72,8 @@ dense_update = Exercise(
     solution_code='answer = "c"',
     explanation="the sampled loss saves the (B, n) logits, not the update, so a dense update costs "
     "the same order as the full softmax step again; SparseAdam on a sparse gradient "
-    "(nn.Embedding(sparse=True)), or an item tower φ computed for the batch's items only, keeps "
-    "the whole step independent of n",
+    "(nn.Embedding(sparse=True)), or a features-only item tower φ (no id embedding) computed for "
+    "the batch's items, keeps the whole step independent of n",
 )
 
 EXERCISES = (recall, logits_memory, dense_update)
