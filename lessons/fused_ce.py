@@ -23,6 +23,14 @@ _EXCLUDED_TARGET = ("target mass on an item of exclude_items; an item left out o
                     "cannot be a target: drop it from exclude_items or the target")  # fmt: skip
 
 
+_REUSED_BUFFER = (
+    "backward ran twice through one sparse_softmax_cross_entropy, and its gradient buffer, "
+    "handed to a .grad by the first backward, was changed in place in between (e.g. by "
+    "zero_grad(set_to_none=False) or by accumulating into .grad): compute the loss again for "
+    "each backward instead of retain_graph=True"
+)
+
+
 class SparseRows(NamedTuple):
     """Entries (rows[i], items[i]) of a (B, n_items) matrix, with `values` (None = all 1).
 
@@ -105,9 +113,14 @@ class _SoftmaxCE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, upstream):
-        (grad,) = ctx.saved_tensors
-        # loss.backward() sends 1: hand the saved buffer on instead of a scaled copy (autograd
-        # copies a saved tensor before it would ever accumulate into it).
+        try:
+            (grad,) = ctx.saved_tensors
+        except RuntimeError as exc:  # autograd's version check: the buffer changed in place
+            raise RuntimeError(_REUSED_BUFFER) from exc
+        # loss.backward() sends 1: hand the saved buffer on instead of a scaled copy, saving a
+        # (B, n) copy per step. When the logits are a view of a leaf, autograd may keep that
+        # buffer as the leaf's .grad; changed in place before a second backward through this
+        # graph (retain_graph=True), it trips the version check above, never a wrong gradient.
         scaled = grad if bool(upstream == 1) else grad * upstream
         return scaled, None, None, None, None, None, None
 

@@ -121,3 +121,17 @@ def test_a_batch_without_targets_keeps_float64_precision():
     expected = -(0.3 / 4 * torch.log_softmax(logits, dim=1)).sum()
     assert got.dtype == torch.float64
     assert got.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_a_second_backward_after_the_buffer_changed_says_what_to_do():
+    """The first backward hands its buffer on as the gradient (no copy). With logits that are
+    a view of a leaf, the leaf's .grad can be that buffer; zeroing it in place before a second
+    backward (retain_graph=True) tripped autograd's version check with a message about an
+    unnamed inplace operation. The error now says what happened and what to do instead."""
+    a = torch.randn(2, 4, requires_grad=True)
+    loss = sparse_softmax_cross_entropy(a.view(2, 4), SparseRows(torch.tensor([0, 1]),
+                                                                 torch.tensor([1, 2])))  # fmt: skip
+    loss.backward(retain_graph=True)
+    a.grad.zero_()  # what optimizer.zero_grad(set_to_none=False) does
+    with pytest.raises(RuntimeError, match="compute the loss again for each backward"):
+        loss.backward()
