@@ -114,8 +114,8 @@ def item_log_q(counts) -> torch.Tensor:
         (n_items,) float32 tensor of log q.
     """
     c = torch.as_tensor(counts, dtype=torch.float64)
-    if c.ndim != 1 or c.numel() == 0 or (c < 0).any() or c.sum() <= 0:
-        raise ValueError("counts must be a non-empty 1-D array of non-negative training counts "
+    if c.ndim != 1 or c.numel() == 0 or not c.isfinite().all() or (c < 0).any() or c.sum() <= 0:
+        raise ValueError("counts must be a non-empty 1-D array of finite, non-negative counts "
                          "with a positive total, e.g. split.item_popularity()")  # fmt: skip
     return torch.log(c.clamp_min(1) / c.sum()).float()
 

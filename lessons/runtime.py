@@ -86,6 +86,11 @@ def set_threads(n: int | None = None) -> int:
                     f"{ENV_NUM_THREADS}={raw!r} is not an integer; set it to a thread count "
                     "such as 2, or unset it to use every available core"
                 ) from None
+            if n < 1:
+                raise ValueError(
+                    f"{ENV_NUM_THREADS}={raw!r}: set it to a thread count >= 1, such as 2, or "
+                    "unset it to use every available core"
+                )
         else:
             n = available_cores()
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:

@@ -156,6 +156,35 @@ def test_ad_hoc_query_refuses_demographics_the_dataset_lacks():
         ad_hoc_query(ds, [0], features=f, age=30)
 
 
+def test_ad_hoc_query_names_features_built_without_demographics():
+    """Bug: features built with side=False on a dataset that has demographics were refused
+    with '<dataset> has no demographics', which is false and points at the wrong fix."""
+    ds = tiny_dataset()
+    f = query_features(ds, ds.interactions, side=False)
+    with pytest.raises(
+        ValueError, match=r"built without them \(query_features\(\.\.\., side=False"
+    ):
+        ad_hoc_query(ds, [0], features=f, age=30)
+
+
+def test_query_features_refuses_users_the_dataset_does_not_have():
+    """Bug: a history naming user n_users raised a bare IndexError from numpy."""
+    ds = tiny_dataset()
+    stray = ds.interactions.assign(user=ds.interactions["user"] + ds.n_users)
+    with pytest.raises(ValueError, match="user ids outside"):
+        query_features(ds, stray)
+
+
+def test_split_history_ignores_stored_zeros():
+    """Bug: an explicit stored 0 counted as an item, so it could become a row's whole target
+    (EpochSampler already dropped them)."""
+    x = sp.csr_matrix((np.array([1.0, 0.0, 1.0]), (np.array([0, 0, 0]), np.array([1, 2, 3]))),
+                      shape=(1, 5))  # fmt: skip
+    for seed in range(10):
+        inputs, targets = split_history(x, 0.5, np.random.default_rng(seed))
+        assert set(inputs.indices) | set(targets.indices) == {1, 3}
+
+
 def test_ad_hoc_query_takes_the_ids_as_find_titles_gives_them():
     ds = tiny_dataset()
     found = {"a title": 3, "another": 1}  # Dataset.find_titles returns {title: id}

@@ -148,7 +148,7 @@ def test_item_log_q_by_hand():
     got = item_log_q([6, 0, 2])
     expected = [math.log(6 / 8), math.log(1 / 8), math.log(2 / 8)]
     assert got.dtype == torch.float32 and got.tolist() == pytest.approx(expected, rel=1e-6)
-    for bad in ([], [0, 0], [1, -1], [[1, 2]]):
+    for bad in ([], [0, 0], [1, -1], [[1, 2]], [float("nan"), 3, 1], [float("inf"), 1]):
         with pytest.raises(ValueError, match="counts"):
             item_log_q(bad)
 

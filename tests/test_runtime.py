@@ -49,6 +49,7 @@ def test_set_threads_reads_the_environment_then_defaults_to_available_cores(monk
     ("env", "arg", "message"),
     [
         ("two", None, "not an integer"),
+        ("0", None, "LESSONS_NUM_THREADS='0': set it to a thread count >= 1"),
         ("", 0, "integer >= 1"),
         ("", 1.5, "integer >= 1, got 1.5"),  # e.g. os.cpu_count() / 2
         ("", True, "integer >= 1, got True"),

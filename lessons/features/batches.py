@@ -101,6 +101,7 @@ def split_history(
         )
     x = as_csr(train, "train")
     x.sum_duplicates()  # canonical form: one entry per (row, column)
+    x.eliminate_zeros()  # a stored 0 is no interaction (EpochSampler drops them too)
     n_rows, counts = x.shape[0], np.diff(x.indptr)
     row = np.repeat(np.arange(n_rows), counts)
     # Sorting row + U(0, 1) keeps rows in order and shuffles within each row (one float
@@ -174,7 +175,9 @@ def ad_hoc_query(
         why = (
             "no features were given (features=None)"
             if features is None
-            else f"{dataset.name} has no demographics (features.side is None)"
+            else f"{dataset.name} has no demographics"
+            if not dataset.has_demographics
+            else "the features were built without them (query_features(..., side=False))"
         )
         raise ValueError(f"age, gender and occupation cannot be used: {why}; leave them unset")
     if features is not None and features.dense is not None:

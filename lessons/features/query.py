@@ -129,7 +129,8 @@ def query_features(
             and the whole time span as recency.
 
     Raises:
-        ValueError: If `history` is neither a frame nor a sparse matrix of the right shape.
+        ValueError: If `history` is neither a frame nor a sparse matrix of the right shape, or
+            names users the dataset does not have.
     """
     occupations: tuple[str, ...] = ()
     side_t = None
@@ -140,7 +141,12 @@ def query_features(
     if dense:
         if isinstance(history, pd.DataFrame):
             users = history[USER].to_numpy()
-            count = np.bincount(users, minlength=dataset.n_users)[: dataset.n_users]
+            if users.size and not (0 <= users.min() and users.max() < dataset.n_users):
+                raise ValueError(
+                    f"history has user ids outside 0..{dataset.n_users - 1}, the users of "
+                    f"{dataset.name}: pass interactions of this dataset (e.g. split.train)"
+                )
+            count = np.bincount(users, minlength=dataset.n_users)
             days = np.zeros(dataset.n_users)
             if TIMESTAMP in history and len(history):
                 t = history[TIMESTAMP].to_numpy(dtype=np.float64)
