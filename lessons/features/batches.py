@@ -172,13 +172,12 @@ def ad_hoc_query(
             side[2] = features.occupations.index(occupation)
         side = side[None, :]
     elif any(v is not None for v in (age, gender, occupation)):
-        why = (
-            "no features were given (features=None)"
-            if features is None
-            else f"{dataset.name} has no demographics"
-            if not dataset.has_demographics
-            else "the features were built without them (query_features(..., side=False))"
-        )
+        if features is None:
+            why = "no features were given (features=None)"
+        elif not dataset.has_demographics:
+            why = f"{dataset.name} has no demographics"
+        else:
+            why = "the features were built without them (query_features(..., side=False))"
         raise ValueError(f"age, gender and occupation cannot be used: {why}; leave them unset")
     if features is not None and features.dense is not None:
         dense = torch.tensor([[np.log1p(items.size) / DENSE_SCALE, 0.0]], dtype=torch.float32)
