@@ -50,12 +50,13 @@ class History:
             ValueError: When no epoch was selected (no epoch completed, or test monitoring).
         """
         if self.best_epoch is None:
-            why = (
-                "the split has no validation part, so test metrics were only monitored; "
-                "use random_split(..., valid_frac=0.1) to select an epoch"
-                if self.monitor == "test"
-                else "no epoch completed"
-            )
+            if self.monitor == "test":
+                why = ("the split has no validation part, so test metrics were only monitored; "
+                       "use random_split(..., valid_frac=0.1) to select an epoch")  # fmt: skip
+            elif self.rows:  # e.g. interrupted before the first evaluation of eval_every
+                why = f"none of the {len(self.rows)} completed epochs was evaluated yet"
+            else:
+                why = "no epoch completed"
             raise ValueError(f"no best epoch: {why}")
         return dict(self.rows[self.best_epoch - 1])
 

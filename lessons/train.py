@@ -173,7 +173,8 @@ def fit(
     Evaluation runs on `data.valid`; without a validation part it runs on `data.test` as
     monitoring only (no epoch is selected on it). With a validation part the model ends with
     the weights of its best validation NDCG@k epoch (`History.best_epoch`) — after all epochs,
-    after early stopping, and after a KeyboardInterrupt alike. It is left in eval mode.
+    after early stopping, and after a KeyboardInterrupt alike (interrupted before the first
+    evaluation, it keeps the last completed epoch's). It is left in eval mode.
 
     Randomness (history splits, shuffling, dropout, sampled negatives) derives from `seed` only:
     NumPy draws use a local generator, and torch's global generator, which dropout and
@@ -218,6 +219,11 @@ def fit(
     callbacks = _as_callbacks(callbacks)
     if eval_every is not None:
         check_int("eval_every", eval_every, 1, hint="; or None to evaluate after the last epoch")
+    elif patience is not None:  # only the last epoch would be evaluated: it could never stop
+        raise ValueError(
+            "early stopping needs evaluations along the way, but eval_every=None evaluates "
+            "after the last epoch only; use eval_every=1 (or patience=None)"
+        )
     share = DEFAULT_TARGET_SHARE if target_share is None else float(target_share)
     train = data.train_matrix()
     features = split_features(data, side=use_side, dense=use_dense)
@@ -257,12 +263,16 @@ def fit(
                 row = {"epoch": epoch, "train_loss": loss, **(evaluate(model) if due else {})}
                 row["seconds"] = time.perf_counter() - start
                 history.rows.append(row)
-                if history.monitor == "test":  # no selection: end on the last full epoch
-                    kept = _snapshot(model)
-                elif due and (
-                    history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key]
+                if (
+                    due
+                    and history.monitor == "valid"
+                    and (history.best_epoch is None or row[ndcg_key] > history.best()[ndcg_key])
                 ):
                     history.best_epoch, kept = epoch, _snapshot(model)
+                elif history.best_epoch is None:
+                    # Test monitoring (no selection), or no validation yet (eval_every > 1): an
+                    # interrupt must still leave the last completed epoch, not a half-done one.
+                    kept = _snapshot(model)
                 bar.set_postfix(loss=f"{loss:.4f}", ndcg=f"{row.get(ndcg_key, np.nan):.4f}")
                 best = history.best_epoch
                 # Only an evaluated epoch can show that the model stopped improving. Decided

@@ -168,6 +168,26 @@ def test_patience_counts_only_evaluated_epochs(split):
     assert last["ndcg@10"] <= history.best()["ndcg@10"]
 
 
+def test_an_interrupt_before_the_first_validation_keeps_the_last_completed_epoch(split):
+    """Bug: with eval_every=5, an interrupt in epoch 3 left the half-trained weights, and
+    best() said "no epoch completed" after two had."""
+    model, states = tiny_dnn(split.n_items), {}
+
+    def interrupt_at_2(history, m):
+        states[len(history)] = copy.deepcopy(m.state_dict())
+        if len(history) == 2:
+            with torch.no_grad():
+                m.item_embeddings().add_(1.0)  # as if stopped mid-epoch 3
+            raise KeyboardInterrupt
+
+    history = fit(model, split, epochs=8, eval_every=5, callbacks=[interrupt_at_2])
+    assert history.interrupted and len(history) == 2 and history.best_epoch is None
+    for name, tensor in model.state_dict().items():
+        torch.testing.assert_close(tensor, states[2][name], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="none of the 2 completed epochs was evaluated"):
+        history.best()
+
+
 def test_monitoring_test_an_interrupt_keeps_the_last_completed_epoch(data):
     split = random_split(data, seed=0)  # no validation part: test is monitored, not selected
     model, states = tiny_dnn(split.n_items), {}

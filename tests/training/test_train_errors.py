@@ -61,7 +61,12 @@ def test_diverging_loss_is_reported(split):
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"lr_schedule": "step"}, "lr_schedule"), ({"eval_every": 0}, "eval_every")],
+    [
+        ({"lr_schedule": "step"}, "lr_schedule"),
+        ({"eval_every": 0}, "eval_every"),
+        # Only the last epoch would be evaluated, so patience could never stop the run.
+        ({"eval_every": None, "patience": 2}, "eval_every=None evaluates after the last epoch"),
+    ],
 )
 def test_bad_schedule_arguments_raise(split, kwargs, match):
     with pytest.raises(ValueError, match=match):
