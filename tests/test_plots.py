@@ -84,6 +84,35 @@ def test_embedding_map_gives_every_named_category_its_own_colour():
         pt.embedding_map(rng.normal(size=(21, 2)), np.arange(21), labels=labels, title="t")
 
 
+def test_embedding_map_draws_small_categories_on_top_of_big_ones():
+    """Romance (the biggest genre of the map) drawn last once hid most children's films."""
+    labels = ["small", "big", "other", "middle"]
+    codes = np.repeat([0, 1, 2, 3], [5, 50, 80, 20])
+    ax = pt.embedding_map(np.zeros((len(codes), 2)), codes, labels=labels, title="t")
+    drawn = [len(c.get_offsets()) for c in ax.collections]
+    assert drawn == [80, 50, 20, 5]  # grey "other" first, then the named ones largest first
+
+
+def test_history_curves_tick_whole_epochs_on_one_range():
+    """The epoch axis read 2.5, 5.0, 7.5, and with evaluation every few epochs the metric
+    panel started at a later epoch than the loss panel beside it."""
+    from lessons.history import History
+
+    history = History()
+    for epoch in range(1, 21):
+        evaluated = epoch % 5 == 0
+        history.rows.append({"epoch": epoch, "train_loss": 1.0 / epoch, "valid_loss": 1.0,
+                             "recall@10": 0.1 if evaluated else None,
+                             "ndcg@10": 0.1 if evaluated else None, "coverage@10": 0.1,
+                             "seconds": 0.1})  # fmt: skip
+    loss_ax, metric_ax = pt.history_curves(history)
+    loss_ax.figure.canvas.draw()
+    for ax in (loss_ax, metric_ax):
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    assert metric_ax.get_xlim() == loss_ax.get_xlim()
+
+
 def test_grid_bars_start_at_zero_so_bar_lengths_are_the_values():
     """A cut axis (it once started 0.05 below the lowest bar) stretched seed-sized gaps."""
     summary = pd.DataFrame({
