@@ -2,14 +2,15 @@
 
 Coverage@k = |∪_u L_u| / n_items counts an item once, whether one user or five hundred see
 it. So it can be raised without making any list less head-heavy: give a few users one
-unshown item each in their last slot. `rerank_for_coverage` does exactly that at the least
-score cost, and `coverage_rerank_table` puts the served and the re-ranked lists side by side
+unshown item each in their last slot. `rerank_for_coverage` does exactly that, cheapest swap
+first, and `coverage_rerank_table` puts the served and the re-ranked lists side by side
 on coverage, NDCG, ARP and Gini. This is the aggregate-diversity re-ranking of Adomavicius &
 Kwon (2012) in its simplest form: a real tool when the aim is to show more of the
 catalogue, and a warning against reading coverage alone as "less popularity bias".
 """
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -43,13 +44,15 @@ def rerank_for_coverage(
     last slot). Cheapest candidates go first, and a swap is made only while the item pushed
     out of slot k stays in some other list, so each swap adds exactly one item to ∪_u L_u.
     The item a swap brings in is then in one list only, so no user changes twice, and slots
-    1..k−1 never change.
+    1..k−1 never change. Greedy is a heuristic: one user's cheap swap can take the only new
+    item another user had, so the score given up is not always the least possible.
 
     Args:
         scores: (n_users, n_items) scores, numpy array or torch tensor.
         k: List length.
-        target: Coverage@k to reach, in (0, 1]. Stops early, below it, when the candidates
-            run out (each user can add at most one item).
+        target: Coverage@k to reach, in (0, 1]. It may stop below it, with a warning: when
+            the candidates run out (each user can add at most one item), and sometimes
+            before, for the greedy reason above.
         exclude: Optional sparse (n_users, n_items) matrix of items never to list (seen ones).
         depth: How far down each ranking candidates are looked for; > k.
 
@@ -63,6 +66,10 @@ def rerank_for_coverage(
         raise ValueError(f"target coverage must be a number in (0, 1], got {target!r}")
     k, arr = check_k(k), to_numpy(scores, "scores")
     n_items = arr.shape[-1]
+    if k > n_items:  # before depth is clipped to the catalogue, which would be blamed
+        raise ValueError(
+            f"k={k} exceeds the {n_items} items in the catalogue; choose k <= {n_items}"
+        )
     depth = min(check_k(depth, "depth"), n_items)
     if depth <= k:
         raise ValueError(f"depth ({depth}) must exceed k ({k}) and fit the catalogue")
@@ -84,7 +91,14 @@ def rerank_for_coverage(
         shown[new], shown[old] = 1, shown[old] - 1
         need -= 1
         if need == 0:
-            break
+            return lists
+    reached = (shown > 0).sum() / n_items
+    warnings.warn(
+        f"re-ranking stopped at Coverage@{k} {reached:.3f}, below the target {target}: no "
+        f"further swap within depth={depth} adds an item without dropping one (a larger depth "
+        "may reach further)",
+        stacklevel=2,
+    )
     return lists
 
 

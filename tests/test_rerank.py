@@ -1,5 +1,6 @@
 """Coverage re-ranking: the greedy swap rule, its invariants, and the notebook-05 claim."""
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -20,8 +21,9 @@ def test_the_cheapest_swap_goes_first_and_only_the_last_slot_changes():
 
 def test_an_item_is_pushed_out_only_while_another_list_still_shows_it():
     # After user 0's swap item 1 is in user 1's list alone: swapping it out would add one
-    # item and lose one, so coverage stops at 3/5 below the 4/5 asked for.
-    lists = rerank_for_coverage(SCORES, 2, 0.8)
+    # item and lose one, so coverage stops at 3/5 below the 4/5 asked for, and says so.
+    with pytest.warns(UserWarning, match="stopped at Coverage@2 0.600, below the target 0.8"):
+        lists = rerank_for_coverage(SCORES, 2, 0.8)
     np.testing.assert_array_equal(lists, [[0, 2], [0, 1]])
     assert coverage_at_k(lists, 5, 2) == pytest.approx(0.6)
 
@@ -38,7 +40,9 @@ def test_invariants_on_random_scores(target):
     scores = rng.normal(size=(n_users, n_items)) + np.linspace(3, 0, n_items)
     seen = sp.random(n_users, n_items, density=0.05, format="csr", random_state=1)
     served = top_k(scores, k, exclude=seen)
-    lists = rerank_for_coverage(scores, k, target, exclude=seen, depth=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lists = rerank_for_coverage(scores, k, target, exclude=seen, depth=50)
     changed = (lists != served).any(axis=1)
     np.testing.assert_array_equal(lists[:, :-1], served[:, :-1])  # slots 1..k-1 never move
     assert all(len(set(row)) == k for row in lists)
@@ -49,9 +53,29 @@ def test_invariants_on_random_scores(target):
     needed = max(int(np.ceil(target * n_items)) - round(base * n_items), 0)
     if target <= 0.6:  # reachable: 60 users can add up to 60 items to the served ~30
         assert changed.sum() == needed
-        assert coverage_at_k(lists, n_items, k) >= target - 1e-12
-    else:  # unreachable: every user that could add an item did
+        assert coverage_at_k(lists, n_items, k) >= target - 1e-12 and not caught
+    else:  # unreachable: every user that could add an item did, and the shortfall is told
         assert coverage_at_k(lists, n_items, k) < target
+        assert [str(w.message) for w in caught] == [
+            f"re-ranking stopped at Coverage@5 {coverage_at_k(lists, n_items, k):.3f}, below "
+            "the target 1.0: no further swap within depth=50 adds an item without dropping one "
+            "(a larger depth may reach further)"
+        ]
+
+
+def test_greedy_can_strand_a_reachable_target_and_warns():
+    """Cheapest first, user 1 takes item 2, user 0's only new item: 5/6 was reachable (user 0
+    <- 2, user 1 <- 3) but greedy stops at 4/6. The docstring says so; so does a warning."""
+    never = -np.inf
+    scores = np.array([
+        [10.0, 5.0, 4.0, never, never, 3.0],
+        [10.0, 5.0, 4.5, 2.0, never, never],
+        [10.0, 5.0, never, never, never, never],
+        [10.0, never, never, never, never, 6.0],
+    ])  # fmt: skip
+    with pytest.warns(UserWarning, match="below the target"):
+        lists = rerank_for_coverage(scores, 2, 5 / 6, depth=4)
+    np.testing.assert_array_equal(lists, [[0, 1], [0, 2], [0, 1], [0, 5]])
 
 
 @pytest.mark.parametrize(
@@ -66,11 +90,12 @@ def test_invariants_on_random_scores(target):
         ({"target": 0.5, "depth": 2}, "depth"),
         ({"target": 0.5, "depth": None}, "depth must be a positive integer"),
         ({"target": 0.5, "depth": 3.5}, "depth must be a positive integer"),
+        ({"target": 0.5, "k": 6}, "k=6 exceeds the 5 items"),  # depth was blamed
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        rerank_for_coverage(SCORES, 2, **kwargs)
+        rerank_for_coverage(SCORES, **{"k": 2, **kwargs})
 
 
 def test_table_rows_and_users_changed(tiny_split):
