@@ -1,5 +1,6 @@
 """The "Build a user" panel of notebook 03, headless: pick movies, read both answers."""
 
+import html
 from dataclasses import replace
 
 import pytest
@@ -51,6 +52,10 @@ def test_panel_recommends_changes_and_survives_empty_selection(split, models):
     before = panel.result
     panel.age.value = 70  # demographics reach a side-feature DNN: the scores move
     assert not panel.result[0]["score"].equals(before[0]["score"])
+    titles = split.dataset.items["title"]
+    assert all(
+        html.escape(titles[i]) in panel.output.value for i in (10, 11, 12)
+    )  # what the list answers
     panel.liked.value = ()
     assert "no movie selected" in panel.error and panel.result is not None
     panel.liked.value = (3,)

@@ -42,6 +42,7 @@ def test_split_explorer_shows_error_and_recovers(tiny_data):
     w.test_frac.value = 0.0  # a split needs a positive test share
     assert w.error is not None and "test_frac" in w.error
     assert "⚠" in w.status.value and w.output.value == good  # last good result stays
+    assert "(random, test share 0.20)" in w.output.value  # and says which split it is
     w.test_frac.value = 0.3
     assert w.error is None and w.status.value == "" and w.output.value != good
     w.protocol.value, w.test_frac.value = "cold_items", 0.2  # 16 of 80 items, under Recall@20
@@ -92,8 +93,10 @@ def test_alpha_explorer_updates_list_and_metrics(tiny_mf, tiny_split):
     w = AlphaExplorer(tiny_mf, tiny_split)
     table0, metrics0 = w.result
     assert len(table0) == 10 and w.error is None
+    assert "<b>User 0, α = 0.00</b>" in w.output.value  # whose list, at which α
     w.alpha.value = 2.0
     table2, metrics2 = w.result
+    assert "<b>User 0, α = 2.00</b>" in w.output.value
     v = tiny_mf.item_embedding.detach().numpy()
     norms = np.linalg.norm(v, axis=1)
     # A larger α favours short item vectors: the mean norm of the list must not grow.
@@ -105,8 +108,11 @@ def test_alpha_explorer_bad_user_shows_error_and_recovers(tiny_mf, tiny_split):
     w = AlphaExplorer(tiny_mf, tiny_split)
     w.user.value = tiny_split.n_users + 5
     assert w.error is not None and "unknown user ids" in w.error and "⚠" in w.status.value
+    # The list still shown is user 0's: the status line and the heading say so.
+    assert "the result of the last valid input" in w.status.value and "User 0," in w.output.value
     w.user.value = 3
     assert w.error is None and set(w.result[0]["rank"]) == set(range(1, 11))
+    assert "User 3," in w.output.value
 
 
 def test_popularity_on_cold_items_recommends_only_zero_count_items(tiny_data):
@@ -145,12 +151,20 @@ def test_any_error_in_a_callback_is_shown_in_the_panel_which_keeps_working():
     assert panel.error == "RuntimeError: the <tiny_mf> broke"
     assert "RuntimeError: the &lt;tiny_mf&gt; broke" in panel.status.value
     assert panel.output.value == "<p>2</p>" and panel.result == 2  # last good result kept
+    assert "(below: the result of the last valid input)" in panel.status.value
     panel.fault = ValueError("widths must be positive")
     panel.slider.value = 4
     assert panel.error == "widths must be positive"  # the learner's message, without a type
     panel.fault = None
     panel.slider.value = 5
     assert (panel.error, panel.status.value, panel.output.value) == (None, "", "<p>5</p>")
+
+
+def test_a_first_failure_does_not_point_to_a_result_that_is_not_there():
+    panel = _Flaky()
+    panel.fault = ValueError("bad")
+    panel.refresh()  # no good result yet
+    assert panel.result is None and "last valid input" not in panel.status.value
 
 
 def test_an_interrupt_in_a_callback_is_reported_in_the_panel_which_keeps_working():

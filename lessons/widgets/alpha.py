@@ -98,7 +98,8 @@ class AlphaExplorer(Panel):
         table, metrics = result
         summary = pd.DataFrame([{"mean popularity of this list": table["popularity"].mean()}])
         return (
-            frame_html(table[["rank", "title", "score", "popularity"]])
+            f"<b>User {self.user.value}, α = {self.alpha.value:.2f}</b>"
+            + frame_html(table[["rank", "title", "score", "popularity"]])
             + frame_html(summary, "{:.1f}")
             + "<b>All test users</b>" + frame_html(pd.DataFrame([metrics]))
         )  # fmt: skip

@@ -3,9 +3,9 @@
 A panel recomputes when a control's value changes (controls use `continuous_update=False`,
 so a slider fires once, on release) or when its button is clicked. `compute()` is a thin call
 into the library; a `ValueError` it raises is shown in the panel's status line, in red, and the
-panel keeps its last good result and keeps working. Everything is plain ipywidgets state, so a
-test can set `.value` (or call `refresh()`) and read `result`, `error` and `output.value`
-without a browser.
+panel keeps its last good result (the status line says so) and keeps working. Everything is
+plain ipywidgets state, so a test can set `.value` (or call `refresh()`) and read `result`,
+`error` and `output.value` without a browser.
 """
 
 import html
@@ -102,7 +102,9 @@ class Panel(widgets.VBox):
             self.output.value = rendered
             return result
         self.error = message
-        self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>"
+        # Without a word, the last result reads as the answer to the rejected input.
+        kept = "" if self.result is None else " (below: the result of the last valid input)"
+        self.status.value = f"<span style='{ERROR_STYLE}'>⚠ {html.escape(message)}</span>{kept}"
         return None
 
 

@@ -111,8 +111,12 @@ class BuildAUser(Panel):
 
     def render(self, result: tuple[pd.DataFrame, str | None]) -> str:
         table, message = result
-        out = "<b>Softmax DNN, no retraining</b>" + frame_html(
-            table[["rank", "title", "score", "popularity"]]
+        # The selection can be scrolled out of the list box: say what the list answers.
+        liked = list(self.liked.label)
+        shown = ", ".join(liked[:5]) + (f" and {len(liked) - 5} more" if len(liked) > 5 else "")
+        out = (
+            f"<b>Softmax DNN, no retraining</b>, for a visitor who liked {html.escape(shown)}"
+            + frame_html(table[["rank", "title", "score", "popularity"]])
         )
         if message is not None:
             note = html.escape(message)

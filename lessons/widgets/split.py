@@ -120,7 +120,8 @@ class SplitExplorer(Panel):
         sizes, metrics = result
         scores = pd.DataFrame([metrics])
         return (
-            "<b>Split sizes</b>" + frame_html(sizes, "{:.0f}")
+            f"<b>Split sizes</b> ({self.protocol.value}, test share {self.test_frac.value:.2f})"
+            + frame_html(sizes, "{:.0f}")
             + "<b>Popularity baseline on this split</b>" + frame_html(scores)
         )  # fmt: skip
 
