@@ -4,7 +4,7 @@ import matplotlib
 import pytest
 
 from lessons.widgets import playground
-from lessons.widgets.playground import DNNPlayground, parse_widths
+from lessons.widgets.playground import DNNPlayground, compact_runs, parse_widths
 
 matplotlib.use("Agg")
 
@@ -52,6 +52,15 @@ def test_bad_width_is_reported_and_the_panel_keeps_working(panel):
     panel.button.click()
     assert panel.error is None and len(panel.runs) == before + 1
     assert bool(panel.runs.iloc[-1]["side"]) is True
+    shown = compact_runs(panel.runs).iloc[-1]  # the table as the panel shows it
+    assert (shown["hidden"], shown["features"]) == ("8", "history+side")
+    assert "<td>history+side</td>" in panel.output.value.replace(" ", "")
+
+
+def test_the_shown_run_table_merges_settings_so_it_fits_beside_the_sidebar(panel):
+    """15 columns were ~1040 px wide: beside Lab's sidebar the last metric was cut off."""
+    assert len(compact_runs(panel.runs).columns) == len(playground.RUN_COLUMNS) - 2
+    assert ">layers<" not in panel.output.value and ">hidden<" in panel.output.value
 
 
 def test_an_interrupted_run_says_so_and_shows_its_epochs(tiny_split, monkeypatch):

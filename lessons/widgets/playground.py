@@ -132,7 +132,22 @@ class DNNPlayground(Panel):
                 + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
                 "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
                 f"training.</small>{self.note}"
-                + frame_html(self.runs, formats={"lr": "{:.3g}"}))  # fmt: skip
+                + frame_html(compact_runs(self.runs), formats=RUN_FORMATS))  # fmt: skip
 
 
-__all__ = ["DNNPlayground", "RUN_COLUMNS", "parse_widths"]
+# Settings read as the learner set them; ARP is a training count, so one decimal.
+RUN_FORMATS = {"lr": "{:.3g}", "dropout": "{:.2f}", "arp@10": "{:.1f}", "seconds": "{:.1f}"}
+
+
+def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The run table as shown: widths as "hidden" (their count is the layers), side and dense
+    as one "features" column. With 15 columns it was wider than the notebook beside Lab's
+    sidebar, and the last metric was cut off."""
+    features = ["+".join(["history"] + [name for name in ("side", "dense") if row[name]])
+                for _, row in runs.iterrows()]  # fmt: skip
+    shown = runs.drop(columns=["layers", "side", "dense"]).rename(columns={"widths": "hidden"})
+    shown.insert(2, "features", features)
+    return shown
+
+
+__all__ = ["DNNPlayground", "RUN_COLUMNS", "compact_runs", "parse_widths"]
