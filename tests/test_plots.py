@@ -11,7 +11,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lessons.plots import alpha_sweep, long_tail, metric_bars, norm_vs_popularity  # noqa: E402
+from lessons.plots import (  # noqa: E402
+    alpha_sweep,
+    bias,  # noqa: E402
+    long_tail,
+    metric_bars,
+    norm_vs_popularity,
+)
 from lessons.plots import serving as sv  # noqa: E402
 from lessons.plots import training as pt  # noqa: E402
 
@@ -111,6 +117,16 @@ def test_history_curves_tick_whole_epochs_on_one_range():
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
     assert metric_ax.get_xlim() == loss_ax.get_xlim()
+
+
+def test_feedback_loop_states_the_size_of_both_changes():
+    """Each y-axis fits its own data, so a +1.2-point head share climbed as steeply as a
+    -10 % coverage fell: the title now gives both sizes."""
+    frame = pd.DataFrame({"round": [0, 1, 2], "coverage@10": [0.238, 0.225, 0.214],
+                          "head_share": [0.647, 0.653, 0.659]})  # fmt: skip
+    title = bias.feedback_loop(frame).get_title()
+    assert "coverage@10 0.238 → 0.214 (-10%)" in title
+    assert "head share 64.7% → 65.9% (+1.2 points)" in title
 
 
 def test_grid_bars_start_at_zero_so_bar_lengths_are_the_values():

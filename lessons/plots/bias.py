@@ -56,7 +56,15 @@ def feedback_loop(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     right = ax.twinx()
     right.plot(frame["round"], frame["head_share"], "s--", color="C3")
     right.set_ylabel("share of training on the short head", color="C3")
-    ax.set_title("Feedback loop: coverage falls, the head grows")
+    # Each axis is zoomed to its own data, so equal slopes can be very unequal changes: the
+    # subtitle gives their sizes (on ML-100K coverage -10 %, the head share +1.2 points).
+    (c0, c1), (h0, h1) = frame[cov[0]].iloc[[0, -1]], frame["head_share"].iloc[[0, -1]]
+    ax.set_title(
+        "Feedback loop: coverage falls, the head grows\n"
+        f"{cov[0]} {c0:.3f} → {c1:.3f} ({c1 / c0 - 1:+.0%}), head share {h0:.1%} → {h1:.1%} "
+        f"({100 * (h1 - h0):+.1f} points)",
+        fontsize="medium",
+    )
     return ax
 
 
