@@ -32,9 +32,11 @@ from lessons.features import ad_hoc_query
 from lessons.metrics import top_k
 from lessons.scoring import (
     EPS,
+    SCORINGS,
     check_int,
     check_model,
     check_scorable,
+    check_scoring,
     check_users,
     evaluating,
     history_matrix,
@@ -43,24 +45,6 @@ from lessons.scoring import (
     split_features,
     user_batches,
 )
-
-SCORINGS = ("dot", "cosine")
-
-
-def check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
-    """`alpha` as a float, or a ValueError for an unknown scoring, a non-finite α, α with
-    cosine, or (embeddings=False) any scoring but the plain dot product."""
-    if scoring not in SCORINGS:
-        raise ValueError(f"unknown scoring {scoring!r}; choose 'dot' or 'cosine'")
-    # NumPy scalars too: `for alpha in np.linspace(0, 1, 5)` is how a sweep is written.
-    real = isinstance(alpha, int | float | np.integer | np.floating)
-    if isinstance(alpha, bool) or not real or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite number (0 = plain dot product), got {alpha!r}")
-    if scoring == "cosine" and alpha != 0:
-        raise ValueError("cosine already divides by ‖V_j‖ (and ‖ψ‖); use alpha with scoring='dot'")
-    if not embeddings and (scoring != "dot" or alpha != 0):
-        raise ValueError("this baseline has no embeddings: use scoring='dot' and alpha=0")
-    return float(alpha)
 
 
 def _is_baseline(model: Any) -> bool:

@@ -78,13 +78,37 @@ def split_features(data: Split, *, side: bool = True, dense: bool = True) -> Que
     return query_features(data.dataset, data.history, side=side, dense=dense)
 
 
+SCORINGS = ("dot", "cosine")
+
+
+def check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
+    """`alpha` as a float, or a ValueError for an unknown scoring, a non-finite α, α with
+    cosine, or (embeddings=False) any scoring but the plain dot product."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"unknown scoring {scoring!r}; choose 'dot' or 'cosine'")
+    # NumPy scalars too: `for alpha in np.linspace(0, 1, 5)` is how a sweep is written.
+    real = isinstance(alpha, int | float | np.integer | np.floating)
+    if isinstance(alpha, bool) or not real or not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number (0 = plain dot product), got {alpha!r}")
+    if scoring == "cosine" and alpha != 0:
+        raise ValueError("cosine already divides by ‖V_j‖ (and ‖ψ‖); use alpha with scoring='dot'")
+    if not embeddings and (scoring != "dot" or alpha != 0):
+        raise ValueError("this baseline has no embeddings: use scoring='dot' and alpha=0")
+    return float(alpha)
+
+
+def scorable_users(model: torch.nn.Module, data: Split) -> np.ndarray:
+    """Boolean (n_users,): the users the model has an input for (a history, or MF's trained row)."""
+    source = history_matrix(data) if model.uses_history else data.train_matrix()
+    return np.diff(source.indptr) > 0
+
+
 def check_scorable(model: torch.nn.Module, data: Split, users: np.ndarray) -> None:
     """Refuse users the model has no input for, before any forward pass."""
+    empty = users[~scorable_users(model, data)[users]]
     if model.uses_history:
-        empty = users[np.diff(history_matrix(data).indptr)[users] == 0]
         why = "no training or query items, and this model reads its input from them"
     else:
-        empty = users[np.diff(data.train_matrix().indptr)[users] == 0]
         why = (
             "no training interactions, so matrix factorization has no trained row for them: it "
             "needs a refit or a fold-in (or use SoftmaxDNN / TwoTower, which read a history)"
@@ -127,6 +151,7 @@ def evaluating(model: torch.nn.Module) -> Iterator[None]:
 
 def query_scores(model, batches: list[QueryBatch], alpha: float, scoring: str) -> torch.Tensor:
     """Scores of every item for the rows of `batches` (`scoring`, α: see `lessons.recommend`)."""
+    alpha = check_scoring(scoring, alpha)  # an unknown scoring once ran as the dot product
     with evaluating(model):
         if scoring == "dot" and alpha == 0:
             return torch.cat([model(b) for b in batches])  # exactly what training ranks
@@ -150,13 +175,16 @@ def score_users(
     Args:
         model: A lessons model trained on `data`.
         data: The split.
-        users: User ids; None scores every user (the matrix `lessons.metrics.evaluate` takes).
+        users: User ids; None scores every user (the matrix `lessons.metrics.evaluate` takes:
+            `all_user_scores`, which leaves out users with no input and nothing to evaluate).
         batch_size: Users per forward pass.
 
     Raises:
         ValueError: On unknown user ids, or users the model has no input for (no history for
             a history model; no training row for MF).
     """
+    if users is None:
+        return all_user_scores(model, data, batch_size=batch_size)
     check_model(model, data.n_items)
     users = check_users(users, data.n_users)
     size = check_int("batch_size", batch_size, 1)
@@ -165,4 +193,40 @@ def score_users(
     return query_scores(model, batches, 0.0, "dot")
 
 
-__all__ = ["score_users", "query_scores"]
+def all_user_scores(
+    model: torch.nn.Module,
+    data: Split,
+    *,
+    alpha: float = 0.0,
+    scoring: str = "dot",
+    batch_size: int = SCORE_BATCH,
+) -> torch.Tensor:
+    """Scores (n_users, n_items) of every user, the matrix `lessons.metrics.evaluate` takes.
+
+    Every user with test or validation items must be scorable. A user the model has no input
+    for and nothing to evaluate (`Dataset.implicit(min_rating=4)` leaves some users without a
+    history) gets a row of -inf: an empty list, where refusing the whole split would have made
+    a model that `fit` trained and evaluated impossible to evaluate again.
+
+    Raises:
+        ValueError: As `score_users`, for an evaluated user the model cannot score.
+    """
+    alpha = check_scoring(scoring, alpha)
+    check_model(model, data.n_items)
+    size = check_int("batch_size", batch_size, 1)
+    evaluated = np.diff(data.test_matrix().indptr) > 0
+    if data.valid is not None:
+        evaluated |= np.diff(data.valid_matrix().indptr) > 0
+    check_scorable(model, data, np.flatnonzero(evaluated))
+    scorable = scorable_users(model, data)
+    users = np.flatnonzero(scorable)
+    batches = user_batches(data, users, split_features(data), size=size)
+    scores = query_scores(model, batches, alpha, scoring)
+    if scorable.all():
+        return scores
+    full = torch.full((data.n_users, data.n_items), -torch.inf, dtype=scores.dtype)
+    full[torch.as_tensor(users)] = scores
+    return full
+
+
+__all__ = ["SCORINGS", "all_user_scores", "check_scoring", "score_users", "query_scores"]

@@ -4,11 +4,13 @@ Each test guards a bug that would still give believable lists or numbers (found 
 the code by hand).
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from lessons.data.splits import cold_start_users
+from lessons.data.splits import cold_start_users, random_split
 from lessons.data.synthetic import synthetic_movielens
 from lessons.features import DENSE_COLUMNS
 from lessons.models import MatrixFactorization, SoftmaxDNN
@@ -75,8 +77,36 @@ def test_matrix_factorization_refuses_cold_users(cold):
     """Bug: MF's scorable check reads train + query, so users without an MF row get scored."""
     mf = MatrixFactorization(cold.n_users, cold.n_items, dim=4)
     user = int(cold.query["user"].iloc[0])
-    with pytest.raises(ValueError, match="cannot be scored"):
+    with pytest.raises(ValueError, match="cannot be scored.*it needs a refit or a fold-in"):
         score_users(mf, cold, [user])
+    with pytest.raises(ValueError, match="cannot be scored.*it needs a refit or a fold-in"):
+        score_users(mf, cold)  # every user: the cold ones have test items to evaluate
+
+
+def test_all_users_leave_out_users_with_no_input_and_nothing_to_evaluate(dnn):
+    """Bug: after Dataset.implicit(min_rating=4) some users have no history and no test items;
+    score_users(model, split) refused the whole split, so evaluate_model failed on a model
+    that fit had just trained and evaluated on it."""
+    split = random_split(synthetic_movielens(n_users=60, n_items=120, seed=1), seed=0)
+    empty = replace(split, train=split.train[split.train["user"] != 7],
+                    test=split.test[split.test["user"] != 7])  # fmt: skip
+    scores = score_users(dnn, empty)
+    assert torch.isneginf(scores[7]).all()  # an empty list, not an arbitrary one
+    others = np.delete(np.arange(60), 7)
+    torch.testing.assert_close(scores[others], score_users(dnn, empty, others))
+    with pytest.raises(ValueError, match=r"1 user\(s\) cannot be scored, e.g. \[7\]"):
+        score_users(dnn, empty, [7])  # asked for by name: refused
+    no_history = replace(split, train=split.train[split.train["user"] != 7])
+    with pytest.raises(ValueError, match="cannot be scored"):
+        score_users(dnn, no_history)  # user 7 has test items, which need a score
+
+
+def test_query_scores_refuses_an_unknown_scoring(cold, dnn):
+    """Bug: any scoring but "cosine" ran as the dot product ("cos", "Cosine")."""
+    batches = user_batches(cold, np.array([0]), split_features(cold))
+    for scoring, alpha in (("cos", 0.0), ("Cosine", 0.0), ("cosine", 1.0)):
+        with pytest.raises(ValueError, match="unknown scoring|cosine already divides"):
+            query_scores(dnn, batches, alpha, scoring)
 
 
 def test_scoring_restores_eval_mode(cold, dnn):

@@ -16,14 +16,8 @@ import torch
 from lessons.config import DEFAULT_K, USER
 from lessons.data import Split
 from lessons.metrics import evaluate_dict
-from lessons.recommend import check_scoring, recommend
-from lessons.scoring import (
-    check_model,
-    check_scorable,
-    query_scores,
-    split_features,
-    user_batches,
-)
+from lessons.recommend import recommend
+from lessons.scoring import all_user_scores
 from lessons.widgets.base import Panel, frame_html
 
 ALPHA_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
@@ -40,12 +34,7 @@ def model_scores(
         ValueError: On a model sized for another catalogue, users it has no input for (MF on
             a cold-start-users split), an unknown scoring, a non-finite α, or α with cosine.
     """
-    alpha = check_scoring(scoring, alpha)
-    check_model(model, split.n_items)
-    users = np.arange(split.n_users)
-    check_scorable(model, split, users)  # as score_users: no metrics from untrained MF rows
-    batches = user_batches(split, users, split_features(split))
-    return query_scores(model, batches, alpha, scoring).numpy()
+    return all_user_scores(model, split, alpha=alpha, scoring=scoring).numpy()
 
 
 def alpha_metrics(
