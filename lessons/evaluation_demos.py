@@ -21,6 +21,7 @@ import torch
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data import Dataset, Split, random_split, temporal_split
+from lessons.data.dataset import check_split
 from lessons.metrics import evaluate_dict, short_head, top_k
 from lessons.metrics.topk import to_numpy
 from lessons.negative_sampling import expected_hit_and_ndcg, rank_among, sample_negatives
@@ -31,8 +32,7 @@ LOOP_METRICS = ("coverage", "gini", "aplt")
 
 
 def _check_split(split: Any) -> Split:
-    if not isinstance(split, Split):
-        raise ValueError(f"split must be a lessons.data.Split, got {type(split).__name__}")
+    check_split(split, "split")
     if split.test.empty:
         raise ValueError(f"{split!r} has no test interactions to evaluate against")
     return split

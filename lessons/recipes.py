@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from lessons.config import DEFAULT_SEED
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.features import item_features
 from lessons.history import History
 from lessons.losses import item_log_q
@@ -137,6 +137,7 @@ def train(
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
     recipe = RECIPES[name]
+    check_split(split, "split")  # before build, which reads the split's parts
     with torch.random.fork_rng():  # initialization is seeded without touching global state
         torch.manual_seed(seed)
         model = recipe.build(split, **{**recipe.model_kwargs, **(model_kwargs or {})})

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import torch
 
 from lessons.config import DEFAULT_K, ITEM, USER
-from lessons.data.dataset import Dataset, Split
+from lessons.data.dataset import Dataset, Split, check_split
 from lessons.features import ad_hoc_query
 from lessons.metrics import top_k
 from lessons.scoring import (
@@ -123,8 +123,7 @@ def recommend(
         ValueError: On unknown user ids, k <= 0 or k > n_items, an unknown scoring, a baseline
             with alpha/cosine, or users the model cannot score.
     """
-    if not isinstance(data, Split):
-        raise ValueError(f"data must be a lessons.data.Split, got {type(data).__name__}")
+    check_split(data)
     users = check_users(users, data.n_users)
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
@@ -170,8 +169,7 @@ def recommend_for_query(
             without side features), k <= 0 or k > n_items, or a model that cannot embed a new
             query (MF).
     """
-    if not isinstance(data, Split):
-        raise ValueError(f"data must be a lessons.data.Split, got {type(data).__name__}")
+    check_split(data)
     k = check_int("k", k, 1, data.n_items, hint=" (at most the catalogue size)")
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
     demographics = {"age": age, "gender": gender, "occupation": occupation}

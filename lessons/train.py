@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.features.epochs import EpochSampler
 from lessons.history import History
 from lessons.runtime import show_progress
@@ -51,11 +51,7 @@ Callback = Callable[["History", torch.nn.Module], None]
 def _check_fit_args(
     model, data, epochs, lr, batch_size, weight_decay, seed, k, patience, target_share
 ) -> None:
-    if not isinstance(data, Split):
-        raise ValueError(
-            f"data must be a lessons.data.Split, got {type(data).__name__}; "
-            "build one with lessons.data.splits.random_split(dataset)"
-        )
+    check_split(data)
     check_model(model, data.n_items)
     check_int("epochs", epochs, 1, hint="; try 12")
     check_int("batch_size", batch_size, 1, hint="; try 128")

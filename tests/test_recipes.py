@@ -31,6 +31,14 @@ def test_unknown_recipe_is_refused():
         train("DNN", None)
 
 
+@pytest.mark.parametrize("name", ["MF", "SoftmaxDNN", "TwoTower"])
+def test_a_dataset_for_a_split_is_refused_by_name(name):
+    """Bug: the two-tower recipes read split.candidates first and raised AttributeError."""
+    data = synthetic_movielens(n_users=20, n_items=30, seed=0)
+    with pytest.raises(ValueError, match="split must be a lessons.data.Split, got Dataset"):
+        train(name, data)
+
+
 def test_recipes_train_every_model_on_synthetic_data_and_restore_global_rng():
     split = random_split(synthetic_movielens(n_users=80, n_items=120, seed=0), seed=0)
     state = torch.random.get_rng_state()

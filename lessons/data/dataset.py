@@ -9,6 +9,7 @@ import difflib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -263,4 +264,14 @@ class Split:
         return f"Split({self.kind!r} of {self.dataset.name}: {parts})"
 
 
-__all__ = ["Dataset", "Split", "interaction_matrix", "INTERACTION_COLUMNS"]
+def check_split(value: Any, name: str = "data") -> Split:
+    """`value` if it is a Split, else a ValueError that says how to make one."""
+    if not isinstance(value, Split):
+        raise ValueError(
+            f"{name} must be a lessons.data.Split, got {type(value).__name__}; build one with "
+            "lessons.data.random_split(dataset) (or another split of lessons.data)"
+        )
+    return value
+
+
+__all__ = ["Dataset", "Split", "check_split", "interaction_matrix", "INTERACTION_COLUMNS"]

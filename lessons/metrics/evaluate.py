@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lessons.config import DEFAULT_K, RECALL_K
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.metrics.popularity import aplt_at_k, arp_at_k, coverage_at_k, gini_at_k
 from lessons.metrics.ranking import (
     hit_rate_at_k,
@@ -148,11 +148,7 @@ def evaluate(
         ValueError: On a score matrix of the wrong shape, k <= 0, a cut-off larger than the
             rankable catalogue, an unknown metric, or a split without test interactions.
     """
-    if not isinstance(split, Split):
-        raise ValueError(
-            f"split must be a lessons.data.Split, got {type(split).__name__}; "
-            "build one with the functions of lessons.data"
-        )
+    check_split(split, "split")
     pairs = parse_metrics(metrics, k, recall_k)
     max_k = max(n for _, n in pairs)
     candidates = None if split.candidates is None else np.unique(split.candidates)
