@@ -22,6 +22,7 @@ from lessons.data.dataset import Split
 from lessons.features import QueryBatch
 from lessons.metrics import evaluate_dict
 from lessons.models import MatrixFactorization, SoftmaxDNN
+from lessons.models.towers import check_widths
 from lessons.recipes import train
 from lessons.runtime import show_progress
 from lessons.scoring import (
@@ -54,14 +55,21 @@ def feature_kwargs(split: Split, side: bool, dense: bool) -> dict:
     return kwargs
 
 
+def _check_sequence(name: str, value, example: str) -> None:
+    """A bare 2 or "Drama" (a tuple's missing comma: ("Drama")) would be iterated wrongly."""
+    if isinstance(value, str | int | float | np.number) or not isinstance(value, Sequence):
+        raise ValueError(f"{name} must be a list or tuple like {example}, got {value!r}")
+
+
 def textbook_dnn(split: Split, hidden: Sequence[int] = (256,), *, dim: int = 64,
                  activation: str = "relu", side: bool = True, dense: bool = True,
                  seed: int = DEFAULT_SEED) -> SoftmaxDNN:  # fmt: skip
     """An untrained SoftmaxDNN x → hidden → ψ ∈ R^dim → softmax(ψ Vᵀ), with `TEXTBOOK` settings."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return SoftmaxDNN(split.n_items, dim=dim, hidden=tuple(hidden), activation=activation,
-                          **TEXTBOOK, **feature_kwargs(split, side, dense))  # fmt: skip
+        return SoftmaxDNN(split.n_items, dim=dim, hidden=check_widths(hidden),
+                          activation=activation, **TEXTBOOK,
+                          **feature_kwargs(split, side, dense))  # fmt: skip
 
 
 def evaluate_model(model: torch.nn.Module, split: Split, k: int = DEFAULT_K) -> dict[str, float]:
@@ -82,7 +90,7 @@ def playground_run(split: Split, *, hidden: Sequence[int] = (256,), activation: 
         ValueError: On a width <= 0, an unknown activation, dropout outside [0, 1), a bad lr or
             epochs (the message of the model or of `fit`).
     """
-    kwargs = {"hidden": tuple(hidden), "activation": activation, "dropout": dropout,
+    kwargs = {"hidden": check_widths(hidden), "activation": activation, "dropout": dropout,
               "residual": residual, **feature_kwargs(split, side, dense)}  # fmt: skip
     model, history = train("SoftmaxDNN", split, seed=seed, model_kwargs=kwargs, epochs=epochs,
                            lr=lr, callbacks=callbacks, eval_every=eval_every, progress=False,
@@ -142,6 +150,9 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
              epochs: int = 10) -> pd.DataFrame:  # fmt: skip
     """One `playground_run` per (depth, feature set, seed): the recipe with `depth` hidden
     layers of `width` units. Returns one row per run: depth, features, seed, metrics, seconds."""
+    for name, value, example in (("depths", depths, "(0, 1, 2)"), ("seeds", seeds, "(0, 1)"),
+                                 ("feature_sets", feature_sets, '("history", "all")')):  # fmt: skip
+        _check_sequence(name, value, example)
     unknown = set(feature_sets) - set(FEATURE_SETS)
     if unknown or not len(depths) or not len(seeds):
         raise ValueError(f"need depths, seeds and feature sets from {list(FEATURE_SETS)}")
@@ -214,6 +225,7 @@ def main_genre(dataset, genres: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     Raises:
         ValueError: On a genre the dataset does not have.
     """
+    _check_sequence("genres", genres, '("Drama", "Horror")')
     unknown = [g for g in genres if g not in dataset.genres]
     if unknown or not len(genres):
         raise ValueError(f"unknown genres {unknown}; choose from {list(dataset.genres)}")

@@ -80,6 +80,19 @@ def test_main_genre_takes_the_first_listed_genre_an_item_has():
     assert codes.tolist() == [0, 1, 0, 2]
 
 
+def test_bare_values_for_sequences_are_refused_by_name(tiny_split, tiny_data):
+    """Bug: hidden=64 raised TypeError, and ("Drama") (a missing comma) was read letter by
+    letter: 'unknown genres ['D', 'r', 'a', 'm', 'a']'."""
+    with pytest.raises(ValueError, match="hidden must be a sequence"):
+        textbook_dnn(tiny_split, hidden=64)
+    with pytest.raises(ValueError, match="hidden must be a sequence"):
+        experiments.playground_run(tiny_split, hidden=64)
+    with pytest.raises(ValueError, match="depths must be a list or tuple"):
+        run_grid(tiny_split, depths=2)
+    with pytest.raises(ValueError, match="genres must be a list or tuple.*got 'Drama'"):
+        main_genre(tiny_data, "Drama")
+
+
 # --- lessons.validation.Evaluator ---------------------------------------------------------
 
 

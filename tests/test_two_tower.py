@@ -88,8 +88,8 @@ def test_same_seed_same_parameters_and_outputs():
             {"loss": "in_batch", "log_q": torch.full((N_ITEMS,), -float("inf"))},
             r"^log_q must be finite",
         ),
-        ({"query_hidden": (-4,)}, "hidden"),
-        ({"item_hidden": (8, 0)}, "hidden"),
+        ({"query_hidden": (-4,)}, "^query_hidden must be"),  # which tower: named
+        ({"item_hidden": (8, 0)}, "^item_hidden must be"),
         ({"activation": "gelu"}, "unknown activation"),
         ({"dim": 0}, "dim"),
         ({"log_q_weight": -1.0}, r"^log_q_weight must be >= 0, got -1.0$"),

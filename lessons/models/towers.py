@@ -29,7 +29,7 @@ def check_positive(name: str, value) -> int:
     return int(value)
 
 
-def check_widths(hidden) -> tuple[int, ...]:
+def check_widths(hidden, name: str = "hidden") -> tuple[int, ...]:
     """`hidden` as a tuple of Python ints, or ValueError unless it lists positive widths.
 
     NumPy integers (e.g. np.array([256, 64])) are accepted like Python ints; a bare int is not,
@@ -39,7 +39,7 @@ def check_widths(hidden) -> tuple[int, ...]:
         isinstance(h, int | np.integer) and not isinstance(h, bool) and h > 0 for h in hidden
     ):
         raise ValueError(
-            f"hidden must be a sequence of positive layer widths like (256, 64), got {hidden!r}"
+            f"{name} must be a sequence of positive layer widths like (256, 64), got {hidden!r}"
         )
     return tuple(int(h) for h in hidden)
 

@@ -12,6 +12,7 @@ from lessons.models.towers import (
     ItemTower,
     QueryTower,
     batch_target,
+    check_widths,
     in_batch_examples,
     input_mask,
 )
@@ -58,6 +59,9 @@ class TwoTower(nn.Module):
             raise ValueError(f"log_q_weight must be >= 0, got {log_q_weight!r}")
         if log_q is not None:
             _check_log_q(log_q, loss, n_items)
+        # Checked here too, so that the message names which tower's widths are wrong.
+        query_hidden, item_hidden = (check_widths(query_hidden, "query_hidden"),
+                                     check_widths(item_hidden, "item_hidden"))  # fmt: skip
         self.query_tower = QueryTower(n_items, dim, query_hidden, activation, dropout,
                                       side_cardinalities, n_dense, input_dropout=input_dropout,
                                       embedding_dim=embedding_dim)  # fmt: skip
