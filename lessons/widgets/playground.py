@@ -130,22 +130,25 @@ class DNNPlayground(Panel):
         # The short list first: the run table below it grows with every run.
         return (self.followed.html()
                 + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
-                "NDCG@10 and popularity metrics at 10. Curves: Recall@10 and NDCG@10 while "
-                f"training.</small>{self.note}"
+                "and NDCG, coverage, ARP, Gini and APLT at 10. Curves: Recall@10 and NDCG@10 "
+                f"while training.</small>{self.note}"
                 + frame_html(compact_runs(self.runs), formats=RUN_FORMATS))  # fmt: skip
 
 
 # Settings read as the learner set them; ARP is a training count, so one decimal.
-RUN_FORMATS = {"lr": "{:.3g}", "dropout": "{:.2f}", "arp@10": "{:.1f}", "seconds": "{:.1f}"}
+RUN_FORMATS = {"lr": "{:.3g}", "dropout": "{:.2f}", "arp": "{:.1f}", "seconds": "{:.1f}"}
 
 
 def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The run table as shown: widths as "hidden" (their count is the layers), side and dense
-    as one "features" column. With 15 columns it was wider than the notebook beside Lab's
-    sidebar, and the last metric was cut off."""
+    as one "features" column, and the metrics at 10 without "@10" (the caption says it). With
+    15 columns and full names it was wider than the notebook beside Lab's sidebar, and the
+    last metric was cut off."""
     features = ["+".join(["history"] + [name for name in ("side", "dense") if row[name]])
                 for _, row in runs.iterrows()]  # fmt: skip
-    shown = runs.drop(columns=["layers", "side", "dense"]).rename(columns={"widths": "hidden"})
+    at_10 = {f"{name}@10": name for name in ("ndcg", "coverage", "arp", "gini", "aplt")}
+    shown = runs.drop(columns=["layers", "side", "dense"])
+    shown = shown.rename(columns={"widths": "hidden", **at_10})
     shown.insert(2, "features", features)
     return shown
 
