@@ -92,6 +92,20 @@ def test_bench_runs_end_to_end(results):
     json.dumps(results, default=float)  # the --json form is serialisable
 
 
+def test_the_command_line_prints_markdown_or_one_json_object(results, monkeypatch, capsys):
+    """`python -m lessons.bench [--json]`: the flag picks the form; both carry the same run."""
+    import lessons.bench.core as core
+
+    monkeypatch.setattr(core, "run", lambda data_dir, download: results)
+    assert main(["--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert {"models", "cold_start", "logq", "machine"} <= set(printed)
+    assert set(printed["models"]) == MODELS
+    assert printed["models"]["EASE"]["ndcg@10"] == results["models"]["EASE"]["ndcg@10"]
+    assert main([]) == 0
+    assert capsys.readouterr().out == to_markdown(results) + "\n"
+
+
 def test_markdown_has_every_column_section_and_speed_figure(results):
     from lessons.bench.runners import training_flops_per_epoch
     from lessons.recipes import RECIPES
