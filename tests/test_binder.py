@@ -49,6 +49,7 @@ def test_runtime_pins_python_311_which_the_package_supports():
 
 
 def test_post_build_fails_fast_installs_fetches_data_and_writes_overrides():
+    """Fails fast, except for the data: GroupLens down at build time must not mean no Binder."""
     script = BINDER / "postBuild"
     assert os.access(script, os.X_OK), "repo2docker runs postBuild only when it is executable"
     lines = [ln.strip() for ln in script.read_text().splitlines()]
@@ -56,7 +57,7 @@ def test_post_build_fails_fast_installs_fetches_data_and_writes_overrides():
     assert "set -euo pipefail" in lines
     commands = [ln for ln in lines if ln and not ln.startswith("#")]
     assert "python -m pip install --no-cache-dir --no-deps -e ." in commands
-    assert "python -m lessons.data 100k" in commands  # our verified loader, not curl
+    assert "if ! python -m lessons.data 100k; then" in commands  # our verified loader, not curl
     assert 'cp binder/overrides.json "$settings/overrides.json"' in commands
 
 
