@@ -26,6 +26,22 @@ def test_parse_widths():
         parse_widths("abc", 1)
     with pytest.raises(ValueError, match="2 widths"):
         parse_widths("1,2,3", 2)
+    assert parse_widths("2048", 4) == (2048,) * 4
+    with pytest.raises(ValueError, match="widths up to 2048 here"):  # 4 × 4096: 39 s, 1.9 GB
+        parse_widths("256,4096", 2)
+
+
+def test_without_a_hidden_layer_the_layer_controls_are_disabled_and_not_recorded(panel):
+    """With 0 layers, widths, activation and dropout change nothing; they stayed enabled and
+    the table listed "tanh" or dropout 0.50 against runs that ignored them."""
+    panel.layers.value, panel.activation.value, panel.dropout.value = 0, "tanh", 0.5
+    assert panel.widths.disabled and panel.activation.disabled and panel.dropout.disabled
+    panel.button.click()
+    shown = compact_runs(panel.runs).iloc[-1]
+    assert (shown["hidden"], shown["activation"], shown["dropout"]) == ("-", "-", "-")
+    panel.layers.value, panel.dropout.value = 1, 0.0
+    assert not (panel.widths.disabled or panel.activation.disabled or panel.dropout.disabled)
+    panel.activation.value = "relu"
 
 
 def test_train_appends_a_run_and_draws_the_curve(panel):

@@ -160,6 +160,24 @@ def test_any_error_in_a_callback_is_shown_in_the_panel_which_keeps_working():
     assert (panel.error, panel.status.value, panel.output.value) == (None, "", "<p>5</p>")
 
 
+def test_the_trigger_button_is_disabled_while_computing_and_enabled_however_it_ends():
+    class Triggered(_Flaky):
+        def __init__(self):
+            self.fault, self.slider = None, widgets.IntSlider(value=1)
+            self.button, self.during = widgets.Button(description="Train"), []
+            Panel.__init__(self, [self.slider, self.button], auto=False, trigger=self.button)
+
+        def compute(self):
+            self.during.append(self.button.disabled)
+            return super().compute()
+
+    panel = Triggered()
+    for fault in (None, ValueError("bad"), RuntimeError("broke"), KeyboardInterrupt()):
+        panel.fault = fault
+        panel.refresh()
+        assert panel.during[-1] is True and panel.button.disabled is False, fault
+
+
 def test_a_first_failure_does_not_point_to_a_result_that_is_not_there():
     panel = _Flaky()
     panel.fault = ValueError("bad")

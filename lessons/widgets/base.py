@@ -9,7 +9,8 @@ plain ipywidgets state, so a test can set `.value` (or call `refresh()`) and rea
 """
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
@@ -49,6 +50,12 @@ class Panel(widgets.VBox):
     Subclasses implement `compute()` (returns the result, raises ValueError on bad input) and
     `render(result)` (returns HTML).
 
+    Args:
+        controls: The widgets on top; with `auto`, a change of any control's value recomputes.
+        auto: False for a panel that recomputes on a button's click only.
+        trigger: That button: disabled while `compute()` runs, so that an impatient second
+            click (queued by the kernel while it trains) does not train a second time.
+
     Attributes:
         result: The last good result of `compute()`, or None.
         error: The message of the last failed `compute()`, or None after a success.
@@ -56,7 +63,9 @@ class Panel(widgets.VBox):
         output: HTML widget with the rendered result.
     """
 
-    def __init__(self, controls: Sequence[widgets.Widget], *, auto: bool = True, **kwargs: Any):
+    def __init__(self, controls: Sequence[widgets.Widget], *, auto: bool = True,
+                 trigger: widgets.Button | None = None, **kwargs: Any) -> None:  # fmt: skip
+        self.trigger = trigger
         self.result: Any = None
         self.error: str | None = None
         self.status = widgets.HTML()
@@ -80,6 +89,17 @@ class Panel(widgets.VBox):
     def _on_change(self, change: Any = None) -> None:
         self.refresh()
 
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """The trigger button disabled while the body runs (and enabled again however it ends)."""
+        if self.trigger is not None:
+            self.trigger.disabled = True
+        try:
+            yield
+        finally:
+            if self.trigger is not None:
+                self.trigger.disabled = False
+
     def refresh(self) -> Any:
         """Recompute and redraw; on an error show its message and keep the last result.
 
@@ -89,8 +109,9 @@ class Panel(widgets.VBox):
         reach JupyterLab's log console.
         """
         try:
-            result = self.compute()
-            rendered = self.render(result)
+            with self._busy():
+                result = self.compute()
+                rendered = self.render(result)
         except KeyboardInterrupt:  # Kernel ▸ Interrupt outside a training loop (which keeps
             # its model): say so here, or the status line would go on saying "training…".
             message = "interrupted (Kernel ▸ Interrupt) before the result was ready"

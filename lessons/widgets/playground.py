@@ -10,6 +10,7 @@ of 0, text in the widths box) is reported in the panel, which keeps working.
 """
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from lessons.config import DEFAULT_SEED
@@ -25,12 +26,15 @@ RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "ep
                "seconds")  # fmt: skip
 
 
+MAX_WIDTH = 2048  # 4 × 2048 for 20 epochs: seconds; 4 × 4096 took 39 s and peaked at 1.9 GB
+
+
 def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
     """ "256", "256, 128" or "256 128" → one width per hidden layer (one width is repeated).
 
     Raises:
-        ValueError: On text that is not integers separated by commas or spaces, or a count
-            that does not match `n_layers` (the widths themselves are checked by the model).
+        ValueError: On text that is not integers separated by commas or spaces, a count that
+            does not match `n_layers`, or a width above `MAX_WIDTH` (the model checks > 0).
     """
     try:
         # Spaces separate too: deleting them read "256 128" as one layer 256128 wide.
@@ -43,10 +47,13 @@ def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
     if n_layers == 0:
         return ()
     if len(widths) == 1:
-        return widths * n_layers
+        widths = widths * n_layers
     if len(widths) != n_layers:
         raise ValueError(f"give one width (used for every layer) or {n_layers} widths, "
                          f"got {len(widths)}: {text!r}")  # fmt: skip
+    if max(widths) > MAX_WIDTH:  # measured: 4 layers of 4096 took 39 s and 1.9 GB
+        raise ValueError(f"widths up to {MAX_WIDTH} here: wider layers take minutes and more "
+                         "memory than a Binder pod has (1–2 GB)")  # fmt: skip
     return widths
 
 
@@ -88,12 +95,20 @@ class DNNPlayground(Panel):
         self.rows: list[dict] = []
         left = widgets.VBox([self.layers, self.widths, self.activation, self.dropout])
         right = widgets.VBox([self.epochs, self.lr, self.side, self.dense, self.button])
-        super().__init__([left, right], auto=False)
+        super().__init__([left, right], auto=False, trigger=self.button)
         self.children = (*self.children, self.curves)
+        # Without a hidden layer, widths, activation and dropout change nothing: say so by
+        # disabling them (a learner comparing activations at 0 layers saw identical rows).
+        self.layers.observe(lambda _: self._enable_layer_controls(), names="value")
+        self._enable_layer_controls()
         self.button.on_click(lambda _: self.refresh())
         self.output.value = (
             "<i>Press Train: the DNN retrains in a few seconds, and each run adds a row here.</i>"
         )
+
+    def _enable_layer_controls(self) -> None:
+        for control in (self.widths, self.activation, self.dropout):
+            control.disabled = self.layers.value == 0
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -115,8 +130,8 @@ class DNNPlayground(Panel):
             curves.draw(history)
         self.model = model
         row = {"layers": len(hidden), "widths": ",".join(map(str, hidden)) or "-",
-               "activation": self.activation.value, "side": self.side.value,
-               "dense": self.dense.value, "dropout": self.dropout.value,
+               "activation": self.activation.value if hidden else "-", "side": self.side.value,
+               "dense": self.dense.value, "dropout": self.dropout.value if hidden else np.nan,
                "epochs": len(history.rows), "lr": self.lr.value, **metrics,
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
         self.followed.add(model)  # before the row: a failure here leaves both as they were
@@ -136,7 +151,7 @@ class DNNPlayground(Panel):
 
 
 # Settings read as the learner set them; ARP is a training count, so one decimal.
-RUN_FORMATS = {"lr": "{:.3g}", "dropout": "{:.2f}", "arp": "{:.1f}", "seconds": "{:.1f}"}
+RUN_FORMATS = {"lr": "{:.3g}", "arp": "{:.1f}", "seconds": "{:.1f}"}
 
 
 def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -150,7 +165,9 @@ def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
     shown = runs.drop(columns=["layers", "side", "dense"])
     shown = shown.rename(columns={"widths": "hidden", **at_10})
     shown.insert(2, "features", features)
+    # No dropout without a hidden layer: "-", as for the activation and the widths.
+    shown["dropout"] = ["-" if pd.isna(d) else f"{d:.2f}" for d in shown["dropout"]]
     return shown
 
 
-__all__ = ["DNNPlayground", "RUN_COLUMNS", "compact_runs", "parse_widths"]
+__all__ = ["DNNPlayground", "MAX_WIDTH", "RUN_COLUMNS", "compact_runs", "parse_widths"]
