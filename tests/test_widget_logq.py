@@ -32,7 +32,9 @@ def test_beta_changes_the_model(split):
 @pytest.mark.parametrize(
     "kwargs, word",
     [({"beta": -1.0}, "beta"), ({"temperature": 0.0}, "temperature"),
-     ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs")],
+     ({"batch_size": 0}, "batch_size"), ({"epochs": 0}, "epochs"),
+     # 400 users a batch trained for seconds, took 0.76 GB, then overflowed: refused up front.
+     ({"batch_size": 129}, "batch_size must be at most 128 here: the in-batch logits")],
 )  # fmt: skip
 def test_logq_run_rejects_bad_settings(split, kwargs, word):
     with pytest.raises(ValueError, match=word):
@@ -50,6 +52,20 @@ def test_click_adds_a_run_row(split):
     assert "<td>0.0005</td>" in w.output.value  # the τ typed, not rounded to 0.001
     assert all(f"{m}@{10 if m != 'recall' else 20}" in w.runs for m in LOGQ_METRICS)
     assert "recall@20" in w.output.value and w.status.value == ""
+
+
+def test_a_run_shows_its_epochs_and_cannot_be_started_twice(split):
+    """A 9-second run showed one static "training…"; a second click, queued by the busy
+    kernel, would have trained again."""
+    w = LogQExplorer(split, epochs=2)
+    seen = []
+    w.status.observe(lambda c: seen.append((c["new"], w.train_button.disabled)), names="value")
+    w.batch_size.value = 8
+    w.train_button.click()
+    assert [s for s, _ in seen][:3] == ["training…", "training… epoch 1 of 2",
+                                        "training… epoch 2 of 2"]  # fmt: skip
+    assert all(disabled for status, disabled in seen if status.startswith("training"))
+    assert not w.train_button.disabled and w.error is None
 
 
 def test_bad_input_shows_error_then_recovers(split):

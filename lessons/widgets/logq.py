@@ -33,6 +33,9 @@ from lessons.widgets.followed import FollowedUser
 RECIPE = "TwoTower-inbatch-logQ"
 LOGQ_METRICS = ("recall", "ndcg", "coverage", "arp")
 WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within seconds
+# The in-batch logits grow with the square of a batch's (user, target) pairs: 3 epochs at 128
+# users took 1.9 s and 0.3 GB more memory; at 400, 0.76 GB, and a batch then overflowed.
+MAX_BATCH = 128
 RUN_COLUMNS = ("run", "beta", "temperature", "batch_size", "epochs")
 
 
@@ -44,9 +47,11 @@ def _number(name: str, value, low: float, strict: bool, example: str) -> float:
     return float(value)
 
 
-def _count(name: str, value, example: int) -> int:
+def _count(name: str, value, example: int, high: int | None = None, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ValueError(f"{name} must be a positive integer (e.g. {example}), got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be at most {high} here{why}, got {value}")
     return int(value)
 
 
@@ -64,6 +69,7 @@ def logq_trained(
     epochs: int = WIDGET_EPOCHS,
     seed: int = DEFAULT_SEED,
     k: int = DEFAULT_K,
+    callbacks=(),
 ) -> tuple[TwoTower, dict[str, float]]:
     """Train the in-batch two-tower with correction strength β and temperature τ; measure it.
 
@@ -76,26 +82,29 @@ def logq_trained(
         epochs: Training epochs (the recipe's 10 take too long for a widget; default 3).
         seed: Seed of initialization and training.
         k: Cut-off of NDCG, coverage and ARP (Recall is at 20).
+        callbacks: `fit` callbacks, cb(history, model) after every epoch (the panel's progress).
 
     Returns:
         The model, and its row: beta, temperature, batch_size, epochs (those trained: fewer
         than asked after an interrupt), recall@20, ndcg@k, coverage@k, arp@k, seconds.
 
     Raises:
-        ValueError: On β < 0, τ <= 0, a non-positive batch size or epoch count, or a batch
-            with too many examples for the in-batch softmax (lower the batch size).
+        ValueError: On β < 0, τ <= 0, a non-positive epoch count, a batch size outside
+            1..`MAX_BATCH`, or a batch with too many examples for the in-batch softmax.
     """
     recipe = RECIPES[RECIPE]
     beta = _number("beta", beta, 0.0, strict=False, example="1.0")
     tau = recipe.model_kwargs["temperature"] if temperature is None else temperature
     tau = _number("temperature", tau, 0.0, strict=True, example="0.1")
     size = recipe.fit_kwargs["batch_size"] if batch_size is None else batch_size
-    size = _count("batch_size", size, 32)
+    size = _count("batch_size", size, 32, MAX_BATCH,
+                  ": the in-batch logits grow with the square of the batch, and larger ones take "
+                  "more memory than a Binder pod has")  # fmt: skip
     epochs = _count("epochs", epochs, WIDGET_EPOCHS)
     start = time.perf_counter()
     model, history = train(
         RECIPE, split, seed=seed, model_kwargs={"log_q_weight": beta, "temperature": tau},
-        epochs=epochs, batch_size=size, eval_every=None, progress=False,
+        epochs=epochs, batch_size=size, eval_every=None, progress=False, callbacks=callbacks,
     )  # fmt: skip
     metrics = evaluate_dict(score_users(model, split).numpy(), split, k=k, metrics=LOGQ_METRICS)
     # The epochs that ran: after Kernel ▸ Interrupt, fewer than asked (fit keeps that model).
@@ -148,16 +157,21 @@ class LogQExplorer(Panel):
         if len(self.runs) and "run" not in self.runs:
             self.runs.insert(0, "run", np.arange(1, len(self.runs) + 1))
         controls = [self.beta, self.temperature, self.batch_size, self.epochs, self.train_button]
-        super().__init__(controls, auto=False)
+        super().__init__(controls, auto=False, trigger=self.train_button)
         self.train_button.on_click(lambda _: self.refresh())
         if len(self.runs):  # show the earlier runs before the first click
             self.result, self.output.value = self.runs, self.render(self.runs)
 
     def compute(self) -> pd.DataFrame:
         self.status.value = "training…"
+
+        def progress(history, model) -> None:  # a slow run must not look like a hung one
+            self.status.value = f"training… epoch {len(history)} of {self.epochs.value}"
+
         model, row = logq_trained(
             self.split, beta=self.beta.value, temperature=self.temperature.value,
             batch_size=self.batch_size.value, epochs=self.epochs.value, seed=self.seed,
+            callbacks=[progress],
         )  # fmt: skip
         self.followed.add(model)
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
