@@ -8,6 +8,7 @@
 * `mf_as_dnn` / `mf_dnn_gap`: a one-hot user-id input with no hidden layer is softmax MF.
 """
 
+import numbers
 from collections.abc import Sequence
 from itertools import product
 
@@ -18,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.features import QueryBatch
 from lessons.metrics import evaluate_dict
 from lessons.models import MatrixFactorization, SoftmaxDNN
@@ -56,8 +57,9 @@ def feature_kwargs(split: Split, side: bool, dense: bool) -> dict:
 
 
 def _check_sequence(name: str, value, example: str) -> None:
-    """A bare 2 or "Drama" (a tuple's missing comma: ("Drama")) would be iterated wrongly."""
-    if isinstance(value, str | int | float | np.number) or not isinstance(value, Sequence):
+    """A bare 2 or "Drama" (a tuple's missing comma: ("Drama")) would be iterated wrongly;
+    lists, tuples, NumPy arrays and pandas indexes are fine."""
+    if isinstance(value, str | bytes | numbers.Number) or not hasattr(value, "__len__"):
         raise ValueError(f"{name} must be a list or tuple like {example}, got {value!r}")
 
 
@@ -90,6 +92,7 @@ def playground_run(split: Split, *, hidden: Sequence[int] = (256,), activation: 
         ValueError: On a width <= 0, an unknown activation, dropout outside [0, 1), a bad lr or
             epochs (the message of the model or of `fit`).
     """
+    check_split(split, "split")  # feature_kwargs reads it before train would check it
     kwargs = {"hidden": check_widths(hidden), "activation": activation, "dropout": dropout,
               "residual": residual, **feature_kwargs(split, side, dense)}  # fmt: skip
     model, history = train("SoftmaxDNN", split, seed=seed, model_kwargs=kwargs, epochs=epochs,

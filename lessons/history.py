@@ -20,7 +20,8 @@ class History:
         rows: One dict per epoch.
         best_epoch: Epoch with the highest validation NDCG@k, whose weights the model holds
             after `fit`; None when only the test part was monitored (choosing an epoch on test
-            data would leak it into the model).
+            data would leak it into the model), or when training was interrupted before the
+            first evaluation (the model then holds the last completed epoch).
         stopped_early: True when `patience` epochs passed without improvement.
         interrupted: True when training was stopped by KeyboardInterrupt (e.g. Kernel ▸ Interrupt).
         k: Cut-off of the ranking metrics.
@@ -47,7 +48,8 @@ class History:
         """The row of `best_epoch`.
 
         Raises:
-            ValueError: When no epoch was selected (no epoch completed, or test monitoring).
+            ValueError: When no epoch was selected (no epoch completed, none evaluated yet, or
+                test monitoring).
         """
         if self.best_epoch is None:
             if self.monitor == "test":

@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lessons.config import DEFAULT_K
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.metrics import evaluate_dict, top_k
 from lessons.metrics.popularity import exposure_counts
 from lessons.metrics.topk import PAD, check_k, to_numpy
@@ -117,7 +117,7 @@ def coverage_rerank_table(
         ValueError: For a split that ranks only candidate items (cold start): the re-rank
             draws from the whole catalogue.
     """
-    if split.candidates is not None:
+    if check_split(split, "split").candidates is not None:
         raise ValueError(
             "coverage_rerank_table ranks the whole catalogue; this split ranks only its "
             f"{len(split.candidates)} candidate items (a cold-start split)"

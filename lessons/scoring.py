@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from lessons.data.dataset import Split
+from lessons.data.dataset import Split, check_split
 from lessons.features import QueryBatch, QueryFeatures, make_batch, query_features
 
 SCORE_BATCH = 2048  # users per forward pass: bounds the (B, n_items) logits in memory
@@ -183,6 +183,7 @@ def score_users(
         ValueError: On unknown user ids, or users the model has no input for (no history for
             a history model; no training row for MF).
     """
+    check_split(data)
     if users is None:
         return all_user_scores(model, data, batch_size=batch_size)
     check_model(model, data.n_items)
@@ -212,6 +213,7 @@ def all_user_scores(
         ValueError: As `score_users`, for an evaluated user the model cannot score.
     """
     alpha = check_scoring(scoring, alpha)
+    check_split(data)
     check_model(model, data.n_items)
     size = check_int("batch_size", batch_size, 1)
     evaluated = np.diff(data.test_matrix().indptr) > 0

@@ -208,7 +208,8 @@ def fit(
 
     Raises:
         ValueError: On bad arguments, a model sized for another catalogue, `patience` without a
-            validation part, or a diverging loss (NaN/inf: lower `lr`).
+            validation part or with `eval_every=None`, or a diverging loss (NaN/inf: lower
+            `lr`).
     """
     _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
                     target_share)  # fmt: skip

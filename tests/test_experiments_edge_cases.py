@@ -91,6 +91,11 @@ def test_bare_values_for_sequences_are_refused_by_name(tiny_split, tiny_data):
         run_grid(tiny_split, depths=2)
     with pytest.raises(ValueError, match="genres must be a list or tuple.*got 'Drama'"):
         main_genre(tiny_data, "Drama")
+    two = list(tiny_data.genres[:2])  # arrays and indexes are sequences too, as before
+    for genres in (np.array(two), pd.Index(two)):
+        assert main_genre(tiny_data, genres)[1] == [*two, "other"]
+    with pytest.raises(ValueError, match="split must be a lessons.data.Split, got Dataset"):
+        experiments.playground_run(tiny_data)  # AttributeError: no attribute 'dataset'
 
 
 # --- lessons.validation.Evaluator ---------------------------------------------------------

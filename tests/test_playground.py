@@ -22,6 +22,7 @@ def test_parse_widths():
     assert parse_widths("256 64", 2) == (256, 64)  # not one layer 25664 wide
     assert parse_widths(" 256 ,64 ", 2) == (256, 64)
     assert parse_widths("64", 0) == ()
+    assert parse_widths("abc", 0) == ()  # the box is disabled at 0 layers: its text is moot
     with pytest.raises(ValueError, match="integers separated by commas"):
         parse_widths("abc", 1)
     with pytest.raises(ValueError, match="2 widths"):

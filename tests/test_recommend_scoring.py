@@ -15,7 +15,7 @@ from lessons.data.synthetic import synthetic_movielens
 from lessons.features import DENSE_COLUMNS
 from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.recommend import recommend, similar_items
-from lessons.rerank import rerank_for_coverage
+from lessons.rerank import coverage_rerank_table, rerank_for_coverage
 from lessons.scoring import query_scores, score_users, split_features, user_batches
 
 
@@ -99,6 +99,16 @@ def test_all_users_leave_out_users_with_no_input_and_nothing_to_evaluate(dnn):
     no_history = replace(split, train=split.train[split.train["user"] != 7])
     with pytest.raises(ValueError, match="cannot be scored"):
         score_users(dnn, no_history)  # user 7 has test items, which need a score
+
+
+def test_a_dataset_for_a_split_is_refused_by_name(dnn):
+    """Bug: score_users(model, dataset) raised AttributeError: no attribute 'test_matrix'."""
+    data = synthetic_movielens(n_users=60, n_items=120, seed=1)
+    for users in (None, [0]):
+        with pytest.raises(ValueError, match="data must be a lessons.data.Split, got Dataset"):
+            score_users(dnn, data, users)
+    with pytest.raises(ValueError, match="split must be a lessons.data.Split, got Dataset"):
+        coverage_rerank_table(np.zeros((60, 120)), data, 0.5)
 
 
 def test_query_scores_refuses_an_unknown_scoring(cold, dnn):

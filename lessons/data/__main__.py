@@ -1,8 +1,9 @@
-"""`python -m lessons.data`: fetch a MovieLens variant before class, or check that it is there.
+"""`python -m lessons.data`: fetch a MovieLens variant before class, or prepare it offline.
 
     python -m lessons.data                      # ML-100K into $LESSONS_DATA_DIR or the cache
     python -m lessons.data 1m --data-dir /srv/data
-    python -m lessons.data --offline            # only check; never download
+    python -m lessons.data --offline            # never download: check ml-100k/, or verify
+                                                # and extract a zip placed in the folder
 
 Binder's postBuild runs it so a launch starts without a download; a teacher runs it once on a
 shared machine. The archive's size and checksums are verified (`lessons.data.download`), and a
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS))
     parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
                         "$LESSONS_DATA_DIR, else the per-user cache)")  # fmt: skip
-    parser.add_argument("--offline", action="store_true", help="check only, never download")
+    parser.add_argument("--offline", action="store_true", help="never download: use an extracted "
+                        "folder, or verify and extract a zip placed there")  # fmt: skip
     args = parser.parse_args(argv)
     try:
         ds = load_movielens(args.variant, data_dir=args.data_dir, download=not args.offline)

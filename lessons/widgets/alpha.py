@@ -26,7 +26,8 @@ ALPHA_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
 def model_scores(
     model: torch.nn.Module, split: Split, *, alpha: float = 0.0, scoring: str = "dot"
 ) -> np.ndarray:
-    """Scores of every (user, item), shape (n_users, n_items), under `scoring` and α.
+    """Scores of every (user, item), shape (n_users, n_items), under `scoring` and α (−inf
+    rows for users with no input and nothing to evaluate: `lessons.scoring.all_user_scores`).
 
     s_uj = ⟨ψ(x_u), V_j⟩ / ‖V_j‖^α ("dot"), or the cosine ⟨ψ, V_j⟩ / (‖ψ‖ ‖V_j‖) ("cosine").
 
