@@ -56,6 +56,17 @@ def test_aplt_divides_by_the_filled_list_length():
     assert aplt_at_k(topk, counts, 2) == pytest.approx(0.75)  # dividing by k gives 0.5
 
 
+def test_aplt_never_counts_an_empty_slot_as_a_tail_item():
+    """With item 0 in the long tail, a -1 slot read as item 0 gave APLT@3 = 2.0 (a share)."""
+    counts = np.array([0, 9, 8, 7, 6])  # head = {item 1}; item 0 is in the tail
+    assert aplt_at_k(np.array([[1, -1, -1]]), counts, 3) == 0.0
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # a share, whatever the padding and the counts
+        filled = rng.integers(1, 4, size=6)
+        topk = np.array([[*rng.permutation(5)[:f], *[-1] * (3 - f)] for f in filled])
+        assert 0.0 <= aplt_at_k(topk, rng.integers(0, 10, size=5), 3) <= 1.0
+
+
 def test_recall_by_decile_ignores_explicit_zeros_in_truth():
     """Bug: counting stored zeros of truth as test items of their popularity bin."""
     counts = np.array([3, 2, 1, 0])  # 2 bins: items 0, 1 -> bin 2; items 2, 3 -> bin 1

@@ -121,6 +121,24 @@ def test_temporal_split_hand_computed(tiny):
     }
 
 
+def test_time_splits_do_not_depend_on_the_order_of_the_rows(tiny):
+    """Timestamp ties are broken by item id, not by row order: the tiny fixture's shuffle put
+    item 8's row before item 11's (both at t=920), so row order alone passed the test above."""
+    frame = tiny.interactions
+    tied = frame.index[(frame["user"] == 3) & frame["item"].isin([8, 11])]
+    swapped = frame.loc[[*frame.index.drop(tied), *tied[::-1]]].reset_index(drop=True)
+    other = replace(tiny, interactions=swapped)
+    splits = (
+        lambda d: temporal_split(d, last_n=9),
+        lambda d: temporal_split(d, 0.3),
+        lambda d: cold_start_users(d, user_frac=0.5, query_frac=0.5, seed=0),
+    )
+    for split_of in splits:
+        a, b = split_of(tiny), split_of(other)
+        assert pairs(a.train) == pairs(b.train) and pairs(a.test) == pairs(b.test)
+        assert pairs(a.query) == pairs(b.query)
+
+
 def test_cold_start_users_hold_out_whole_users(data):
     split = cold_start_users(data, user_frac=0.2, query_frac=0.4, seed=1)
     assert split.kind == "cold_users"

@@ -99,6 +99,41 @@ def test_keyboard_interrupt_keeps_best_weights_and_returns_history(split):
     assert valid_ndcg(model, split) == pytest.approx(history.best()["ndcg@10"], abs=1e-9)
 
 
+class ScriptedEvaluator:
+    """Stands in for lessons.validation.Evaluator: validation NDCG@10 follows `curve`."""
+
+    part = "valid"
+
+    def __init__(self, curve):
+        self.curve = iter(curve)
+
+    def __call__(self, model):
+        return {"valid_loss": 1.0, "recall@10": 0.1, "ndcg@10": next(self.curve),
+                "coverage@10": 0.1}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("curve", "best"),
+    [((0.300, 0.310, 0.3095, 0.309, 0.305), 2),  # later near-ties must not replace the best
+     ((0.300, 0.300, 0.290), 1)],  # an exact tie keeps the first epoch
+)  # fmt: skip
+def test_the_best_epoch_is_the_first_maximum_of_the_validation_curve(split, monkeypatch, curve,
+                                                                      best):  # fmt: skip
+    monkeypatch.setattr("lessons.train.Evaluator.build",
+                        lambda *args, **kwargs: ScriptedEvaluator(curve))  # fmt: skip
+    model, states = tiny_dnn(split.n_items), {}
+    history = fit(
+        model,
+        split,
+        epochs=len(curve),
+        lr=0.05,
+        callbacks=lambda h, m: states.update({len(h): copy.deepcopy(m.state_dict())}),
+    )
+    assert history.best_epoch == best and history.best()["ndcg@10"] == max(curve)
+    for name, tensor in model.state_dict().items():  # and the model holds that epoch's weights
+        torch.testing.assert_close(tensor, states[best][name], rtol=0, atol=0)
+
+
 def test_other_callback_errors_propagate(split):
     def broken(history, model):
         raise RuntimeError("plot failed")
