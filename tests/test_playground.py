@@ -27,8 +27,8 @@ def test_parse_widths():
         parse_widths("abc", 1)
     with pytest.raises(ValueError, match="2 widths"):
         parse_widths("1,2,3", 2)
-    assert parse_widths("2048", 4) == (2048,) * 4
-    with pytest.raises(ValueError, match="widths up to 2048 here"):  # 4 × 4096: 39 s, 1.9 GB
+    assert parse_widths("1024", 4) == (1024,) * 4
+    with pytest.raises(ValueError, match="widths up to 1024 here"):  # 4 × 4096: 39 s, 1.9 GB
         parse_widths("256,4096", 2)
 
 

@@ -26,7 +26,9 @@ RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "ep
                "seconds")  # fmt: skip
 
 
-MAX_WIDTH = 2048  # 4 × 2048 for 20 epochs: seconds; 4 × 4096 took 39 s and peaked at 1.9 GB
+# 20 epochs of 4 layers: 1024 wide, 4 s and +0.2 GB; 2048, 10 s and +0.45 GB, which with the
+# kernel's 0.7 GB overflows a 1 GB Binder pod; 4096 (in notebook 02) 39 s and a 1.9 GB peak.
+MAX_WIDTH = 1024
 
 
 def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
@@ -52,8 +54,8 @@ def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
         raise ValueError(f"give one width (used for every layer) or {n_layers} widths, "
                          f"got {len(widths)}: {text!r}")  # fmt: skip
     if max(widths) > MAX_WIDTH:  # measured: 4 layers of 4096 took 39 s and 1.9 GB
-        raise ValueError(f"widths up to {MAX_WIDTH} here: 4 layers of 4096 took 39 s and 1.9 GB, "
-                         "more memory than a Binder pod has (1–2 GB)")  # fmt: skip
+        raise ValueError(f"widths up to {MAX_WIDTH} here: 4 layers of 2048 took 10 s and 0.45 GB "
+                         "more memory, which a 1 GB Binder pod does not have")  # fmt: skip
     return widths
 
 
