@@ -183,9 +183,9 @@ def score_users(
         ValueError: On unknown user ids, or users the model has no input for (no history for
             a history model; no training row for MF).
     """
-    check_split(data)
     if users is None:
         return all_user_scores(model, data, batch_size=batch_size)
+    check_split(data)
     check_model(model, data.n_items)
     users = check_users(users, data.n_users)
     size = check_int("batch_size", batch_size, 1)
