@@ -82,6 +82,22 @@ def test_make_batch_reads_side_and_dense_of_the_right_users():
     assert bare.side is None and bare.dense is None
 
 
+def test_make_batch_dense_features_describe_the_input_bag_not_the_whole_history():
+    # A count or recency of the whole history would tell the model how many items are hidden
+    # as targets, and when the latest of them was seen: a leak of the label.
+    ds = tiny_dataset()
+    feats = query_features(ds, ds.interactions)
+    inputs = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 0, 0, 1, 0]] + [[0] * 5] * 2))
+    targets = sp.csr_matrix(np.array([[0, 0, 1, 0, 0], [0, 1, 0, 0, 0]] + [[0] * 5] * 2))
+    batch = make_batch(np.array([0, 1]), inputs, feats, targets)
+    # user 0 reads items 0, 1 (days 0 and 5; item 2 on day 10 is the target): 2 items, 5 days
+    # before "now" (day 10); user 1 reads item 3 (day 3; item 1 on day 2 is the target)
+    count, days = np.log1p([2, 1]) / 5, np.log1p([5, 7]) / 5
+    np.testing.assert_allclose(batch.dense.numpy(), np.stack([count, days], 1), rtol=1e-6)
+    whole = make_batch(np.arange(4), ds.matrix(), feats, None)
+    assert torch.allclose(whole.dense, feats.dense)  # the whole history: the table's rows
+
+
 def test_make_batch_without_inputs_gives_empty_bags_for_mf():
     x = random_csr()
     batch = make_batch(np.arange(10), None, None, x)

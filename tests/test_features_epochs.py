@@ -7,7 +7,7 @@ import torch
 
 from lessons.features import query_features
 from lessons.features.epochs import EpochSampler
-from tests.helpers import random_csr, tiny_dataset
+from tests.helpers import DAY, random_csr, tiny_dataset
 
 # --- EpochSampler: one epoch of training batches --------------------------------------------
 
@@ -64,6 +64,21 @@ def test_epoch_sampler_shuffles_users_and_items_reproducibly():
         hits[batch.target_items[batch.target_offsets[i] : stop].numpy()] += 1
     assert np.abs(hits[row] / 400 - n_target / row.size).max() < 0.1
     assert hits.sum() == 400 * n_target and hits[np.setdiff1d(np.arange(300), row)].sum() == 0
+
+
+def test_epoch_sampler_dense_features_describe_each_input_bag():
+    ds = tiny_dataset()
+    feats = query_features(ds, ds.interactions)
+    day = dict(zip(zip(ds.interactions.user, ds.interactions.item), ds.interactions.timestamp))
+    sampler, seen = EpochSampler(ds.matrix(), 0.5, feats), set()
+    for seed in range(8):  # user 0 reads one of its 3 items, user 1 one of its 2
+        for b in sampler.epoch(np.random.default_rng(seed), batch_size=1):
+            user, bag = int(b.users[0]), tuple(b.bag.tolist())
+            last = max(day[user, item] for item in bag) / DAY
+            expected = [np.log1p(len(bag)) / 5, np.log1p(10 - last) / 5]  # "now" is day 10
+            np.testing.assert_allclose(b.dense[0].numpy(), expected, rtol=1e-6)
+            seen.add((user, bag))
+    assert len(seen) == 5  # every bag each user can draw, so every recency was checked
 
 
 def test_epoch_sampler_for_mf_targets_whole_rows_with_weights_and_features():

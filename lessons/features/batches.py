@@ -15,12 +15,12 @@ import torch
 from lessons.data.dataset import Dataset
 from lessons.features.query import (
     AGE_BUCKETS,
-    DENSE_SCALE,
     GENDERS,
     QueryBatch,
     QueryFeatures,
     as_csr,
     as_long,
+    dense_values,
 )
 
 
@@ -71,7 +71,8 @@ def make_batch(
     if features is not None and use_side and features.side is not None:
         side = features.side[as_long(users)]
     if features is not None and use_dense and features.dense is not None:
-        dense = features.dense[as_long(users)]
+        # Of the bag the model reads (a training bag is part of the history); MF reads no bag.
+        dense = features.dense[as_long(users)] if inputs is None else features.dense_of(users, rows)
     return QueryBatch(as_long(bag), as_long(offsets), as_long(users), side, dense, target_t)
 
 
@@ -180,5 +181,5 @@ def ad_hoc_query(
             why = "the features were built without them (query_features(..., side=False))"
         raise ValueError(f"age, gender and occupation cannot be used: {why}; leave them unset")
     if features is not None and features.dense is not None:
-        dense = torch.tensor([[np.log1p(items.size) / DENSE_SCALE, 0.0]], dtype=torch.float32)
+        dense = dense_values(np.array([items.size]), np.zeros(1))  # active right now
     return QueryBatch(as_long(items), torch.zeros(1, dtype=torch.long), None, side, dense, None)

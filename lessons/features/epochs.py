@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from lessons.features.query import QueryBatch, QueryFeatures, as_long
+from lessons.features.query import QueryBatch, QueryFeatures, as_long, dense_values
 from lessons.metrics.topk import check_k
 
 
@@ -86,6 +86,12 @@ class EpochSampler:
         self.users = np.flatnonzero(self.n_target > 0)
         self.side = features.side if features is not None and use_side else None
         self.dense = features.dense if features is not None and use_dense else None
+        self.times = None  # per nonzero of x: its timestamp, for the recency of each input bag
+        if self.history and self.dense is not None and features.times is not None:
+            span = features.times.data
+            self.now, self.start = span.max(), span.min()
+            times = np.asarray(features.times[x.nonzero()]).ravel()  # x's CSR order
+            self.times = np.where(times > 0, times, self.start)  # no time known: long ago
         self.exclude_items = exclude_items
 
     def epoch(self, rng: np.random.Generator, batch_size: int) -> list[QueryBatch]:
@@ -123,8 +129,19 @@ class EpochSampler:
         users = epoch["users"]  # side / dense rows gathered once, sliced per batch below
         epoch["side"] = None if self.side is None else self.side.index_select(0, users)
         epoch["dense"] = None if self.dense is None else self.dense.index_select(0, users)
+        if self.history and self.dense is not None:  # describe the input bag, not the whole row
+            epoch["dense"] = self._bag_dense(source[~is_target], lengths - n_target)
         return [self._rows(epoch, low, min(low + batch_size, order.size))
                 for low in range(0, order.size, batch_size)]  # fmt: skip
+
+    def _bag_dense(self, bag_entries: np.ndarray, bag_lengths: np.ndarray) -> torch.Tensor:
+        """Dense features of each input bag (every bag holds >= 1 item), the entries given as
+        positions in x: the table's would count the targets and date the latest of them."""
+        seconds = np.zeros(bag_lengths.size)
+        if self.times is not None:
+            starts = np.cumsum(bag_lengths) - bag_lengths
+            seconds = self.now - np.maximum.reduceat(self.times[bag_entries], starts)
+        return dense_values(bag_lengths, seconds)
 
     def _rows(self, epoch: dict, low: int, high: int) -> QueryBatch:
         """Rows low..high-1 of the epoch: contiguous, so every field is a slice."""

@@ -14,7 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
-from lessons.config import TIMESTAMP, USER
+from lessons.config import ITEM, TIMESTAMP, USER
 from lessons.data.dataset import Dataset
 
 # Lower edges of the MovieLens-1M age groups -> 7 buckets: <18, 18-24, 25-34, 35-44, 45-49,
@@ -73,12 +73,50 @@ class QueryFeatures:
             log1p(days since the user's last interaction) / 5; None when not requested.
         cardinalities: Sizes of the three side vocabularies: (7, 2, n_occupations).
         occupations: Occupation names, in index order.
+        times: (n_users, n_items) CSR, the timestamp of every history interaction (seconds),
+            or None (dense features off, or a history without timestamps). It lets
+            `dense_of` describe *part* of a history, the input bag of a training example.
     """
 
     side: torch.Tensor | None
     dense: torch.Tensor | None
     cardinalities: tuple[int, int, int]
     occupations: tuple[str, ...]
+    times: sp.csr_matrix | None = None
+
+    def dense_of(self, users: np.ndarray, bags: sp.csr_matrix) -> torch.Tensor:
+        """(B, 2) dense features of the input bags `bags` (B × n_items) of users `users`.
+
+        The features describe the bag the model reads, never the items held out of it: a
+        training example's bag is part of the history, and a count or recency taken over the
+        whole history would reveal how many targets there are and when the latest was seen.
+        For the whole history this equals the rows of `dense`.
+
+        Raises:
+            ValueError: If the features were built without dense features.
+        """
+        if self.dense is None:
+            raise ValueError("these features have no dense part (query_features(dense=True))")
+        return _bag_dense(bags, self.times, users)
+
+
+def _bag_dense(bags: sp.csr_matrix, times: sp.csr_matrix | None, users: np.ndarray) -> torch.Tensor:
+    """Dense features of `bags`, the recency read from rows `users` of `times` (or 0)."""
+    count = np.diff(bags.indptr)
+    if times is None:  # no timestamps: recency 0 for everyone
+        return dense_values(count, np.zeros(count.size))
+    seen = times[users].multiply(bags.astype(bool)).tocsr()  # the times of the bag's items
+    last = np.full(count.size, times.data.min())  # an empty bag: the whole time span
+    has = np.diff(seen.indptr) > 0
+    last[has] = np.maximum.reduceat(seen.data, seen.indptr[:-1][has])
+    return dense_values(count, times.data.max() - last)
+
+
+def dense_values(count: np.ndarray, seconds_since_last: np.ndarray) -> torch.Tensor:
+    """(B, 2) float32 `DENSE_COLUMNS`: log1p(count) / 5 and log1p(days since last) / 5."""
+    days = np.asarray(seconds_since_last, dtype=np.float64) / _SECONDS_PER_DAY
+    feats = np.stack([np.log1p(count), np.log1p(days)], axis=1) / DENSE_SCALE
+    return torch.from_numpy(feats.astype(np.float32))
 
 
 def as_csr(matrix, name: str) -> sp.csr_matrix:
@@ -137,30 +175,41 @@ def query_features(
     if side and dataset.has_demographics:
         table, occupations = _side_table(dataset)
         side_t = as_long(table)
-    dense_t = None
+    dense_t = times = None
     if dense:
         if isinstance(history, pd.DataFrame):
-            users = history[USER].to_numpy()
+            users, items = history[USER].to_numpy(), history[ITEM].to_numpy()
             if users.size and not (0 <= users.min() and users.max() < dataset.n_users):
                 raise ValueError(
                     f"history has user ids outside 0..{dataset.n_users - 1}, the users of "
                     f"{dataset.name}: pass interactions of this dataset (e.g. split.train)"
                 )
-            count = np.bincount(users, minlength=dataset.n_users)
-            days = np.zeros(dataset.n_users)
             if TIMESTAMP in history and len(history):
-                t = history[TIMESTAMP].to_numpy(dtype=np.float64)
-                last = np.full(dataset.n_users, t.min())
-                np.maximum.at(last, users, t)  # latest interaction per user, vectorized
-                days = (t.max() - last) / _SECONDS_PER_DAY
+                times = _time_matrix(history, dataset.n_users, dataset.n_items)
+                x = times
+            else:
+                x = sp.csr_matrix((np.ones(users.size), (users, items)),
+                                  shape=(dataset.n_users, dataset.n_items))  # fmt: skip
         else:
             x = as_csr(history, "history")
             if x.shape != (dataset.n_users, dataset.n_items):
                 raise ValueError(
                     f"history has shape {x.shape}, expected {(dataset.n_users, dataset.n_items)}"
                 )
-            count, days = np.diff(x.indptr), np.zeros(dataset.n_users)
-        feats = np.stack([np.log1p(count), np.log1p(days)], axis=1) / DENSE_SCALE
-        dense_t = torch.from_numpy(feats.astype(np.float32))
-    return QueryFeatures(side_t, dense_t, (len(AGE_BUCKETS) + 1, len(GENDERS), len(occupations)),
-                         occupations)  # fmt: skip
+            x.eliminate_zeros()  # a stored 0 is no interaction (nor is it in a bag)
+        dense_t = _bag_dense(x, times, np.arange(dataset.n_users))
+    cardinalities = (len(AGE_BUCKETS) + 1, len(GENDERS), len(occupations))
+    return QueryFeatures(side_t, dense_t, cardinalities, occupations, times)
+
+
+def _time_matrix(history: pd.DataFrame, n_users: int, n_items: int) -> sp.csr_matrix:
+    """(n_users, n_items) CSR of each (user, item)'s latest timestamp in `history`."""
+    shape = (n_users, n_items)
+    users, items = history[USER].to_numpy(), history[ITEM].to_numpy()
+    t = history[TIMESTAMP].to_numpy(dtype=np.float64)
+    times = sp.csr_matrix((t, (users, items)), shape=shape)
+    if times.nnz < len(history):  # a repeated pair: CSR summed its times, keep the latest
+        latest = history.groupby([USER, ITEM], sort=False)[TIMESTAMP].max()
+        pairs = [latest.index.get_level_values(c).to_numpy() for c in (USER, ITEM)]
+        times = sp.csr_matrix((latest.to_numpy(np.float64), tuple(pairs)), shape=shape)
+    return times
