@@ -198,3 +198,22 @@ def test_precomputed_lists_are_checked_before_they_are_reindexed_to_candidates()
     for bad in ([[7], [2]], [[-2], [2]]):  # outside the catalogue, and an id below -1
         with pytest.raises(ValueError, match="outside|catalogue|-1"):
             evaluate_dict(np.array(bad), split, metrics=["coverage@1"])
+
+
+def test_the_candidates_of_a_split_are_checked_for_ready_made_lists_too():
+    """Bug: only top_k checked them, so -1 among the candidates counted every empty slot."""
+    for bad in (np.array([-1, 3, 4]), np.array([2.0, 3.0]), np.array([3, 7])):
+        split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=bad)
+        with pytest.raises(ValueError, match="candidates must be"):
+            evaluate_dict(np.array([[3, -1], [4, -1]]), split, metrics=["coverage@2"])
+
+
+def test_popularity_metrics_over_candidates():
+    # Train popularity [1, 1, 0, 0, 0]; 3 candidates, one duplicated. Both users rank [2, 3, 4].
+    split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=np.array([4, 2, 3, 3]))
+    got = evaluate_dict(SCORES[:2], split, metrics=["arp@3", "aplt@1", "gini@1", "coverage@3"])
+    assert got["arp@3"] == 0.0  # no candidate was seen in training
+    assert got["aplt@1"] == 1.0  # head = ceil(0.2 · 5) = 1 item (item 0), not a candidate
+    # Exposure over the 3 candidates at k=1: [2, 0, 0] -> Gini of (0, 0, 2) = 2/3
+    assert got["gini@1"] == pytest.approx(2 / 3)
+    assert got["coverage@3"] == 1.0  # k equal to the 3 rankable items is allowed

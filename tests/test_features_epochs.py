@@ -69,7 +69,7 @@ def test_epoch_sampler_shuffles_users_and_items_reproducibly():
 def test_epoch_sampler_dense_features_describe_each_input_bag():
     ds = tiny_dataset()
     feats = query_features(ds, ds.interactions)
-    day = dict(zip(zip(ds.interactions.user, ds.interactions.item), ds.interactions.timestamp))
+    day = ds.interactions.set_index(["user", "item"])["timestamp"]
     sampler, seen = EpochSampler(ds.matrix(), 0.5, feats), set()
     for seed in range(8):  # user 0 reads one of its 3 items, user 1 one of its 2
         for b in sampler.epoch(np.random.default_rng(seed), batch_size=1):

@@ -15,6 +15,7 @@ from lessons.metrics import (
     parse_metrics,
     precision_at_k,
     recall_by_popularity_decile,
+    short_head,
 )
 
 
@@ -96,3 +97,62 @@ def test_parse_metrics_rejects_a_zero_cut_off():
     """Bug: "ndcg@0" accepted as a pair, failing later with a message about `k`."""
     with pytest.raises(ValueError, match="positive integer"):
         parse_metrics(["ndcg@0"], 10, 20)
+
+
+def test_truth_entries_that_cancel_out_are_not_relevant():
+    """Bug: eliminate_zeros before sum_duplicates, so +1 and -1 stored for one item summed to
+    a stored 0 that stayed, and the item counted as relevant."""
+    # Raw CSR arrays: item 0 = 1, item 1 stored twice as +1 and -1.
+    truth = sp.csr_matrix(
+        (np.array([1.0, 1.0, -1.0]), np.array([0, 1, 1]), np.array([0, 3])), (1, 3)
+    )
+    assert precision_at_k(np.array([[0, 1]]), truth, 2) == 0.5
+    table = recall_by_popularity_decile(np.array([[0, 1]]), truth, np.array([3, 2, 1]), 2, 3)
+    assert table["n_test_items"].sum() == 1
+
+
+def test_metrics_leave_the_callers_truth_matrix_as_it_was():
+    """Pure functions: canonicalising truth (sorting, summing duplicates) works on a copy."""
+    data, indices, indptr = np.ones(3), np.array([3, 0, 3]), np.array([0, 3])
+    truth = sp.csr_matrix((data.copy(), indices.copy(), indptr.copy()), shape=(1, 4))
+    precision_at_k(np.array([[0, 3]]), truth, 2)
+    recall_by_popularity_decile(np.array([[0, 3]]), truth, np.array([4, 3, 2, 1]), 2, 2)
+    np.testing.assert_array_equal(truth.indices, indices)
+    np.testing.assert_array_equal(truth.data, data)
+
+
+def test_truth_must_have_exactly_the_rows_of_topk():
+    with pytest.raises(ValueError, match="same users, row for row"):
+        precision_at_k(np.array([[0, 1]]), sp.csr_matrix(np.eye(3)), 2)  # more rows than topk
+
+
+def test_arp_and_aplt_leave_out_a_user_with_an_empty_list_among_full_ones():
+    """Bug: keeping users whose list is all -1 (a mean over nothing: NaN)."""
+    counts = np.array([5, 4, 3, 2, 1, 0])  # head (share 0.2 of 6 items, ceil: 2) = {0, 1}
+    topk = np.array([[0, 1], [-1, -1], [4, 5]])
+    assert arp_at_k(topk, counts, 2) == pytest.approx((4.5 + 0.5) / 2)
+    assert aplt_at_k(topk, counts, 2) == pytest.approx((0 + 1) / 2)
+
+
+def test_ids_beyond_int64_are_refused_not_wrapped_into_empty_slots():
+    topk = np.array([[0, 2**64 - 1]], dtype=np.uint64)  # as int64 this is -1, an empty slot
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\)"):
+        precision_at_k(topk, sp.csr_matrix(np.eye(1, 3)), 2)
+
+
+def test_training_counts_must_be_finite():
+    with pytest.raises(ValueError, match="finite, non-negative"):
+        arp_at_k(np.array([[0, 1]]), np.array([1.0, np.nan, 2.0]), 2)
+
+
+def test_short_head_breaks_ties_by_lower_id_on_a_large_catalogue():
+    """numpy's default (unstable) sort orders ties differently from 17 items on."""
+    counts = np.random.default_rng(0).integers(0, 5, 2000)
+    expected = np.lexsort((np.arange(counts.size), -counts))[:400]  # by count, then by id
+    np.testing.assert_array_equal(np.flatnonzero(short_head(counts)), np.sort(expected))
+
+
+@pytest.mark.parametrize("metrics", [5, "ndcg@²", ["recall@١"]])
+def test_parse_metrics_refuses_what_is_not_a_metric_list(metrics):
+    with pytest.raises(ValueError, match="metrics must be|positive integer"):
+        parse_metrics(metrics, 10, 20)

@@ -13,7 +13,7 @@ Protocol (the one every lesson and the benchmark use):
 * Coverage and Gini are computed over the rankable catalogue: all items, or the candidates.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from lessons.metrics.ranking import (
     recall_at_k,
     recall_at_k_capped,
 )
-from lessons.metrics.topk import PAD, check_k, to_numpy, top_k, validate_topk
+from lessons.metrics.topk import PAD, check_k, to_numpy, top_k, validate_candidates, validate_topk
 
 ACCURACY_METRICS = {
     "recall": recall_at_k,
@@ -58,6 +58,8 @@ def parse_metrics(
     specs = (
         DEFAULT_METRICS if metrics is None else [metrics] if isinstance(metrics, str) else metrics
     )
+    if not isinstance(specs, Iterable):
+        raise ValueError(f"metrics must be a name, a list of names or None, got {metrics!r}")
     pairs: list[tuple[str, int]] = []
     for spec in specs:
         name, has_cut, cut = str(spec).partition("@")
@@ -67,7 +69,7 @@ def parse_metrics(
                 "optionally with a cut-off such as 'ndcg@20'"
             )
         if has_cut:
-            if not cut.isdigit() or int(cut) == 0:
+            if not (cut.isascii() and cut.isdigit()) or int(cut) == 0:  # not "²"
                 raise ValueError(f"cut-off in {spec!r} must be a positive integer, e.g. 'ndcg@20'")
             n = int(cut)
         else:
@@ -151,7 +153,9 @@ def evaluate(
     check_split(split, "split")
     pairs = parse_metrics(metrics, k, recall_k)
     max_k = max(n for _, n in pairs)
-    candidates = None if split.candidates is None else np.unique(split.candidates)
+    candidates = split.candidates
+    if candidates is not None:  # checked here too: ready-made lists never pass through top_k
+        candidates = validate_candidates(candidates, split.n_items)
     n_rankable = split.n_items if candidates is None else candidates.size
     if max_k > n_rankable:
         raise ValueError(

@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from lessons.config import SHORT_HEAD_SHARE
-from lessons.metrics.ranking import hits_matrix
+from lessons.metrics.ranking import hits_matrix, relevant_matrix
 from lessons.metrics.topk import PAD, check_k, to_numpy, validate_topk
 
 
@@ -22,8 +22,12 @@ def _counts(train_counts: np.ndarray) -> np.ndarray:
             f"train_counts must be a non-empty 1-D array (one count per item), got shape "
             f"{counts.shape}; use split.item_popularity()"
         )
-    if not np.issubdtype(counts.dtype, np.number) or (counts < 0).any():
-        raise ValueError("train_counts must hold non-negative interaction counts per item")
+    if (
+        not np.issubdtype(counts.dtype, np.number)
+        or not np.isfinite(counts).all()
+        or (counts < 0).any()
+    ):
+        raise ValueError("train_counts must hold finite, non-negative interaction counts per item")
     # Signed, because orderings negate the counts and -c wraps around for unsigned integers
     # (the column sums of a uint8 matrix are uint64).
     return counts.astype(np.int64) if counts.dtype.kind == "u" else counts
@@ -183,9 +187,7 @@ def recall_by_popularity_decile(
     hits = hits_matrix(topk, truth, k)
     lists = validate_topk(topk, k, counts.size)
     bins = popularity_bins(counts, n_bins)
-    rel = sp.csr_matrix(truth, copy=True)
-    rel.eliminate_zeros()
-    rel.sum_duplicates()
+    rel = relevant_matrix(truth, truth.shape[0])
     minlength = n_bins + 1  # bin ids start at 1
     n_test = np.bincount(bins[rel.indices], minlength=minlength)[1:]
     n_hits = np.bincount(bins[lists[hits]], minlength=minlength)[1:]

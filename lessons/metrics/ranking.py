@@ -7,7 +7,9 @@ Every function takes `(topk, truth, k)`:
   (binary relevance, e.g. `split.test_matrix()`). Row u of `truth` belongs to row u of `topk`.
 
 Only users with at least one relevant item are averaged; users without test items are left
-out (as in microsoft/recommenders, whose averages run over the users of the ground truth).
+out. A user whose list is empty (all -1) counts as 0. microsoft/recommenders gives the same
+values when every user of the ground truth has a list (its NDCG averages over those users, its
+precision, recall and MAP over the users that also have predictions).
 With `reduce=False` a function returns one value per user instead, NaN for the users left
 out — handy for error bars or per-group breakdowns.
 
@@ -21,7 +23,7 @@ import scipy.sparse as sp
 from lessons.metrics.topk import check_k, validate_topk
 
 
-def _relevant(truth: sp.spmatrix | sp.sparray, n_users: int) -> sp.csr_matrix:
+def relevant_matrix(truth: sp.spmatrix | sp.sparray, n_users: int) -> sp.csr_matrix:
     """`truth` as a canonical binary CSR (sorted ids, no duplicates, no explicit zeros)."""
     if truth.shape[0] != n_users:
         raise ValueError(
@@ -29,8 +31,8 @@ def _relevant(truth: sp.spmatrix | sp.sparray, n_users: int) -> sp.csr_matrix:
             "both must cover the same users, row for row"
         )
     rel = sp.csr_matrix(truth, copy=True)
-    rel.eliminate_zeros()
-    rel.sum_duplicates()  # also sorts the column ids of each row
+    rel.sum_duplicates()  # also sorts the column ids of each row; before eliminate_zeros,
+    rel.eliminate_zeros()  # so that entries summing to 0 (+1 and -1) are no relevant item
     return rel
 
 
@@ -54,7 +56,7 @@ def _hits_and_counts(
             f"{type(truth).__name__}; use split.test_matrix()"
         )
     lists = validate_topk(topk, k, truth.shape[1])
-    rel = _relevant(truth, lists.shape[0])
+    rel = relevant_matrix(truth, lists.shape[0])
     n_items = rel.shape[1]
     rows = np.repeat(np.arange(rel.shape[0], dtype=np.int64), np.diff(rel.indptr))
     keys = rows * n_items + rel.indices
@@ -119,8 +121,10 @@ def ndcg_at_k(
     """NDCG@k with binary relevance, averaged over users with test items.
 
     DCG_u = Σ_{r=1..k} hit_r / log2(r + 1);  IDCG_u = Σ_{r=1..min(k, |rel_u|)} 1 / log2(r + 1);
-    NDCG_u = DCG_u / IDCG_u. (The log base cancels in the ratio, so this equals the
-    natural-log variant of microsoft/recommenders and sklearn's `ndcg_score`.)
+    NDCG_u = DCG_u / IDCG_u. The log base cancels in the ratio, so this equals the natural-log
+    variant of microsoft/recommenders and sklearn's `ndcg_score(y_true, scores, k=k)`; the
+    latter only when no scores tie (sklearn averages over tied items, `top_k` takes the lower
+    id), no item is excluded, and its rows are those of users with test items.
     """
     hits, n_rel = _hits_and_counts(topk, truth, k)
     k = hits.shape[1]

@@ -79,12 +79,13 @@ def validate_topk(topk: Any, k: int, n_items: int) -> np.ndarray:
         raise ValueError(
             f"topk has {arr.shape[1]} columns but k={k}; compute the lists with at least k items"
         )
-    arr = arr[:, :k].astype(np.int64, copy=False)
-    if arr.size and (arr.min() < PAD or arr.max() >= n_items):
-        raise ValueError(
+    arr = arr[:, :k]
+    if arr.size and (arr.min() < PAD or arr.max() >= n_items):  # before the cast: 2**64 - 1
+        raise ValueError(  # would become -1 as int64
             f"topk item ids must lie in [0, {n_items}) (or be {PAD} for an empty slot), "
             f"got values from {arr.min()} to {arr.max()}"
         )
+    arr = arr.astype(np.int64, copy=False)
     ordered = np.sort(arr, axis=1)
     repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] != PAD)
     if repeated.any():
@@ -96,7 +97,7 @@ def validate_topk(topk: Any, k: int, n_items: int) -> np.ndarray:
     return arr
 
 
-def _validate_candidates(candidates: Any, n_items: int) -> np.ndarray:
+def validate_candidates(candidates: Any, n_items: int) -> np.ndarray:
     ids = to_numpy(candidates, "candidates")
     if ids.ndim != 1 or ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(
@@ -199,7 +200,7 @@ def top_k(
     if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
         raise ValueError("scores contain NaN; check the model output (use -inf to hide an item)")
     n_users, n_items = arr.shape
-    cand = None if candidates is None else _validate_candidates(candidates, n_items)
+    cand = None if candidates is None else validate_candidates(candidates, n_items)
     n_rankable = n_items if cand is None else cand.size
     if k > n_rankable:
         where = "candidate items" if cand is not None else "items in the catalogue"
