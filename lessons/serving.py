@@ -6,8 +6,11 @@ s_j = ⟨ψ(x), V_j⟩: a maximum-inner-product search (MIPS) over the rows of V
 * Brute force scores all n items, O(n·d) per query, and is exact.
 * An inverted-file index (IVF) clusters V once with k-means into C lists; a query scores the
   C centroids c_l, keeps the `nprobe` lists of largest ⟨ψ(x), c_l⟩ and scores only their
-  items, about n·nprobe/C of them. Recall against brute force grows with nprobe and is exactly
-  1 when every list is probed.
+  items, about n·nprobe/C of them. Recall against brute force grows with nprobe and is 1 when
+  every list is probed (up to ties: items with identical vectors score equal to rounding, and
+  the two paths, a matrix product against one vector at a time, may round them differently).
+  An IVF never looks beyond its probed lists: when they hold fewer than k items, the list
+  comes back short (the `short` share of `ivf_setting`), as a FAISS IVF index does.
 
 Training has the same n-fold cost; `lessons.training_cost` measures it.
 """
@@ -121,11 +124,21 @@ class IVFIndex:
         """
         queries = _matrix("queries", queries, self.items.shape[1])
         k = _positive("k", k, self.items.shape[0])
-        nprobe = _positive("nprobe", nprobe, self.n_clusters)
+        if (
+            isinstance(nprobe, bool)
+            or not isinstance(nprobe, int | np.integer)
+            or not (1 <= nprobe <= self.n_clusters)
+        ):
+            c = self.n_clusters
+            raise ValueError(f"nprobe={nprobe!r} but the index has {c} lists: probe between 1 "
+                             f"and {c} lists (or build more lists)")  # fmt: skip
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scanned = np.empty(len(queries), dtype=np.int64)
         for row, query in enumerate(queries):  # one request at a time: that is the latency
             cand = self.probe(query, nprobe)
+            scanned[row] = cand.size
+            if cand.size == 0:  # only empty lists probed (k-means on duplicate vectors)
+                continue
             scores = self.items[cand] @ query
             last = min(k, cand.size) - 1
             kth = scores[np.argpartition(-scores, last)[last]]  # the k-th best score
@@ -133,7 +146,7 @@ class IVFIndex:
             # lower id as in brute_force_top_k (argpartition alone picks one of them at random).
             best = np.flatnonzero(scores >= kth)
             best = best[np.lexsort((cand[best], -scores[best]))][:k]  # by score, ties to lower id
-            ids[row, : best.size], scanned[row] = cand[best], cand.size
+            ids[row, : best.size] = cand[best]
         return ids, scanned
 
 
@@ -153,14 +166,16 @@ def brute_force_ms(queries: np.ndarray, items: np.ndarray, k: int = DEFAULT_K) -
 
 def ivf_setting(index: IVFIndex, queries: np.ndarray, exact: np.ndarray, nprobe: int) -> dict:
     """One IVF setting measured on `queries`: n_clusters, nprobe, scanned (mean share of the
-    catalogue scored per query), recall of the top-k against `exact` (the brute-force lists,
-    whose width is k) and ms_per_query, the search timed on one core (see `ivf_tradeoff`)."""
+    catalogue scored per query), short (share of queries whose probed lists held fewer than k
+    items, so their list came back incomplete), recall of the top-k against `exact` (the
+    brute-force lists, whose width is k) and ms_per_query, timed on one core (`ivf_tradeoff`)."""
     with threadpool_limits(1):  # search answers one query at a time: that is latency
         start = time.perf_counter()
-        approx, scanned = index.search(queries, exact.shape[1], int(nprobe))
+        approx, scanned = index.search(queries, exact.shape[1], nprobe)
         ms = 1e3 * (time.perf_counter() - start) / len(queries)
     return {"n_clusters": index.n_clusters, "nprobe": int(nprobe),
             "scanned": float(scanned.mean() / len(index.items)),
+            "short": float((scanned < exact.shape[1]).mean()),
             "recall": recall_against(approx, exact), "ms_per_query": ms}  # fmt: skip
 
 
@@ -179,17 +194,26 @@ def ivf_tradeoff(
     for its second thread to be scheduled, which would swamp the cost being measured.
 
     Returns:
-        One row per setting: method, n_clusters, nprobe, scanned (mean share of the catalogue
-        scored per query), recall (of the top-k against brute force), ms_per_query, and
-        speedup = brute force's ms_per_query / this row's (1 for brute force). It varies less
-        between machines than the milliseconds, which follow the CPU and its load.
+        One row per setting (an nprobe above C is skipped for that C): method, n_clusters,
+        nprobe, scanned (mean share of the catalogue scored per query), short (share of
+        queries given fewer than k items), recall (of the top-k against brute force),
+        ms_per_query, and speedup = brute force's ms_per_query / this row's (1 for brute
+        force). It varies less between machines than the milliseconds, which follow the CPU
+        and its load.
+
+    Raises:
+        ValueError: On bad matrices or k, empty settings, or a C below every nprobe.
     """
     items = _matrix("items", items)
     queries = _matrix("queries", queries, items.shape[1])
     if not len(n_clusters) or not len(nprobes):
         raise ValueError("n_clusters and nprobes must be non-empty, e.g. (32,) and (1, 4, 16)")
+    for c in n_clusters:
+        if not any(isinstance(p, int | np.integer) and p <= c for p in nprobes):
+            raise ValueError(f"no nprobe in {tuple(nprobes)} fits an index of {c} lists: "
+                             f"probe at most {c} lists")  # fmt: skip
     exact = brute_force_top_k(queries, items, k)
-    rows = [{"method": "brute force", "n_clusters": 0, "nprobe": 0, "scanned": 1.0,
+    rows = [{"method": "brute force", "n_clusters": 0, "nprobe": 0, "scanned": 1.0, "short": 0.0,
              "recall": 1.0, "ms_per_query": brute_force_ms(queries, items, k)}]  # fmt: skip
     for c in n_clusters:
         index = IVFIndex.build(items, c, seed)

@@ -8,6 +8,7 @@ from lessons.serving import (
     IVFIndex,
     brute_force_top_k,
     clustered_catalogue,
+    ivf_setting,
     ivf_tradeoff,
     recall_against,
 )
@@ -68,11 +69,38 @@ def test_ivf_pads_when_probed_lists_are_short():
     assert ids.tolist() == [[0, 1, -1]] and scanned.tolist() == [2]
 
 
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")  # sklearn: the empty lists
+def test_ivf_probing_only_empty_lists_returns_an_empty_list():
+    """k-means on duplicate vectors leaves lists empty; a query may probe only those."""
+    items = np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    centroids = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]], dtype=np.float32)  # list 2 empty
+    ivf = IVFIndex(items, centroids, np.array([0, 1]), np.array([0, 1, 2, 2]))
+    ids, scanned = ivf.search(np.array([[1.0, 1.0]]), 2, 1)
+    assert ids.tolist() == [[-1, -1]] and scanned.tolist() == [0]
+    exact = brute_force_top_k(np.array([[1.0, 1.0]]), items, 2)
+    assert ivf_setting(ivf, np.array([[1.0, 1.0]]), exact, 1)["short"] == 1.0
+    repeated = np.repeat(np.eye(3, 16, dtype=np.float32), 10, axis=0)  # 3 distinct vectors
+    built = IVFIndex.build(repeated, 8, seed=0)
+    assert (np.diff(built.offsets) == 0).any()  # the lists k-means could not fill
+    for nprobe in (1, 2, 8):
+        built.search(np.random.default_rng(0).normal(size=(20, 16)), 10, nprobe)
+
+
+def test_ivf_setting_reports_the_share_of_short_lists():
+    items = np.array([[1.0, 0.0], [0.9, 0.1], [-1.0, 0.0], [-0.9, -0.1]], dtype=np.float32)
+    ivf = IVFIndex.build(items, 2, seed=0)
+    queries = np.array([[1.0, 0.0], [-1.0, 0.0]], dtype=np.float32)
+    exact = brute_force_top_k(queries, items, 3)
+    assert ivf_setting(ivf, queries, exact, 1)["short"] == 1.0  # each list holds 2 < 3 items
+    assert ivf_setting(ivf, queries, exact, 2)["short"] == 0.0
+
+
 @pytest.mark.parametrize(
     "call, needle",
     [
         (lambda ix, q: ix.search(q, 10, 0), "nprobe"),
-        (lambda ix, q: ix.search(q, 10, 17), "nprobe"),
+        (lambda ix, q: ix.search(q, 10, 17), "nprobe=17 but the index has 16 lists"),
+        (lambda ix, q: ix.search(q, 10, 2.0), "nprobe"),
         (lambda ix, q: ix.search(q[:, :3], 10, 1), "d="),
         (lambda ix, q: ix.search(q, 0, 1), "k must"),
         (lambda ix, q: IVFIndex.build(q, 0), "n_clusters"),
@@ -93,6 +121,9 @@ def test_ivf_tradeoff_table(catalogue):
     expected = table["ms_per_query"].iloc[0] / table["ms_per_query"]  # brute force's over each
     np.testing.assert_allclose(table["speedup"], expected)
     assert table["speedup"].iloc[0] == 1.0
+    assert table["short"].tolist() == [0.0, 0.0, 0.0]  # 250 items a list on average, k = 5
+    with pytest.raises(ValueError, match="no nprobe in \\(16,\\) fits an index of 8 lists"):
+        ivf_tradeoff(queries[:5], items, 5, n_clusters=(8,), nprobes=(16,))
 
 
 def test_ivf_explorer_adds_runs_and_recovers_from_errors(catalogue):

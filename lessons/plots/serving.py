@@ -1,5 +1,5 @@
 """Static figures of notebook 06: an index's recall against its latency, and the cost of one
-softmax training step against the catalogue size.
+softmax forward and backward pass against the catalogue size.
 
 Like `lessons.plots`, each function draws on the `ax` it is given (or a new figure's Axes)
 and returns it; nothing is shown or saved here.
@@ -74,7 +74,8 @@ def recall_latency(table: pd.DataFrame, *, k: int, ax: Axes | None = None, title
 
 
 def softmax_step_cost(cost: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
-    """Milliseconds per training step against the catalogue size n, one line per loss (log-log).
+    """Milliseconds of one forward + backward pass against the catalogue size n, one line per
+    loss (log-log); the optimizer's update is timed apart (`lessons.training_cost.update_cost`).
 
     Args:
         cost: Output of `lessons.training_cost.softmax_cost`.
@@ -87,8 +88,8 @@ def softmax_step_cost(cost: pd.DataFrame, *, ax: Axes | None = None, title: str 
         ax.plot(rows["n_items"], rows["seconds"] * 1e3, "o-", label=f"{loss} softmax")
     ax.set(xscale="log", yscale="log")
     ax.set_xlabel("catalogue size n (items)")
-    ax.set_ylabel("ms per training step (log)")
-    ax.set_title(title or "One training step: full against in-batch softmax")
+    ax.set_ylabel("ms per forward + backward (log)")
+    ax.set_title(title or "Forward + backward: full against in-batch softmax")
     ax.legend()
     return ax
 
