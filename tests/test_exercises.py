@@ -57,6 +57,12 @@ def test_close_to_takes_a_number_in_the_forms_a_learner_computes_it():
     assert close_to(rtol=1e-9)(0.1884662, 0.18846611) == (False, "0.1884662 is too large")
 
 
+def test_close_to_recognises_a_figure_copied_from_a_rounded_table():
+    ok, message = close_to(rtol=1e-6)(0.782, 0.78166)  # as printed by `table.round(3)`
+    assert not ok and message.startswith("0.782 is the answer rounded to 3 decimals: compute")
+    assert close_to(rtol=1e-6)(0.8, 0.78166) == (False, "0.8 is too large")  # a guess, not a copy
+
+
 def test_choice_takes_the_option_as_it_is_printed():
     for answer in ("b", " B ", "(b)", "b)", "b."):
         assert choice(answer, "b")[0], answer

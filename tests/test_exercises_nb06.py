@@ -36,6 +36,8 @@ def test_logits_memory_right_and_wrong():
     answer = run_solution(nb06.logits_memory, notebook)
     assert nb06.logits_memory.check(answer, **ctx).status == CORRECT
     assert nb06.logits_memory.check(32e6 / 2**20, **ctx).status == INCORRECT  # forgot 4 bytes
+    in_mb = nb06.logits_memory.check(128.0, **ctx)  # 32e6 · 4 / 1e6: megabytes, not MiB
+    assert in_mb.status == INCORRECT and "MB (10⁶ bytes)" in in_mb.message
 
 
 def test_logits_memory_asks_for_its_context():

@@ -96,6 +96,11 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
             where = "your answer is NaN" if a.ndim == 0 else f"{n_nan} entries are NaN"
             return False, f"{where} (a mean over nothing, 0/0, or the log of 0 times 0?)"
         if e.ndim == 0:
+            # A figure copied from a printed table is right, but not to the tolerance.
+            rounded = [d for d in range(2, 7) if float(a) == round(float(e), d)]
+            if rounded:
+                why = "compute it instead of copying a printed figure"
+                return False, f"{float(a):g} is the answer rounded to {rounded[0]} decimals: {why}"
             direction = "too large" if a > e else "too small"
             shown = f"{float(a):.6g}"
             if shown == f"{float(e):.6g}":  # 6 digits would hide the difference: show them all

@@ -12,6 +12,14 @@ def _logits_mb(batch: int, n_items: int) -> float:
     return batch * n_items * FLOAT_BYTES / 2**20
 
 
+def _mib(answer, expected) -> tuple[bool, str]:
+    """close_to, and a pointer to the unit when the answer is the same size in MB (10⁶ bytes)."""
+    ok, message = close_to(rtol=1e-3)(answer, expected)
+    if not ok and close_to(rtol=1e-3)(answer, expected * 2**20 / 1e6)[0]:
+        message = "that is the size in MB (10⁶ bytes); the question asks for MiB (2²⁰ bytes)"
+    return ok, message
+
+
 def _recall(approx: np.ndarray, exact: np.ndarray) -> float:
     return recall_against(approx, exact)
 
@@ -41,7 +49,7 @@ logits_memory = Exercise(
     "How many MiB (2**20 bytes) do they take for a batch of `BATCH` examples over the largest "
     "catalogue, `max(SIZES)` items?",
     expected=_logits_mb,
-    compare=close_to(rtol=1e-3),
+    compare=_mib,
     hints=[
         "The logits matrix has shape (BATCH, max(SIZES)).",
         "BATCH * max(SIZES) * 4 bytes, divided by 2**20.",
