@@ -108,6 +108,9 @@ def test_make_batch_without_inputs_gives_empty_bags_for_mf():
 def test_make_batch_rejects_out_of_range_users():
     with pytest.raises(ValueError, match=r"user ids must lie in \[0, 200\)"):
         make_batch(np.array([0, 200]), random_csr(), None, None)
+    ds = tiny_dataset()  # no matrix at all: the feature tables give the number of users
+    with pytest.raises(ValueError, match=r"user ids must lie in \[0, 4\)"):
+        make_batch(np.array([9]), None, query_features(ds, ds.interactions), None)
 
 
 # --- query_features ----------------------------------------------------------------------
@@ -156,6 +159,9 @@ def test_ad_hoc_query_row():
         ([0], {"occupation": "astronaut"}, "unknown occupation 'astronaut'"),
         ([0], {"gender": "X"}, "unknown gender"),
         ([0], {"age": 0}, "age"),
+        ([0], {"age": True}, "age must be a number of years"),  # not age 1
+        ([0], {"age": "30"}, "age must be a number of years"),  # was a bare TypeError
+        ([[1, 2], [3]], {}, "flat list of item ids"),  # was numpy's "inhomogeneous shape"
     ],
 )
 def test_ad_hoc_query_validation(liked, kwargs, message):

@@ -1,8 +1,9 @@
 """Turn a `Dataset` / `Split` into the tensors the neural models read.
 
 `query`: the query containers and the side and dense features of users (ψ's input x).
-`batches`: history bags and targets as batches, ad-hoc queries, and the leak-free per-epoch
-input/target split. `items`: genre, release-date bucket and title-word features of every item
+`batches`: history bags and targets as batches, ad-hoc queries, and the leak-free
+input/target split; `epochs`: that split drawn for a whole epoch at once (`EpochSampler`, what
+`fit` trains on). `items`: genre, release-date bucket and title-word features of every item
 (the item tower φ's input x_item), and the content vectors of the content-based baseline.
 """
 

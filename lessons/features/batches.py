@@ -43,8 +43,9 @@ def make_batch(
         ValueError: On ids out of range, mismatched shapes or negative target values.
     """
     users = np.asarray(users)
-    mats = [m for m in (inputs, targets) if m is not None]
-    n_users = mats[0].shape[0] if mats else None
+    tables = () if features is None else (features.side, features.dense)
+    sized = [m for m in (inputs, targets, *tables) if m is not None]  # whatever gives n_users
+    n_users = sized[0].shape[0] if sized else None
     if users.ndim != 1 or not (users.size == 0 or np.issubdtype(users.dtype, np.integer)):
         raise ValueError(f"users must be a 1-D array of integer user ids, got {users!r}")
     if n_users is not None and users.size and (users.min() < 0 or users.max() >= n_users):
@@ -132,7 +133,8 @@ def ad_hoc_query(
     """One query row for a visitor who liked `liked_items` (contiguous item ids).
 
     Unspecified demographics fall back to the most common value among users; dense features
-    are those of a visitor active right now (count = len(liked_items), recency 0).
+    are those of a visitor active right now (count = the number of distinct liked items,
+    recency 0). A repeated id counts once, as it would in a user's history.
 
     Raises:
         ValueError: Empty selection, non-integer or unknown item id, age outside 1..120,
@@ -142,7 +144,10 @@ def ad_hoc_query(
         liked_items = liked_items.values()
     if isinstance(liked_items, Set | ValuesView | KeysView | Iterator):
         liked_items = list(liked_items)  # np.asarray would make one 0-d object of them
-    items = np.asarray(liked_items).ravel()
+    try:
+        items = np.asarray(liked_items).ravel()
+    except ValueError:  # numpy's "inhomogeneous shape" for [[1, 2], [3]]
+        raise ValueError("liked_items must be a flat list of item ids, e.g. [0, 49, 180]") from None
     if items.size == 0:
         raise ValueError("liked_items is empty: select at least one item the visitor liked")
     if not np.issubdtype(items.dtype, np.integer):
@@ -158,8 +163,9 @@ def ad_hoc_query(
         # Most common value of each column (ties -> the lower index).
         side = torch.tensor([int(np.bincount(col).argmax()) for col in features.side.T.numpy()])
         if age is not None:
-            if not 1 <= age <= 120:
-                raise ValueError(f"age must be between 1 and 120 years, got {age!r}")
+            real = isinstance(age, int | float | np.integer | np.floating)
+            if isinstance(age, bool) or not real or not 1 <= age <= 120:
+                raise ValueError(f"age must be a number of years between 1 and 120, got {age!r}")
             side[0] = int(np.searchsorted(AGE_BUCKETS, age, side="right"))
         if gender is not None:
             if str(gender).upper() not in GENDERS:

@@ -154,8 +154,9 @@ class QueryTower(nn.Module):
     x (B, e + 3·side_dim + n_dense); ψ (B, d).
     The bag is an nn.EmbeddingBag(mode="mean") (its table, with a faster backward: `_BagMean`):
     the cost grows with the number of interactions, never with n_users × n_items.
-    `input_dropout` zeroes entries of x (rescaling the rest) in training mode only, so ψ cannot
-    lean on a few history items.
+    `input_dropout` zeroes random coordinates of x (rescaling the rest by 1/(1 − p)) in
+    training mode only: a regularizer on the input layer. It drops coordinates, not history
+    items, and rescales the dense features like the rest.
     Side/dense features of a batch are read only when the tower was built for them.
     """
 
