@@ -24,6 +24,9 @@ RECALL_K = 20
 # (APLT, Abdollahpouri et al. 2019).
 SHORT_HEAD_SHARE = 0.2
 
+# "Reach": the share of users shown at least one of the REACH_TOP most-interacted items.
+REACH_TOP = 20
+
 # Environment variables the package reads.
 ENV_DATA_DIR = "LESSONS_DATA_DIR"  # folder holding ml-100k/ (CI, offline classrooms)
 ENV_NUM_THREADS = "LESSONS_NUM_THREADS"  # torch threads; default: available cores

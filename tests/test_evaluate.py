@@ -9,7 +9,7 @@ import torch
 
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
 from lessons.data.dataset import Dataset, Split
-from lessons.metrics import evaluate, evaluate_dict, top_k
+from lessons.metrics import evaluate, evaluate_dict, reach_at_k, top_k
 
 
 def frame(pairs):
@@ -217,3 +217,16 @@ def test_popularity_metrics_over_candidates():
     # Exposure over the 3 candidates at k=1: [2, 0, 0] -> Gini of (0, 0, 2) = 2/3
     assert got["gini@1"] == pytest.approx(2 / 3)
     assert got["coverage@3"] == 1.0  # k equal to the 3 rankable items is allowed
+
+
+def test_reach_is_a_metric_on_request():
+    split = random_split(0)  # 40 items: reach looks for the 20 most popular
+    scores = np.random.default_rng(0).random((split.n_users, split.n_items))
+    users = np.flatnonzero(np.diff(split.test_matrix().indptr))
+    lists = top_k(scores[users], 3, exclude=split.seen_matrix()[users])
+    expected = reach_at_k(lists, split.item_popularity(), 3, top=20)
+    assert evaluate_dict(scores, split, k=3, metrics=["reach"]) == {"reach@3": expected}
+    assert 0 < expected < 1
+    assert "reach@10" not in evaluate_dict(SCORES, HAND, k=2, recall_k=2)  # not a default
+    # HAND has 5 items: all of them are "the top 20", so every filled list reaches one
+    assert evaluate_dict(SCORES, HAND, k=2, recall_k=2, metrics=["reach"]) == {"reach@2": 1.0}

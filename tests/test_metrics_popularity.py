@@ -11,6 +11,7 @@ from lessons.metrics import (
     exposure_counts,
     gini_at_k,
     popularity_bins,
+    reach_at_k,
     recall_at_k,
     recall_by_popularity_decile,
     short_head,
@@ -161,3 +162,14 @@ def test_unsigned_counts_are_ordered_like_signed_ones():
     np.testing.assert_array_equal(
         popularity_bins(counts, 2), popularity_bins(counts.astype(np.int64), 2)
     )
+
+
+def test_reach_counts_users_shown_one_of_the_top_items():
+    counts = np.array([1, 9, 5, 5, 0])  # by popularity: 1, then 2 and 3 tied (lower id first)
+    topk = np.array([[0, 4], [3, 0], [2, -1], [-1, -1]])  # the last user is left out
+    assert reach_at_k(topk, counts, 2, top=1) == 0.0  # nobody is shown item 1
+    assert reach_at_k(topk, counts, 2, top=2) == pytest.approx(1 / 3)  # item 2: user 2
+    assert reach_at_k(topk, counts, 2, top=3) == pytest.approx(2 / 3)  # and item 3: user 1
+    assert reach_at_k(topk, counts, 1, top=3) == pytest.approx(2 / 3)  # first slots only
+    with pytest.raises(ValueError, match="top=6 exceeds the 5 items"):
+        reach_at_k(topk, counts, 2, top=6)

@@ -19,6 +19,7 @@ from lessons.metrics.popularity import (
     gini_at_k,
     popularity_bins,
     popularity_order,
+    reach_at_k,
     recall_by_popularity_decile,
     short_head,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "popularity_bins",
     "popularity_order",
     "precision_at_k",
+    "reach_at_k",
     "recall_at_k",
     "recall_at_k_capped",
     "recall_by_popularity_decile",

@@ -19,9 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lessons.config import DEFAULT_K, RECALL_K
+from lessons.config import DEFAULT_K, REACH_TOP, RECALL_K
 from lessons.data.dataset import Split, check_split
-from lessons.metrics.popularity import aplt_at_k, arp_at_k, coverage_at_k, gini_at_k
+from lessons.metrics.popularity import (
+    aplt_at_k,
+    arp_at_k,
+    coverage_at_k,
+    gini_at_k,
+    reach_at_k,
+)
 from lessons.metrics.ranking import (
     hit_rate_at_k,
     map_at_k,
@@ -41,7 +47,9 @@ ACCURACY_METRICS = {
     "hit_rate": hit_rate_at_k,
 }
 POPULARITY_METRICS = ("coverage", "arp", "gini", "aplt")
-METRIC_NAMES = (*ACCURACY_METRICS, *POPULARITY_METRICS)
+# On request only: the share of users shown one of the REACH_TOP most popular items (of all
+# items, in a catalogue smaller than that).
+METRIC_NAMES = (*ACCURACY_METRICS, *POPULARITY_METRICS, "reach")
 DEFAULT_METRICS = ("recall", "ndcg", "precision", "map", "hit_rate", *POPULARITY_METRICS)
 # These read the cut-off `recall_k` when no "@k" is given; every other metric reads `k`.
 _RECALL_FAMILY = ("recall", "recall_capped")
@@ -186,8 +194,11 @@ def evaluate(
             value = gini_at_k(exposure_lists, n_catalogue, n)
         elif name == "arp":
             value = arp_at_k(lists, train_counts, n)
-        else:
+        elif name == "aplt":
             value = aplt_at_k(lists, train_counts, n)
+        else:
+            top = min(REACH_TOP, split.n_items)  # a tiny synthetic catalogue has fewer
+            value = reach_at_k(lists, train_counts, n, top=top)
         rows.append({"metric": name, "k": n, "value": float(value)})
     table = pd.DataFrame(rows, columns=["metric", "k", "value"])
     table.attrs["n_users"] = int(users.size)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from lessons.config import SHORT_HEAD_SHARE
+from lessons.config import REACH_TOP, SHORT_HEAD_SHARE
 from lessons.metrics.ranking import hits_matrix, relevant_matrix
 from lessons.metrics.topk import PAD, check_k, to_numpy, validate_topk
 
@@ -140,6 +140,27 @@ def aplt_at_k(
     in_tail = filled & tail[np.maximum(lists, 0)]
     keep = list_len > 0
     return float((in_tail.sum(axis=1)[keep] / list_len[keep]).mean())
+
+
+def reach_at_k(topk: np.ndarray, train_counts: np.ndarray, k: int, top: int = REACH_TOP) -> float:
+    """Share of users shown at least one of the `top` most interacted items:
+
+        reach = (1/|U|) Σ_u 1[L_u ∩ T ≠ ∅],  T = the first `top` items of `popularity_order`
+
+    How far the very head of the catalogue reaches: Popularity shows it to everyone (1.0).
+    Users with an empty list are left out of |U|.
+
+    Raises:
+        ValueError: If `top` is not an integer in [1, n_items].
+    """
+    counts, lists, filled, list_len = _lists_and_mask(topk, train_counts, k)
+    top = check_k(top, "top")
+    if top > counts.size:
+        raise ValueError(f"top={top} exceeds the {counts.size} items; choose top <= {counts.size}")
+    head = np.zeros(counts.size, dtype=bool)
+    head[popularity_order(counts)[:top]] = True
+    shown = (filled & head[np.maximum(lists, 0)]).any(axis=1)
+    return float(shown[list_len > 0].mean())
 
 
 def popularity_bins(train_counts: np.ndarray, n_bins: int = 10) -> np.ndarray:
