@@ -145,7 +145,9 @@ def metric_bars(
     x = np.arange(len(metrics))
     for i, (label, row) in enumerate(table[list(metrics)].iterrows()):
         ax.bar(x + i * width, row.to_numpy(dtype=float), width, label=str(label))
-    ax.set_xticks(x + width * (len(table) - 1) / 2, list(metrics))
+    # Gini is the one 0-1 metric where lower is better for the catalogue: say so under it.
+    ticks = [f"{m}\n(lower = more even)" if m.startswith("gini") else m for m in metrics]
+    ax.set_xticks(x + width * (len(table) - 1) / 2, ticks)
     ax.set_ylabel("value")
     ax.set_title(title or "Metrics compared")
     ax.legend(fontsize="small")
