@@ -4,6 +4,8 @@ The archives hold the tiny fake ml-100k of conftest (never MovieLens data); the 
 is swapped for one carrying the checksums of that fake archive (tests/fake_archive.py).
 """
 
+import errno
+import os
 import socket
 import stat
 import threading
@@ -220,3 +222,72 @@ def test_command_line_failure_is_a_message_and_exit_code_1(good, server, monkeyp
     assert err.startswith("error: ") and "SHA-256" in err and "Traceback" not in err
     assert main(["--data-dir", str(tmp_path / "b"), "--offline"]) == 1
     assert "download=False" in capsys.readouterr().err
+
+
+def test_a_failed_first_download_leaves_no_folder_it_created(monkeypatch, tmp_path):
+    monkeypatch.setenv("LESSONS_QUIET", "1")
+    with pytest.raises(DataUnavailableError):  # nothing listens on port 9 here
+        load_movielens(
+            "100k", data_dir=tmp_path / "typo" / "x" / "y", base_url="http://127.0.0.1:9"
+        )
+    assert leftovers(tmp_path) == []  # not only y: x and typo were created for it too
+
+
+def test_a_download_clears_what_a_killed_kernel_left_and_is_readable_by_all(
+    good, server, monkeypatch, tmp_path
+):
+    register_archive(monkeypatch, good)
+    root = tmp_path / "cache"
+    root.mkdir()
+    dead, live = root / ".ml-100k.zip.dead0001.part", root / ".ml-100k.zip.live0001.part"
+    dead.write_bytes(b"half"), live.write_bytes(b"half")
+    os.utime(dead, (0, 0))  # untouched for decades: its process is gone
+    old_umask = os.umask(0o022)
+    try:
+        load_movielens("100k", data_dir=root, base_url=server(good))
+    finally:
+        os.umask(old_umask)
+    assert not dead.exists() and live.exists()  # a recent one may be another kernel's
+    assert (root / "ml-100k.zip").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0o600
+
+
+def test_a_zip_placed_by_hand_that_fails_verification_is_blamed_on_the_file(
+    good, monkeypatch, tmp_path
+):
+    register_archive(monkeypatch, good)
+    (tmp_path / "ml-100k.zip").write_bytes(make_zip({"ml-100k/u.data": b"1\t1\t5\t1\n"}))
+    with pytest.raises(ChecksumError, match="a re-packed zip is not the published one") as info:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    assert "network" not in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile's, while the test builds it
+def test_a_member_that_appears_twice_is_refused_as_unsafe(server, monkeypatch, tmp_path, members):
+    archive = make_zip(members, [zipfile.ZipInfo("ml-100k/u.data")])  # a second u.data
+    register_archive(monkeypatch, archive)
+    with pytest.raises(UnsafeArchiveError, match="appears twice"):
+        load_movielens("100k", data_dir=tmp_path, base_url=server(archive))
+
+
+def test_a_data_dir_naming_an_empty_extracted_folder_says_it_is_incomplete(
+    good, monkeypatch, tmp_path
+):
+    register_archive(monkeypatch, good)
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    with pytest.raises(DataFormatError, match="incomplete extraction"):
+        load_lesson_data("100k", data_dir=folder, download=False)  # no fallback: it needs fixing
+
+
+def test_a_zip_only_its_owner_may_read_is_unavailable_not_a_crash(good, monkeypatch, tmp_path):
+    register_archive(monkeypatch, good)
+    (tmp_path / "ml-100k.zip").write_bytes(good)
+
+    def denied(path):  # as root, file modes are not enforced: raise what open() would
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("lessons.data.archive._digests", denied)
+    with pytest.raises(DataUnavailableError, match="cannot read .*ml-100k.zip .*Permission denied"):
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    with pytest.warns(UserWarning, match="cannot read"):  # so the lessons fall back
+        assert load_lesson_data("100k", data_dir=tmp_path, download=False).name != "ml-100k"

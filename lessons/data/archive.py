@@ -67,9 +67,19 @@ def _cannot_extract(archive: Path, root: Path, exc: OSError) -> DataUnavailableE
     )
 
 
-def verify_archive(spec: Variant, path: Path, source: str) -> None:
-    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` if we may, and raise."""
-    size, md5, sha = _digests(path)
+def verify_archive(spec: Variant, path: Path, source: str, *, downloaded: bool = True) -> None:
+    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` if we may, and raise.
+
+    `downloaded=False` for a zip found in the data folder: then the advice is about the file,
+    not the network.
+    """
+    try:
+        size, md5, sha = _digests(path)
+    except OSError as exc:  # e.g. a shared class folder's zip that only its owner may read
+        raise DataUnavailableError(
+            f"cannot read {path} ({exc.strerror or exc}); ask whoever manages {path.parent} to "
+            f"make it readable, or set {ENV_DATA_DIR} to a folder of your own."
+        ) from exc
     checks = (("size", size, spec.size), ("MD5", md5, spec.md5), ("SHA-256", sha, spec.sha256))
     problems = [
         f"{what} is {got}, expected {want}"
@@ -77,25 +87,33 @@ def verify_archive(spec: Variant, path: Path, source: str) -> None:
         if want is not None and got != want
     ]
     if problems:
+        advice = (
+            f"if this repeats, check the download URL ({ENV_DATA_URL}) or your network"
+            if downloaded
+            else f"a re-packed zip is not the published one even when its files are: place "
+            f"the official {spec.archive} there, or the extracted {spec.folder}/ folder"
+        )
         raise ChecksumError(
             f"{spec.archive} from {source} is not the published archive ({'; '.join(problems)}). "
-            f"{_discard(path)}; if this repeats, check the download URL ({ENV_DATA_URL}) or "
-            "your network."
+            f"{_discard(path)}; {advice}."
         )
 
 
 def _check_members(members: list[zipfile.ZipInfo], archive: Path) -> None:
     """Refuse members that could write outside the extraction folder, before writing anything."""
-    total = 0
+    total, seen = 0, set()
     for info in members:
         name = info.filename
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
             problem = "has a path outside the data folder"
+        elif name in seen:  # the second copy would fail as "file exists", read as a full disk
+            problem = "appears twice"
         elif stat.S_ISLNK(info.external_attr >> 16):
             problem = "is a symbolic link"
         else:
             total += info.file_size
+            seen.add(name)
             continue
         raise UnsafeArchiveError(
             f"{archive}: member {name!r} {problem}; nothing was extracted and the archive was "

@@ -12,6 +12,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,6 +23,7 @@ from lessons.data.registry import ChecksumError, DataFormatError, DataUnavailabl
 from lessons.runtime import show_progress
 
 TIMEOUT_S = 30
+STALE_PART_S = 3600  # a partial download untouched this long belongs to a dead process
 _CHUNK = 1 << 16
 
 
@@ -77,27 +79,31 @@ def ensure_variant(
         return folder
     if root.name == spec.folder and (root / spec.key_file).is_file():
         return root  # data_dir points at the extracted folder itself
+    if root.name == spec.folder and root.is_dir() and not (root / spec.archive).exists():
+        folder = root  # data_dir names the extracted folder itself, which lacks its key file
     if folder.exists():
         raise DataFormatError(
             folder / spec.key_file, None, f"is missing from {folder} (incomplete extraction?)"
         )
     archive = root / spec.archive
     if archive.is_file():  # a copy placed by hand, or kept from an earlier download
-        verify_archive(spec, archive, source=str(archive))
+        verify_archive(spec, archive, source=str(archive), downloaded=False)
         return extract_archive(spec, archive, root)
     if not download:
         raise DataUnavailableError(
             f"MovieLens {spec.name} is not in {root} (no {spec.folder}/{spec.key_file}) and "
             f"download=False. {_what_to_do(spec, root)}"
         )
-    created = not root.exists()
+    created = [p for p in (root, *root.parents) if not p.exists()]  # deepest first
     try:
         archive = fetch_archive(spec, root, base_url)
         return extract_archive(spec, archive, root)
     except BaseException:
-        if created:  # leave no empty cache folder behind (temporary files are gone by now)
-            with contextlib.suppress(OSError):
-                root.rmdir()
+        # Leave no empty folder behind (temporary files are gone by now); rmdir refuses any
+        # folder that is not empty, e.g. one another process has started to use.
+        with contextlib.suppress(OSError):
+            for path in created:
+                path.rmdir()
         raise
 
 
@@ -127,6 +133,7 @@ def fetch_archive(spec: Variant, root: Path, base_url: str | None = None) -> Pat
     url = spec.url(base_url)
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_parts(spec, root)
         fd, name = tempfile.mkstemp(dir=root, prefix=f".{spec.archive}.", suffix=".part")
     except OSError as exc:
         raise DataUnavailableError(
@@ -141,11 +148,25 @@ def fetch_archive(spec: Variant, root: Path, base_url: str | None = None) -> Pat
         except OSError as exc:  # _stream reports the network's; this is the final flush
             raise _cannot_write(url, spec, root, exc) from exc
         verify_archive(spec, tmp, source=url)
+        # mkstemp makes the file owner-only; a shared class folder's zip must be readable by
+        # the students, as the extracted files are: the usual mode of a new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, root / spec.archive)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return root / spec.archive
+
+
+def _remove_stale_parts(spec: Variant, root: Path) -> None:
+    """Delete partial downloads abandoned over an hour ago (a killed kernel cannot clean up;
+    a download in progress rewrites its file every few milliseconds)."""
+    for part in root.glob(f".{spec.archive}.*.part"):
+        with contextlib.suppress(OSError):  # gone already, or not ours to delete
+            if time.time() - part.stat().st_mtime > STALE_PART_S:
+                part.unlink()
 
 
 def _stream(url: str, out, spec: Variant, root: Path) -> None:

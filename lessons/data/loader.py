@@ -71,10 +71,11 @@ def load_lesson_data(
 ) -> Dataset:
     """MovieLens if it can be had, else the synthetic MovieLens-shaped dataset, never silently.
 
-    When the data is missing and cannot be fetched (offline, server down, `download=False`)
-    and `fallback` is True, this returns `synthetic_movielens(seed=DEFAULT_SEED)` with
-    `Dataset.notice` saying why, and warns with a `SyntheticFallbackWarning`. Corrupted data
-    (checksum, unsafe archive, malformed file) always raises: it needs fixing, not hiding.
+    When the data is missing and cannot be had (offline, server down, `download=False`, a
+    read-only or full folder: every `DataUnavailableError`) and `fallback` is True, this
+    returns `synthetic_movielens(seed=DEFAULT_SEED)` with `Dataset.notice` saying why, and
+    warns with a `SyntheticFallbackWarning`. Corrupted data (checksum, unsafe archive,
+    malformed file) always raises: it needs fixing, not hiding.
 
     Args:
         variant, data_dir, download: As in `load_movielens`.

@@ -15,14 +15,16 @@ class DataError(RuntimeError):
 
 
 class DataUnavailableError(DataError):
-    """The data is missing and could not be fetched (offline, server down, `download=False`).
+    """The data is missing and could not be had: offline, server down, `download=False`, a
+    read-only or full data folder, a data folder that is a file, or an unreadable archive.
 
     The only error after which `load_lesson_data` falls back to the synthetic dataset.
     """
 
 
 class ChecksumError(DataError):
-    """A file is not the one published (corrupted or tampered); a downloaded one is removed."""
+    """A file is not the one published (corrupted, tampered or re-packed); an archive is
+    removed, an extracted folder is left alone."""
 
 
 class UnsafeArchiveError(DataError):
