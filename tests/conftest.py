@@ -71,13 +71,16 @@ def fake_ml100k_files() -> dict[str, str]:
 def fake_ml100k(monkeypatch) -> Callable[[Path], Path]:
     """Factory: `fake_ml100k(parent)` writes `parent/ml-100k/` (FAKE_ML100K) and returns it.
 
-    The loader checks an extracted folder's u.data against the published SHA-256, so for the
-    test the "100k" registry entry trusts the fake u.data instead.
+    The loader checks an extracted folder's files against the published SHA-256s, so for the
+    test the "100k" registry entry trusts the fake files instead.
     """
     from lessons.data import registry
 
-    u_data = FAKE_ML100K["u.data"].encode("latin-1")
-    trusted = replace(registry.VARIANTS["100k"], key_sha256=hashlib.sha256(u_data).hexdigest())
+    def sha(name: str) -> str:
+        return hashlib.sha256(FAKE_ML100K[name].encode("latin-1")).hexdigest()
+
+    others = tuple((name, sha(name)) for name, _ in registry.VARIANTS["100k"].other_sha256)
+    trusted = replace(registry.VARIANTS["100k"], key_sha256=sha("u.data"), other_sha256=others)
     monkeypatch.setitem(registry.VARIANTS, "100k", trusted)
 
     def write(parent: Path) -> Path:

@@ -31,13 +31,21 @@ def fake_ml100k_members(files: dict[str, str]) -> dict[str, bytes]:
 def register_archive(monkeypatch, archive: bytes, **override) -> registry.Variant:
     """Point the "100k" registry entry at `archive`'s size and checksums (then `override`)."""
     with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        u_data = zf.read("ml-100k/u.data") if "ml-100k/u.data" in zf.namelist() else b""
+        names = zf.namelist()
+
+        def sha(name: str) -> str:  # of the member, or of nothing when the zip lacks it
+            member = f"ml-100k/{name}"
+            return hashlib.sha256(zf.read(member) if member in names else b"").hexdigest()
+
+        others = tuple((name, sha(name)) for name, _ in registry.VARIANTS["100k"].other_sha256)
+        key = sha("u.data")
     spec = replace(
         registry.VARIANTS["100k"],
         size=len(archive),
         md5=hashlib.md5(archive).hexdigest(),
         sha256=hashlib.sha256(archive).hexdigest(),
-        key_sha256=hashlib.sha256(u_data).hexdigest(),
+        key_sha256=key,
+        other_sha256=others,
     )
     spec = replace(spec, **override)
     monkeypatch.setitem(registry.VARIANTS, "100k", spec)

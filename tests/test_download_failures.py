@@ -32,6 +32,17 @@ def _fails(code: int):
 
 
 @pytest.mark.parametrize("name", ["u.item", "u.genre", "u.user"])
+def test_a_parsed_file_that_is_not_the_published_one_is_named(tmp_path, fake_ml100k, name):
+    """Bug: only u.data was pinned, so a u.item re-saved as UTF-8 loaded with garbled titles."""
+    folder = fake_ml100k(tmp_path)
+    text = (folder / name).read_text(encoding="latin-1")
+    (folder / name).write_text(text.replace("\n", "\r\n"), encoding="latin-1")  # re-saved
+    with pytest.raises(ChecksumError, match=f"{name} is not the published .* another encoding"):
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    assert (folder / name).exists()  # a folder placed by hand is never deleted
+
+
+@pytest.mark.parametrize("name", ["u.item", "u.genre", "u.user"])
 def test_a_folder_missing_a_file_names_it(tmp_path, fake_ml100k, name, capsys):
     folder = fake_ml100k(tmp_path)
     (folder / name).unlink()

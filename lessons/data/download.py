@@ -108,20 +108,22 @@ def ensure_variant(
 
 
 def check_published(spec: Variant, folder: Path) -> None:
-    """Raise ChecksumError unless `folder`'s key file is the published one.
+    """Raise ChecksumError unless `folder`'s key file (and the others pinned) are published.
 
     An extracted folder may have been copied in by hand (LESSONS_DATA_DIR, a shared class
     folder), so `load_movielens` checks it on every load like a download (about 5 ms for
-    ml-100k's u.data), after parsing, so that a malformed file is still named by line: the
-    lessons' measured figures hold only on the published ratings.
+    ml-100k's u.data, u.item, u.user and u.genre), after parsing, so that a malformed file is
+    still named by line: the lessons' measured figures hold only on the published files.
     """
-    key = folder / spec.key_file
-    if spec.key_sha256 is not None and file_sha256(key) != spec.key_sha256:
-        raise ChecksumError(
-            f"{key} is not the published MovieLens {spec.name} file (SHA-256 mismatch): it was "
-            f"changed or damaged. Nothing was deleted; replace {folder} with an official copy "
-            "(delete it and load again to download one)."
-        )
+    for name, digest in ((spec.key_file, spec.key_sha256), *spec.other_sha256):
+        path = folder / name
+        if digest is not None and file_sha256(path) != digest:
+            raise ChecksumError(
+                f"{path} is not the published MovieLens {spec.name} file (SHA-256 mismatch): it "
+                f"was changed or damaged (re-saved in another encoding?). Nothing was deleted; "
+                f"replace {folder} with an official copy (delete it and load again to download "
+                "one)."
+            )
 
 
 def fetch_archive(spec: Variant, root: Path, base_url: str | None = None) -> Path:

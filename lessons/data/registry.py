@@ -59,6 +59,9 @@ class Variant:
     md5: str | None
     sha256: str | None
     key_sha256: str | None = None  # SHA-256 of the extracted key file
+    # (file name, SHA-256) of the other extracted files the loader parses: a u.item re-saved
+    # as UTF-8 would otherwise load with garbled titles.
+    other_sha256: tuple[tuple[str, str], ...] = ()
 
     def url(self, base_url: str | None = None) -> str:
         return f"{resolve_base_url(base_url)}/{self.archive}"
@@ -77,6 +80,12 @@ VARIANTS: dict[str, Variant] = {
         md5="0e33842e24a9c977be4e0107933c0723",
         sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
         key_sha256="06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+        # Taken from a copy whose archive and u.data match the pins above.
+        other_sha256=(
+            ("u.item", "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701"),
+            ("u.user", "f120e114da2e8cf314fd28f99417c94ae9ddf1cb6db8ce0e4b5995d40e90e62c"),
+            ("u.genre", "9757e0d3e6b298159a80dd48eaf938114690e911e39af97a76949ef1663610bb"),
+        ),
     ),
     # Size and SHA-256: TensorFlow Datasets url_checksums/movielens.txt; the same SHA-256 is
     # pinned by tensorflow/models' MovieLens script and Keras-RS examples. MD5: GroupLens'
