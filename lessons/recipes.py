@@ -90,6 +90,14 @@ RECIPES: dict[str, Recipe] = {
         fit_kwargs={**_TOWER_FIT, "epochs": 40, "batch_size": 512},
         note="two-tower, full softmax, linear towers, d=32",
     ),
+    # The same full softmax scored like the in-batch recipes (cosine, τ = 0.1): the control that
+    # tells the logQ correction's effect from the scoring's (benchmark, logQ section).
+    "TwoTower-cosine": Recipe(
+        _two_tower,
+        model_kwargs={**_TOWERS, "normalize": True, "temperature": 0.1},
+        fit_kwargs={**_TOWER_FIT, "epochs": 40, "batch_size": 512},
+        note="two-tower, full softmax, cosine scores at temperature 0.1",
+    ),
     # No item-id embedding: φ reads genres and release year only, so it embeds items never
     # seen in training. Held-out items are left out of the training softmax by `fit`.
     "TwoTower-cold": Recipe(

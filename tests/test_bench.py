@@ -126,7 +126,7 @@ def test_markdown_has_every_column_section_and_speed_figure(results):
 
     titles, rows = _table(text, "logQ correction (warm split)")
     assert titles == SECTION_COLUMNS
-    assert set(rows) == {"TwoTower-inbatch", "TwoTower-inbatch-logQ", "TwoTower"}
+    assert set(rows) == {"TwoTower-inbatch", "TwoTower-inbatch-logQ", "TwoTower", "TwoTower-cosine"}
     _check_rows(rows, titles, results["logq"])
 
     # The speed line: FLOPs per epoch of the default SoftmaxDNN and the matmul peaks in GFLOP/s.
