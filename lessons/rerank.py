@@ -26,7 +26,7 @@ from lessons.metrics.topk import PAD, check_k, to_numpy
 # How far down each ranking swaps are looked for: the cheap ones sit near the top, and 100
 # ranks already double the softmax DNN's coverage on ML-100K (notebook 05, section 2.4).
 DEFAULT_DEPTH = 100
-TABLE_METRICS = ("coverage", "ndcg", "arp", "gini")
+TABLE_METRICS = ("coverage", "ndcg", "arp", "gini", "aplt", "reach")
 
 
 def rerank_for_coverage(

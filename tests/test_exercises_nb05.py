@@ -15,8 +15,8 @@ def lists():
 
 @pytest.fixture(scope="module")
 def ranked(tiny_split):
-    """Scores of three models on the tiny split, with a hand-known APLT@20 ranking: "Tail"
-    lists the least-trained items first, "Head" the most-trained, "Popularity" as Head."""
+    """Scores of three models on the tiny split, with a hand-known ARP ranking: "Tail" lists
+    the least-trained items first, "Head" the most-trained, "Popularity" as Head."""
     counts = tiny_split.item_popularity().astype(float)
     head = np.tile(counts, (tiny_split.n_users, 1))
     return {"scores": {"Popularity": head, "Head": head, "Tail": -head}, "split": tiny_split}
@@ -33,17 +33,17 @@ def test_coverage(lists):
     assert nb05.coverage.check(scope["answer"], lists=lists, n_items=10).correct
 
 
-def test_most_tail(ranked):
-    assert nb05.most_tail.check("Tail", **ranked).status == CORRECT
-    assert nb05.most_tail.check(" tail ", **ranked).status == CORRECT
-    wrong = nb05.most_tail.check("Head", **ranked)
+def test_least_popular(ranked):
+    assert nb05.least_popular.check("Tail", **ranked).status == CORRECT
+    assert nb05.least_popular.check(" tail ", **ranked).status == CORRECT
+    wrong = nb05.least_popular.check("Head", **ranked)
     assert wrong.status == INCORRECT and "not the model asked for" in wrong.message
-    assert nb05.most_tail.check(3, **ranked).status == INCORRECT
-    assert nb05.most_tail.check(None, **ranked).status == NOT_ATTEMPTED
-    answer = run_solution(nb05.most_tail, {**ranked, "compare_models": compare_models})
-    assert nb05.most_tail.check(answer, **ranked).correct
+    assert nb05.least_popular.check(3, **ranked).status == INCORRECT
+    assert nb05.least_popular.check(None, **ranked).status == NOT_ATTEMPTED
+    answer = run_solution(nb05.least_popular, {**ranked, "compare_models": compare_models})
+    assert nb05.least_popular.check(answer, **ranked).correct
     only_popularity = {"scores": {"Popularity": ranked["scores"]["Head"]}, "split": ranked["split"]}
-    assert "check(answer" in nb05.most_tail.check("Tail", **only_popularity).message
+    assert "check(answer" in nb05.least_popular.check("Tail", **only_popularity).message
 
 
 def test_sampled():

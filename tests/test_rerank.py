@@ -103,7 +103,9 @@ def test_table_rows_and_users_changed(tiny_split):
     scores = rng.normal(size=(tiny_split.n_users, tiny_split.n_items))
     table = coverage_rerank_table(scores, tiny_split, 1.0, k=3, depth=20)
     assert list(table.index) == ["served", "re-ranked", "relative change"]
-    assert list(table.columns) == ["coverage@3", "ndcg@3", "arp@3", "gini@3", "users changed"]
+    assert list(table.columns) == [
+        "coverage@3", "ndcg@3", "arp@3", "gini@3", "aplt@3", "reach@3", "users changed",
+    ]  # fmt: skip
     served, reranked = table.loc["served"], table.loc["re-ranked"]
     assert reranked["coverage@3"] > served["coverage@3"]
     assert reranked["users changed"] > 0 and served["users changed"] == 0

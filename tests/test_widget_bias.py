@@ -33,10 +33,12 @@ def test_compare_models_has_one_row_per_model(split, scores):
     table = compare_models(scores, split, k=5)
     assert list(table.index) == ["Popularity", "EASE"]
     assert list(table.columns) == [
-        "recall@20", "ndcg@5", "coverage@5", "arp@5", "gini@5", "aplt@5",
+        "recall@20", "ndcg@5", "coverage@5", "arp@5", "gini@5", "aplt@5", "reach@5",
     ]  # fmt: skip
-    # Popularity shows one list to (nearly) everyone: coverage at most a few lists' worth.
+    # Popularity shows one list to (nearly) everyone: coverage at most a few lists' worth,
+    # and the most popular items reach every user.
     assert table.loc["Popularity", "coverage@5"] < table.loc["EASE", "coverage@5"]
+    assert table.loc["Popularity", "reach@5"] == 1.0
     with pytest.raises(ValueError, match="empty"):
         compare_models({}, split)
 
@@ -55,7 +57,9 @@ def test_bias_report_badges_follow_the_short_head(split, models):
     head = short_head(split.item_popularity())
     expected = np.where(head[table["item"].to_numpy()], "head", "tail")
     assert list(table["badge"]) == list(expected)
-    assert set(metrics) == {"recall@20", "ndcg@7", "coverage@7", "arp@7", "gini@7", "aplt@7"}
+    assert set(metrics) == {
+        "recall@20", "ndcg@7", "coverage@7", "arp@7", "gini@7", "aplt@7", "reach@7",
+    }  # fmt: skip
 
 
 def test_explorer_switches_model_scoring_and_k(split, models):

@@ -15,15 +15,15 @@ def _coverage(lists: np.ndarray, n_items: int) -> float:
     return coverage_at_k(lists, n_items, lists.shape[1])
 
 
-TAIL_K = 20  # a longer list than the notebook's table reads, so the answer is not on screen
+SHORT_K = 5  # a phone screen's list: shorter than the table's K, so it is built again
 
 
-def _most_tail(scores: dict, split: Split) -> str:
-    aplt = {name: evaluate_dict(s, split, k=TAIL_K, metrics=["aplt"])[f"aplt@{TAIL_K}"]
-            for name, s in scores.items() if name != "Popularity"}  # fmt: skip
-    if not aplt:
+def _least_popular(scores: dict, split: Split) -> str:
+    arp = {name: evaluate_dict(s, split, k=SHORT_K, metrics=["arp"])[f"arp@{SHORT_K}"]
+           for name, s in scores.items() if name != "Popularity"}  # fmt: skip
+    if not arp:
         raise TypeError("scores needs a model besides Popularity (the dict of section 1)")
-    return max(aplt, key=aplt.get)
+    return min(arp, key=arp.get)
 
 
 def same_name(answer: Any, expected: Any) -> tuple[bool, str]:
@@ -48,25 +48,25 @@ coverage = Exercise(
     explanation="that is lessons.metrics.coverage_at_k: the share of the catalogue anyone is shown",
 )
 
-most_tail = Exercise(
-    name="nb05.most_tail",
-    question=f"Leaving Popularity out, which model gives the long tail the largest share of its "
-    f"top-{TAIL_K} lists (the highest APLT@{TAIL_K})? `compare` reads the top-K lists only: "
-    f"build the table again at {TAIL_K} from `scores`. Answer with the model's name. Is it also "
-    f"the model with the lowest ARP@{TAIL_K}?",
-    expected=_most_tail,
+least_popular = Exercise(
+    name="nb05.least_popular",
+    question=f"Leaving Popularity out, which model's top-{SHORT_K} lists (a phone screen) are the "
+    f"least popular on average, with the lowest ARP@{SHORT_K}? `compare` reads the top-K lists: "
+    f"build the table again at {SHORT_K} from `scores`. Answer with the model's name. Is it also "
+    f"the model that gives the long tail the largest share of its lists (APLT@{SHORT_K})?",
+    expected=_least_popular,
     compare=same_name,
     hints=[
-        f"compare_models(scores, split, {TAIL_K}) is the table of section 1 at k = {TAIL_K}.",
-        f'Drop the "Popularity" row and take idxmax() of the aplt@{TAIL_K} column.',
+        f"compare_models(scores, split, {SHORT_K}) is the table of section 1 at k = {SHORT_K}.",
+        f'Drop the "Popularity" row and take idxmin() of the arp@{SHORT_K} column.',
     ],
     solution_code=(
-        f"table = compare_models(scores, split, {TAIL_K})\n"
-        f'answer = table.drop(index="Popularity")["aplt@{TAIL_K}"].idxmax()'
+        f"table = compare_models(scores, split, {SHORT_K})\n"
+        f'answer = table.drop(index="Popularity")["arp@{SHORT_K}"].idxmin()'
     ),
-    explanation="APLT counts only the tail's slots while ARP averages every slot, so the two "
-    "can rank models differently (compare the two columns in `compare`, at K): the least "
-    "popular lists on average need not give the tail the most room",
+    explanation="ARP averages the popularity of every slot while APLT counts only the tail's "
+    "slots, so the two can rank models differently (compare the arp and aplt columns): lists "
+    "of moderately popular items have a low ARP without any room for the tail",
 )
 
 sampled = Exercise(
@@ -107,6 +107,6 @@ coverage_alone = Exercise(
     "and the Gini of exposure say how head-heavy they are",
 )
 
-EXERCISES = (coverage, most_tail, sampled, coverage_alone)
+EXERCISES = (coverage, least_popular, sampled, coverage_alone)
 
-__all__ = ["EXERCISES", "coverage", "coverage_alone", "most_tail", "same_name", "sampled"]
+__all__ = ["EXERCISES", "coverage", "coverage_alone", "least_popular", "same_name", "sampled"]

@@ -22,12 +22,12 @@ from lessons.scoring import check_int
 from lessons.widgets.alpha import model_scores
 from lessons.widgets.base import Panel, frame_html
 
-BIAS_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
+BIAS_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt", "reach")
 SCORINGS = ("dot", "cosine")
 
 
 def compare_models(scores: dict[str, Any], split: Split, k: int = DEFAULT_K) -> pd.DataFrame:
-    """One row per model: Recall@20, NDCG@k, coverage@k, ARP@k, Gini@k, APLT@k.
+    """One row per model: Recall@20, NDCG@k, coverage@k, ARP@k, Gini@k, APLT@k, reach@k.
 
     Args:
         scores: Model name -> score matrix (n_users, n_items) on `split`.
