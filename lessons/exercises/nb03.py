@@ -7,7 +7,11 @@ from lessons.data import Split
 from lessons.exercises import Exercise, choice, close_to, same_sequence
 from lessons.recommend import similar_items
 
-ITEM, TOP_N = 180, 5  # an item whose neighbours the notebook does not print
+# An item whose neighbours the notebook does not print, and whose top 5 by cosine differs
+# from those by Euclidean distance, dot product and cosine without the bias coordinate (for
+# item 180, Euclidean distance and the bias-free cosine gave the same list: wrong methods
+# passed).
+ITEM, TOP_N = 288, 5
 
 
 def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803 (the lesson's notation)
@@ -21,8 +25,8 @@ def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
 
 log_z = Exercise(
     name="nb03.log_z",
-    question="For user 3's query embedding `psi3` (d,) and the item embeddings `V` (n_items, d), "
-    "compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
+    question="For user 3's query embedding `psi3` (d + 1,: ψ and the bias coordinate 1) and the "
+    "item embeddings `V` (n_items, d + 1), compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
     expected=_log_z,
     compare=close_to(rtol=1e-5),
     hints=[
