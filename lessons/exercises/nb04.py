@@ -25,7 +25,9 @@ negative_share = Exercise(
     "item j's training count (split.item_popularity()). What share of all negatives do the "
     f"{HEAD} most-watched movies take together, the sum of their q_j?",
     expected=_negative_share,
-    compare=close_to(rtol=1e-4),
+    # 1e-3: q as defined sums to 1.00045 (items with no count get 1), so an answer that
+    # renormalizes it (0.049040 against 0.049063) is the same idea, not a slip.
+    compare=close_to(rtol=1e-3),
     hints=[
         "c = split.item_popularity(); q = np.maximum(c, 1) / c.sum()",
         f"np.sort(q) puts the largest q_j last: sum its last {HEAD} entries.",
