@@ -232,6 +232,7 @@ __all__ = [
     "gini_at_k",
     "popularity_bins",
     "popularity_order",
+    "reach_at_k",
     "recall_by_popularity_decile",
     "short_head",
 ]
