@@ -262,21 +262,38 @@ def test_a_zip_placed_by_hand_that_fails_verification_is_blamed_on_the_file(
 
 
 @pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile's, while the test builds it
-def test_a_member_that_appears_twice_is_refused_as_unsafe(server, monkeypatch, tmp_path, members):
-    archive = make_zip(members, [zipfile.ZipInfo("ml-100k/u.data")])  # a second u.data
+@pytest.mark.parametrize("again", ["ml-100k/u.data", "ml-100k/./u.data", "ml-100k//u.data"])
+def test_a_member_that_appears_twice_is_refused_as_unsafe(
+    server, monkeypatch, tmp_path, members, again
+):
+    archive = make_zip(members, [zipfile.ZipInfo(again)])  # a second u.data, however spelled
     register_archive(monkeypatch, archive)
     with pytest.raises(UnsafeArchiveError, match="appears twice"):
         load_movielens("100k", data_dir=tmp_path, base_url=server(archive))
 
 
-def test_a_data_dir_naming_an_empty_extracted_folder_says_it_is_incomplete(
+def test_a_data_dir_naming_a_partly_extracted_folder_says_it_is_incomplete(
     good, monkeypatch, tmp_path
 ):
     register_archive(monkeypatch, good)
     folder = tmp_path / "ml-100k"
     folder.mkdir()
+    (folder / "u.item").write_text("1|x|01-Jan-1995||\n")  # some files, but no u.data
     with pytest.raises(DataFormatError, match="incomplete extraction"):
         load_lesson_data("100k", data_dir=folder, download=False)  # no fallback: it needs fixing
+
+
+def test_a_data_dir_named_ml_100k_that_holds_no_data_yet_is_downloaded_into(
+    good, server, monkeypatch, tmp_path
+):
+    register_archive(monkeypatch, good)
+    base = server(good)
+    for leftover in (None, ".ml-100k.zip.dead0001.part"):  # empty, or a killed download's
+        folder = tmp_path / (leftover or "fresh") / "ml-100k"
+        folder.mkdir(parents=True)
+        if leftover:
+            (folder / leftover).write_bytes(b"half")
+        assert load_movielens("100k", data_dir=folder, base_url=base).n_users == 3
 
 
 def test_a_zip_only_its_owner_may_read_is_unavailable_not_a_crash(good, monkeypatch, tmp_path):

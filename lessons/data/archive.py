@@ -107,13 +107,13 @@ def _check_members(members: list[zipfile.ZipInfo], archive: Path) -> None:
         parts = PurePosixPath(name.replace("\\", "/")).parts
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
             problem = "has a path outside the data folder"
-        elif name in seen:  # the second copy would fail as "file exists", read as a full disk
+        elif parts in seen:  # (a/./b and a//b are a/b) a second copy would fail as "file exists"
             problem = "appears twice"
         elif stat.S_ISLNK(info.external_attr >> 16):
             problem = "is a symbolic link"
         else:
             total += info.file_size
-            seen.add(name)
+            seen.add(parts)
             continue
         raise UnsafeArchiveError(
             f"{archive}: member {name!r} {problem}; nothing was extracted and the archive was "

@@ -79,8 +79,12 @@ def ensure_variant(
         return folder
     if root.name == spec.folder and (root / spec.key_file).is_file():
         return root  # data_dir points at the extracted folder itself
-    if root.name == spec.folder and root.is_dir() and not (root / spec.archive).exists():
-        folder = root  # data_dir names the extracted folder itself, which lacks its key file
+    if (
+        root.name == spec.folder
+        and root.is_dir()
+        and any(not p.name.startswith(".") and p.name != spec.archive for p in root.iterdir())
+    ):  # data_dir names the extracted folder itself, part of it there but not its key file
+        folder = root  # (an empty folder, or one with our partial download, is a data folder)
     if folder.exists():
         raise DataFormatError(
             folder / spec.key_file, None, f"is missing from {folder} (incomplete extraction?)"
