@@ -124,13 +124,11 @@ class IVFIndex:
         """
         queries = _matrix("queries", queries, self.items.shape[1])
         k = _positive("k", k, self.items.shape[0])
-        if (
-            isinstance(nprobe, bool)
-            or not isinstance(nprobe, int | np.integer)
-            or not (1 <= nprobe <= self.n_clusters)
-        ):
-            c = self.n_clusters
-            raise ValueError(f"nprobe={nprobe!r} but the index has {c} lists: probe between 1 "
+        c = self.n_clusters
+        if isinstance(nprobe, bool) or not isinstance(nprobe, int | np.integer):
+            raise ValueError(f"nprobe must be a whole number of lists, got {nprobe!r}")
+        if not 1 <= nprobe <= c:
+            raise ValueError(f"nprobe={nprobe} but the index has {c} lists: probe between 1 "
                              f"and {c} lists (or build more lists)")  # fmt: skip
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         scanned = np.empty(len(queries), dtype=np.int64)
@@ -208,8 +206,9 @@ def ivf_tradeoff(
     queries = _matrix("queries", queries, items.shape[1])
     if not len(n_clusters) or not len(nprobes):
         raise ValueError("n_clusters and nprobes must be non-empty, e.g. (32,) and (1, 4, 16)")
+    nprobes = [_positive("nprobe", p) for p in nprobes]
     for c in n_clusters:
-        if not any(isinstance(p, int | np.integer) and p <= c for p in nprobes):
+        if not any(p <= c for p in nprobes):
             raise ValueError(f"no nprobe in {tuple(nprobes)} fits an index of {c} lists: "
                              f"probe at most {c} lists")  # fmt: skip
     exact = brute_force_top_k(queries, items, k)

@@ -100,7 +100,7 @@ def test_ivf_setting_reports_the_share_of_short_lists():
     [
         (lambda ix, q: ix.search(q, 10, 0), "nprobe"),
         (lambda ix, q: ix.search(q, 10, 17), "nprobe=17 but the index has 16 lists"),
-        (lambda ix, q: ix.search(q, 10, 2.0), "nprobe"),
+        (lambda ix, q: ix.search(q, 10, 4.0), "nprobe must be a whole number of lists, got 4.0"),
         (lambda ix, q: ix.search(q[:, :3], 10, 1), "d="),
         (lambda ix, q: ix.search(q, 0, 1), "k must"),
         (lambda ix, q: IVFIndex.build(q, 0), "n_clusters"),
@@ -124,6 +124,8 @@ def test_ivf_tradeoff_table(catalogue):
     assert table["short"].tolist() == [0.0, 0.0, 0.0]  # 250 items a list on average, k = 5
     with pytest.raises(ValueError, match="no nprobe in \\(16,\\) fits an index of 8 lists"):
         ivf_tradeoff(queries[:5], items, 5, n_clusters=(8,), nprobes=(16,))
+    with pytest.raises(ValueError, match=r"nprobe must be a positive integer, got np.float64"):
+        ivf_tradeoff(queries[:5], items, 5, n_clusters=(8,), nprobes=np.geomspace(1, 4, 3))
 
 
 def test_ivf_explorer_adds_runs_and_recovers_from_errors(catalogue):
