@@ -61,6 +61,8 @@ def test_close_to_recognises_a_figure_copied_from_a_rounded_table():
     ok, message = close_to(rtol=1e-6)(0.782, 0.78166)  # as printed by `table.round(3)`
     assert not ok and message.startswith("0.782 is the answer rounded to 3 decimals: compute")
     assert close_to(rtol=1e-6)(0.8, 0.78166) == (False, "0.8 is too large")  # a guess, not a copy
+    assert close_to(rtol=1e-6)(0, 0.0042) == (False, "0 is too small")  # 0.0042 rounds to 0.00
+    assert close_to(rtol=1e-6)(1, 0.9996) == (False, "1 is too large")
 
 
 def test_choice_takes_the_option_as_it_is_printed():

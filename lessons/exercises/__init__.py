@@ -97,7 +97,9 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
             return False, f"{where} (a mean over nothing, 0/0, or the log of 0 times 0?)"
         if e.ndim == 0:
             # A figure copied from a printed table is right, but not to the tolerance.
-            rounded = [d for d in range(2, 7) if float(a) == round(float(e), d)]
+            # `a` must have exactly d decimals: 0 or 1 against 0.0042 or 0.9996 is a guess.
+            rounded = [d for d in range(2, 7)
+                       if float(a) == round(float(e), d) != round(float(a), d - 1)]  # fmt: skip
             if rounded:
                 why = "compute it instead of copying a printed figure"
                 return False, f"{float(a):g} is the answer rounded to {rounded[0]} decimals: {why}"
