@@ -129,6 +129,17 @@ def test_query_features_side_and_dense_by_hand():
     np.testing.assert_allclose(f.dense.numpy(), np.stack([count, days], 1), rtol=1e-6)
 
 
+def test_query_features_and_split_history_leave_the_callers_matrix_as_it_was():
+    ds = tiny_dataset()
+    x = sp.csr_matrix(ds.matrix(), dtype=np.float64)
+    x.data[0] = 0.0  # a stored zero, which both drop from their own copy
+    data, indices = x.data.copy(), x.indices.copy()
+    query_features(ds, x)
+    split_history(x, 0.5, np.random.default_rng(0))
+    np.testing.assert_array_equal(x.data, data)
+    np.testing.assert_array_equal(x.indices, indices)
+
+
 def test_query_features_without_demographics():
     ds = tiny_dataset(users=None)
     f = query_features(ds, ds.matrix())

@@ -101,7 +101,7 @@ def split_history(
         raise ValueError(
             f"rng must be a numpy Generator (np.random.default_rng(seed)), got {rng!r}"
         )
-    x = as_csr(train, "train")
+    x = as_csr(train, "train", copy=True)
     x.sum_duplicates()  # canonical form: one entry per (row, column)
     x.eliminate_zeros()  # a stored 0 is no interaction (EpochSampler drops them too)
     n_rows, counts = x.shape[0], np.diff(x.indptr)

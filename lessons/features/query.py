@@ -119,10 +119,12 @@ def dense_values(count: np.ndarray, seconds_since_last: np.ndarray) -> torch.Ten
     return torch.from_numpy(feats.astype(np.float32))
 
 
-def as_csr(matrix, name: str) -> sp.csr_matrix:
+def as_csr(matrix, name: str, *, copy: bool = False) -> sp.csr_matrix:
+    """`matrix` as CSR; copy=True before canonicalizing it in place (a CSR input shares its
+    arrays with the result, and the caller's matrix must not change)."""
     if not sp.issparse(matrix) or matrix.ndim != 2:
         raise ValueError(f"{name} must be a scipy.sparse user×item matrix, got {type(matrix)!r}")
-    return sp.csr_matrix(matrix)
+    return sp.csr_matrix(matrix, copy=copy)
 
 
 def as_long(array) -> torch.Tensor:
@@ -191,7 +193,7 @@ def query_features(
                 x = sp.csr_matrix((np.ones(users.size), (users, items)),
                                   shape=(dataset.n_users, dataset.n_items))  # fmt: skip
         else:
-            x = as_csr(history, "history")
+            x = as_csr(history, "history", copy=True)
             if x.shape != (dataset.n_users, dataset.n_items):
                 raise ValueError(
                     f"history has shape {x.shape}, expected {(dataset.n_users, dataset.n_items)}"
