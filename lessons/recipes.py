@@ -61,7 +61,8 @@ def _two_tower(split: Split, *, log_q: bool = False, **kwargs) -> TwoTower:
 # two-tower recipe uses them, with 20% of each user's items as targets per epoch.
 _TOWERS = {"dim": 32, "query_hidden": (), "item_hidden": ()}
 _TOWER_FIT = {"lr": 2e-2, "target_share": 0.2}
-_IN_BATCH = {**_TOWERS, "loss": "in_batch", "normalize": True, "temperature": 0.1}
+_COSINE = {"normalize": True, "temperature": 0.1}  # the in-batch recipes' scoring
+_IN_BATCH = {**_TOWERS, "loss": "in_batch", **_COSINE}
 
 RECIPES: dict[str, Recipe] = {
     # Softmax MF: L2 on the embeddings is the setting that matters (0.03 overfits, 1.0 collapses
@@ -94,7 +95,7 @@ RECIPES: dict[str, Recipe] = {
     # tells the logQ correction's effect from the scoring's (benchmark, logQ section).
     "TwoTower-cosine": Recipe(
         _two_tower,
-        model_kwargs={**_TOWERS, "normalize": True, "temperature": 0.1},
+        model_kwargs={**_TOWERS, **_COSINE},
         fit_kwargs={**_TOWER_FIT, "epochs": 40, "batch_size": 512},
         note="two-tower, full softmax, cosine scores at temperature 0.1",
     ),

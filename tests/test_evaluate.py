@@ -228,5 +228,8 @@ def test_reach_is_a_metric_on_request():
     assert evaluate_dict(scores, split, k=3, metrics=["reach"]) == {"reach@3": expected}
     assert 0 < expected < 1
     assert "reach@10" not in evaluate_dict(SCORES, HAND, k=2, recall_k=2)  # not a default
-    # HAND has 5 items: all of them are "the top 20", so every filled list reaches one
-    assert evaluate_dict(SCORES, HAND, k=2, recall_k=2, metrics=["reach"]) == {"reach@2": 1.0}
+    # HAND has 5 items, all of them "the top 20": every list would reach one, so it is NaN
+    assert math.isnan(evaluate_dict(SCORES, HAND, k=2, recall_k=2, metrics=["reach"])["reach@2"])
+    cold = make_split([(0, 0), (1, 1)], [(0, 23), (1, 24)], 2, 25, candidates=np.arange(20, 25))
+    scores = np.random.default_rng(0).random((2, 25))  # candidates never seen: no head to show
+    assert math.isnan(evaluate_dict(scores, cold, k=2, metrics=["reach"])["reach@2"])

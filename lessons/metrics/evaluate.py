@@ -47,8 +47,8 @@ ACCURACY_METRICS = {
     "hit_rate": hit_rate_at_k,
 }
 POPULARITY_METRICS = ("coverage", "arp", "gini", "aplt")
-# On request only: the share of users shown one of the REACH_TOP most popular items (of all
-# items, in a catalogue smaller than that).
+# On request only: the share of users shown one of the REACH_TOP most popular items (NaN for
+# a catalogue of at most REACH_TOP items and for a cold-start-items split, where it cannot vary).
 METRIC_NAMES = (*ACCURACY_METRICS, *POPULARITY_METRICS, "reach")
 DEFAULT_METRICS = ("recall", "ndcg", "precision", "map", "hit_rate", *POPULARITY_METRICS)
 # These read the cut-off `recall_k` when no "@k" is given; every other metric reads `k`.
@@ -196,9 +196,12 @@ def evaluate(
             value = arp_at_k(lists, train_counts, n)
         elif name == "aplt":
             value = aplt_at_k(lists, train_counts, n)
+        elif split.n_items <= REACH_TOP or candidates is not None:
+            # Undefined where the head cannot vary: every item is "top", or (cold-start items)
+            # no candidate was ever interacted with, so none is.
+            value = float("nan")
         else:
-            top = min(REACH_TOP, split.n_items)  # a tiny synthetic catalogue has fewer
-            value = reach_at_k(lists, train_counts, n, top=top)
+            value = reach_at_k(lists, train_counts, n)
         rows.append({"metric": name, "k": n, "value": float(value)})
     table = pd.DataFrame(rows, columns=["metric", "k", "value"])
     table.attrs["n_users"] = int(users.size)

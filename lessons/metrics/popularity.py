@@ -54,9 +54,14 @@ def short_head(train_counts: np.ndarray, share: float = SHORT_HEAD_SHARE) -> np.
     """
     if not 0 < share < 1:
         raise ValueError(f"share must be strictly between 0 and 1 (e.g. 0.2), got {share!r}")
-    order = popularity_order(train_counts)
-    mask = np.zeros(order.size, dtype=bool)
-    mask[order[: int(np.ceil(share * order.size))]] = True
+    counts = _counts(train_counts)
+    return _top_mask(counts, int(np.ceil(share * counts.size)))
+
+
+def _top_mask(counts: np.ndarray, n: int) -> np.ndarray:
+    """Boolean (n_items,): the n most interacted items, ties by lower id (`popularity_order`)."""
+    mask = np.zeros(counts.size, dtype=bool)
+    mask[popularity_order(counts)[:n]] = True
     return mask
 
 
@@ -157,9 +162,7 @@ def reach_at_k(topk: np.ndarray, train_counts: np.ndarray, k: int, top: int = RE
     top = check_k(top, "top")
     if top > counts.size:
         raise ValueError(f"top={top} exceeds the {counts.size} items; choose top <= {counts.size}")
-    head = np.zeros(counts.size, dtype=bool)
-    head[popularity_order(counts)[:top]] = True
-    shown = (filled & head[np.maximum(lists, 0)]).any(axis=1)
+    shown = (filled & _top_mask(counts, top)[np.maximum(lists, 0)]).any(axis=1)
     return float(shown[list_len > 0].mean())
 
 
