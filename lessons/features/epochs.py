@@ -129,7 +129,7 @@ class EpochSampler:
         users = epoch["users"]  # side / dense rows gathered once, sliced per batch below
         epoch["side"] = None if self.side is None else self.side.index_select(0, users)
         epoch["dense"] = None
-        if self.dense is not None:  # a history model's describe its input bag, not the row
+        if self.dense is not None:  # a history model's: of its input bag, not the whole row
             epoch["dense"] = (self._bag_dense(source[~is_target], lengths - n_target)
                               if self.history else self.dense.index_select(0, users))  # fmt: skip
         return [self._rows(epoch, low, min(low + batch_size, order.size))
