@@ -93,7 +93,8 @@ def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
     section = {k: model_row[k] for k in ("recall@20", "ndcg@10", "coverage@10", "arp@10", "fit_s")}
     results = {
         "protocol": "hand-made", "load_s": 0.1, "models": {"SoftmaxDNN": model_row},
-        "cold_start": {"models": {"TwoTower-cold": section}, "ratio": {"ContentProfile": 1.6}},
+        "cold_start": {"held_out_items": 4, "models": {"TwoTower-cold": section},
+                       "ratio": {"ContentProfile": 1.6}},
         "logq": {"TwoTower": section},
         "speed": {"fit_s": 1.0, "epoch_s": 0.045, "epoch_gemm_s": 0.030, "epoch_floor_s": 0.015,
                   "flops_per_epoch": 1.5e9, "matmul_gflops_per_fit": [100.0, 100.0],
@@ -105,6 +106,8 @@ def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
     }  # fmt: skip
     text = to_markdown(results)
     assert "take 30 ms (2.0 × the floor)" in text  # 0.030 s / 0.015 s
+    # A range whose ends print alike is one figure: "at 100 GFLOP/s", not "at 100–100".
+    assert "2.9–3.1 ×, at 100 GFLOP/s)" in text
 
 
 def _split_with_short_histories():

@@ -52,7 +52,8 @@ def run(data_dir: str | None = None, dataset=None, download: bool = True) -> dic
         stages = {name: partial(measure, runner, split) for name, runner in runners().items()}
         stages |= {"speed": partial(speed_report, split), "cold start": partial(cold_start, data),
                    "logQ": partial(logq, split)}  # fmt: skip
-        # About 30 s in all: a bar of stages on stderr (stdout stays the table or the JSON).
+        # 10–15 s on an idle 2-core machine, longer under load: a bar of stages on stderr
+        # (stdout stays the table or the JSON).
         bar = tqdm(stages.items(), desc="bench", unit="stage", disable=not show_progress())
         done = {}
         for name, stage in bar:
@@ -92,8 +93,16 @@ def to_markdown(results: dict) -> str:
         cells = (fmt.format(row[key]) if key in row else "–" for key, _, fmt in COLUMNS)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     m, s = results["machine"], results["speed"]
-    lines += ["", *_section("Cold-start items", results["cold_start"]["models"])]
-    ratios = ", ".join(f"{r:.2f} × {n}" for n, r in results["cold_start"]["ratio"].items())
+    cold = results["cold_start"]
+    lines += [
+        "",
+        f"Cold-start items: {cold['held_out_items']} movies (20%, seed {DEFAULT_SEED}) held out "
+        "whole; each user's held-out movies are ranked among them only. They have no training "
+        "interactions, so ARP@10 is 0.",
+        "",
+        *_section("Cold-start items", cold["models"]),
+    ]
+    ratios = ", ".join(f"{r:.2f} × {n}" for n, r in cold["ratio"].items())
     lines += ["", f"TwoTower-cold Recall@20 = {ratios}."]
     lines += ["", *_section("logQ correction (warm split)", results["logq"])]
     peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
@@ -102,19 +111,26 @@ def to_markdown(results: dict) -> str:
         f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "
         f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
         f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch; median of {len(peaks)} fits, each "
-        f"against the matmul peak measured just before it: {low:.1f}–{high:.1f} ×, at "
-        f"{min(peaks):.0f}–{max(peaks):.0f} GFLOP/s), of which its matrix products, "
+        f"against the matmul peak measured just before it: {_span(low, high, '.1f')} ×, at "
+        f"{_span(min(peaks), max(peaks), '.0f')} GFLOP/s), of which its matrix products, "
         f"timed bare, take {s['epoch_gemm_s'] * 1e3:.0f} ms "
         f"({s['epoch_gemm_s'] / s['epoch_floor_s']:.1f} × the floor); scoring all users "
         f"{s['score_all_users_s'] * 1e3:.0f} ms.",
         "",
         f"Machine: {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads, "
-        f"float32 matmul {m['matmul_gflops']} GFLOP/s; peak RSS {m['peak_rss_mb']:.0f} MB; "
+        f"float32 matmul {m['matmul_gflops']} GFLOP/s at start; "
+        f"peak RSS {m['peak_rss_mb']:.0f} MB; "
         f"ML-100K loaded in {results['load_s']:.2f} s.",
         "",
         *goals.to_markdown(results["goals"]),
     ]
     return "\n".join(lines)
+
+
+def _span(low: float, high: float, spec: str) -> str:
+    """ "2.3–2.9", or one figure when both ends print the same ("2.4", not "2.4–2.4")."""
+    low, high = format(low, spec), format(high, spec)
+    return low if low == high else f"{low}–{high}"
 
 
 def _section(title: str, rows: dict) -> list[str]:
