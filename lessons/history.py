@@ -14,15 +14,21 @@ class History:
     Row keys: `epoch` (1-based), `train_loss` (mean per training query over the epoch: each
     batch's mean loss weighted by its number of rows, so a short last batch counts less),
     `valid_loss`, `recall@k`, `ndcg@k`, `coverage@k` (on the monitored part) and `seconds`
-    (epoch wall time, training plus evaluation).
+    (epoch wall time, training plus evaluation). An epoch that was not evaluated (`fit`'s
+    `eval_every`) has no metric keys in its row; `to_frame` shows them as NaN.
+
+    "Best" is the highest validation NDCG@k; an exact tie keeps the earlier epoch. Early
+    stopping counts `patience` in epochs but decides only at evaluated ones.
 
     Attributes:
         rows: One dict per epoch.
         best_epoch: Epoch with the highest validation NDCG@k, whose weights the model holds
             after `fit`; None when only the test part was monitored (choosing an epoch on test
             data would leak it into the model), or when training was interrupted before the
-            first evaluation (the model then holds the last completed epoch).
-        stopped_early: True when `patience` epochs passed without improvement.
+            first evaluation (the model then holds the last completed epoch, or its initial
+            weights when none completed).
+        stopped_early: True when `patience` epochs without improvement ended the run before
+            the epochs asked for.
         interrupted: True when training was stopped by KeyboardInterrupt (e.g. Kernel ▸ Interrupt).
         k: Cut-off of the ranking metrics.
         monitor: "valid", or "test" when the split has no validation part (monitoring only).

@@ -100,17 +100,29 @@ def _as_callbacks(callbacks) -> tuple[Callback, ...]:
 
 def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, sampler: EpochSampler,
                  rng: np.random.Generator, batch_size: int) -> float:  # fmt: skip
-    """One pass over the shuffled users; returns the mean training loss per query."""
+    """One pass over the shuffled users; returns the mean training loss per query.
+
+    A non-finite loss ends the epoch at once, before its step could spread NaN into the
+    weights, and is returned as such (`fit` reports the divergence).
+    """
     model.train()
     total, count = 0.0, 0
     for batch in sampler.epoch(rng, batch_size):
         loss = model.loss(batch)
+        value = loss.item()
+        if not math.isfinite(value):
+            return value
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total, count = total + loss.item() * batch.size, count + batch.size
+        total, count = total + value * batch.size, count + batch.size
     return total / max(count, 1)
+
+
+def _finite(model: torch.nn.Module) -> bool:
+    """Whether every weight is finite: a last step can blow them up after a finite loss."""
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
 def _scheduler(optimizer, kind: str, epochs: int, train: sp.csr_matrix, batch_size: int,
@@ -170,13 +182,16 @@ def fit(
     monitoring only (no epoch is selected on it). With a validation part the model ends with
     the weights of its best validation NDCG@k epoch (`History.best_epoch`) — after all epochs,
     after early stopping, and after a KeyboardInterrupt alike (interrupted before the first
-    evaluation, it keeps the last completed epoch's). It is left in eval mode.
+    evaluation, it keeps the last completed epoch's; before the first epoch completed, the
+    weights it came in with). It is left in eval mode.
 
     Randomness (history splits, shuffling, dropout, sampled negatives) derives from `seed` only:
     NumPy draws use a local generator, and torch's global generator, which dropout and
     `torch.multinomial` read, is seeded inside `torch.random.fork_rng`, so the caller's global
     random state is restored afterwards. Same seed and machine give the same History metrics.
-    (Model initialization happens before `fit`: seed it, or copy one initialized model.)
+    Callbacks draw from a generator of their own, so a callback that samples (or runs the
+    model) does not change the run. (Model initialization happens before `fit`: seed it, or
+    copy one initialized model.)
 
     Args:
         model: MatrixFactorization, SoftmaxDNN or TwoTower, built for `data.n_items` items.
@@ -187,9 +202,9 @@ def fit(
         weight_decay: Adam's L2 penalty on every parameter.
         seed: Seed of every random draw of the loop.
         k: Cut-off of Recall@k, NDCG@k and Coverage@k.
-        callbacks: `cb(history, model)` called after each epoch (live plots, widgets); one
-            callable or a list of them. An exception propagates (KeyboardInterrupt stops
-            training like an interrupt).
+        callbacks: `cb(history, model)` called after each epoch (live plots, widgets), with
+            the model in eval mode; one callable or a list of them. An exception propagates
+            (KeyboardInterrupt stops training like an interrupt).
         patience: Stop after this many epochs without a better validation NDCG@k.
         target_share: Share of each user's training items used as targets per epoch (history
             models only; default 0.5).
@@ -208,8 +223,8 @@ def fit(
 
     Raises:
         ValueError: On bad arguments, a model sized for another catalogue, `patience` without a
-            validation part or with `eval_every=None`, or a diverging loss (NaN/inf: lower
-            `lr`).
+            validation part or with `eval_every=None`, or a diverging run (a NaN/inf loss or
+            weight: lower `lr`); the model then holds the weights `kept` so far.
     """
     _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
                     target_share)  # fmt: skip
@@ -242,7 +257,9 @@ def fit(
     scheduler = _scheduler(optimizer, lr_schedule, epochs, train, batch_size, model.uses_history)
     numpy_seed, torch_seed = np.random.SeedSequence(seed).spawn(2)
     rng = np.random.default_rng(numpy_seed)
-    kept = None  # weights to end with: best on valid, else the last completed epoch
+    # Weights to end with: best on valid, else the last completed epoch, else the initial ones
+    # (an interrupt inside epoch 1 must not leave a half-trained model with an empty History).
+    kept = _snapshot(model)
     bar = tqdm(range(1, epochs + 1), desc=type(model).__name__, unit="epoch",
                disable=not show_progress(progress))  # fmt: skip
     try:
@@ -251,9 +268,10 @@ def fit(
             for epoch in bar:
                 start = time.perf_counter()
                 loss = _train_epoch(model, optimizer, scheduler, sampler, rng, batch_size)
-                if not np.isfinite(loss):
+                if not np.isfinite(loss) or not _finite(model):
+                    what = f"loss {loss}" if not np.isfinite(loss) else "weights became NaN/inf"
                     raise ValueError(
-                        f"training diverged at epoch {epoch} (loss {loss}); lower lr "
+                        f"training diverged at epoch {epoch} ({what}); lower lr "
                         f"(now {lr}) or add weight_decay"
                     )
                 due = epoch == epochs or (eval_every is not None and epoch % eval_every == 0)
@@ -275,18 +293,24 @@ def fit(
                 # Only an evaluated epoch can show that the model stopped improving. Decided
                 # before the callbacks, so that a live plot knows this epoch is the last.
                 history.stopped_early = (
-                    patience is not None and due and best is not None and epoch - best >= patience
+                    patience is not None
+                    and due
+                    and best is not None
+                    and epoch - best >= patience
+                    and epoch < epochs  # on the last epoch nothing is cut short
                 )
-                for cb in callbacks:
-                    cb(history, model)
+                if callbacks:
+                    model.eval()  # _train_epoch sets train mode again
+                    with torch.random.fork_rng():  # their draws must not move training's
+                        for cb in callbacks:
+                            cb(history, model)
                 if history.stopped_early:
                     break
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
         bar.close()
-        if kept is not None:
-            model.load_state_dict(kept)
+        model.load_state_dict(kept)
         model.eval()
     return history
 

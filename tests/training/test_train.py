@@ -238,3 +238,53 @@ def test_monitoring_test_an_interrupt_keeps_the_last_completed_epoch(data):
     assert history.interrupted and len(history) == 3
     for name, tensor in model.state_dict().items():
         torch.testing.assert_close(tensor, states[3][name], rtol=0, atol=0)
+
+
+def test_an_interrupt_inside_epoch_1_puts_the_initial_weights_back(split, monkeypatch):
+    """Bug: with no epoch completed, fit left the half-trained weights under an empty History;
+    the DNN playground then showed a row "0 epochs" whose metrics were those of a trained model."""
+    model = tiny_dnn(split.n_items)
+    start = copy.deepcopy(model.state_dict())
+    loss, steps = model.loss, []
+
+    def interrupt_at_step_3(batch):
+        steps.append(1)
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        return loss(batch)
+
+    monkeypatch.setattr(model, "loss", interrupt_at_step_3)
+    history = fit(model, split, epochs=3, lr=0.05, batch_size=32)
+    assert history.interrupted and len(history) == 0 and len(steps) == 3
+    for name, tensor in model.state_dict().items():  # two steps were taken, then undone
+        torch.testing.assert_close(tensor, start[name], rtol=0, atol=0)
+
+
+def test_a_callback_that_draws_random_numbers_does_not_change_the_run(split):
+    """Bug: callbacks ran on fit's seeded generator, so a callback that sampled moved the
+    dropout masks of every later epoch: same seed, other metrics."""
+    base = tiny_dnn(split.n_items, dropout=0.3)  # dropout draws from torch's generator
+    modes = []
+
+    def sampling(history, model):
+        modes.append(model.training)
+        torch.rand(1000)
+
+    plain = fit(copy.deepcopy(base), split, epochs=3, seed=7)
+    with_callback = fit(copy.deepcopy(base), split, epochs=3, seed=7, callbacks=[sampling])
+    assert metrics_of(plain).equals(metrics_of(with_callback))
+    assert modes == [False] * 3  # callbacks see the model in eval mode (no dropout noise)
+
+
+def test_stopped_early_only_when_epochs_were_cut_short(split, monkeypatch):
+    """Bug: patience reached on the last requested epoch set stopped_early, though every
+    epoch had run."""
+    curve = (0.30, 0.31, 0.30, 0.29)  # best at 2; patience 2 is reached at epoch 4, the last
+    monkeypatch.setattr("lessons.train.Evaluator.build",
+                        lambda *args, **kwargs: ScriptedEvaluator(curve))  # fmt: skip
+    full = fit(tiny_dnn(split.n_items), split, epochs=4, patience=2)
+    assert len(full) == 4 and not full.stopped_early
+    monkeypatch.setattr("lessons.train.Evaluator.build",
+                        lambda *args, **kwargs: ScriptedEvaluator(curve + (0.28,)))  # fmt: skip
+    cut = fit(tiny_dnn(split.n_items), split, epochs=5, patience=2)
+    assert len(cut) == 4 and cut.stopped_early

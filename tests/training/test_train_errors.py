@@ -86,3 +86,53 @@ def test_a_single_callback_needs_no_list(split):
     history = fit(tiny_dnn(split.n_items), split, epochs=2,
                   callbacks=lambda h, model: seen.append(len(h)))  # fmt: skip
     assert seen == list(range(1, len(history) + 1))
+
+
+def test_a_loss_that_turns_nan_mid_epoch_is_reported_before_its_step(split, monkeypatch):
+    """Bug: only the epoch's mean was checked, so a NaN loss in step 2 was stepped on, NaN
+    spread into the weights, and step 3 failed with "a row excludes every item" (a NaN row
+    counted as empty). The step is now refused and the divergence named."""
+    model = tiny_dnn(split.n_items, mask_inputs=True)
+    loss, calls = model.loss, []
+
+    def nan_at_step_2(batch):
+        calls.append(1)
+        value = loss(batch)
+        return value * float("nan") if len(calls) == 2 else value
+
+    monkeypatch.setattr(model, "loss", nan_at_step_2)
+    start = {n: t.clone() for n, t in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"diverged at epoch 1 \(loss nan\)"):
+        fit(model, split, epochs=2, batch_size=64)
+    assert len(calls) == 2  # no step after the NaN loss
+    assert all(torch.equal(model.state_dict()[n], start[n]) for n in start)  # initial weights back
+
+
+def test_weights_blown_up_by_an_epochs_last_step_are_reported(split, monkeypatch):
+    """Bug: a finite loss whose step made the weights NaN (here an infinite gradient) passed
+    the epoch's check, and evaluation then failed with "scores contain NaN"."""
+    model = tiny_dnn(split.n_items)
+    loss = model.loss
+    first = next(model.parameters())
+    # sqrt at 0: the value adds nothing, its gradient is infinite, and Adam's step turns NaN.
+    monkeypatch.setattr(
+        model, "loss", lambda b: loss(b) + torch.sqrt((first - first.detach()).sum())
+    )
+    with pytest.raises(ValueError, match="diverged at epoch 1 \\(weights became NaN/inf\\)"):
+        fit(model, split, epochs=1, batch_size=len(split.train))  # one step: the epoch's last
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+def test_a_nan_row_in_the_fused_loss_is_nan_not_an_empty_softmax():
+    from lessons.fused_ce import SparseRows, sparse_softmax_cross_entropy
+
+    logits = torch.zeros(2, 4)
+    logits[1] = float("nan")
+    target = SparseRows(torch.tensor([0, 1]), torch.tensor([0, 1]), None)
+    exclude = torch.tensor([False, False, True, True])
+    assert sparse_softmax_cross_entropy(logits, target, exclude_items=exclude).isnan()
+    logits[1] = 0.0  # a truly empty row (items 2, 3 for all, 0, 1 for row 1) is still refused
+    row_1 = SparseRows(torch.tensor([1, 1]), torch.tensor([0, 1]))
+    only_row_0 = SparseRows(torch.tensor([0]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="excludes every item"):
+        sparse_softmax_cross_entropy(logits, only_row_0, exclude=row_1, exclude_items=exclude)
