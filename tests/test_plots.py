@@ -117,6 +117,37 @@ def test_history_curves_tick_whole_epochs_on_one_range():
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
     assert metric_ax.get_xlim() == loss_ax.get_xlim()
+    assert loss_ax.get_ylabel() == "loss"  # model.loss: MF's adds its L2 term to the softmax's
+
+
+def test_history_curves_of_one_epoch_tick_that_epoch_only():
+    """One epoch spans less than 1 on the axis: the integer locator gave 0.95, 1.0, 1.05."""
+    from lessons.history import History
+
+    history = History(rows=[{"epoch": 1, "train_loss": 1.0, "valid_loss": 1.0, "recall@10": 0.1,
+                             "ndcg@10": 0.1, "coverage@10": 0.1, "seconds": 0.1}])  # fmt: skip
+    for ax in pt.history_curves(history):
+        ax.figure.canvas.draw()
+        assert list(ax.get_xticks()) == [1]
+
+
+def test_a_redraw_that_fails_leaves_no_figure_open():
+    """LiveCurves.draw on an empty History (after an interrupt in epoch 1) raised and left its
+    figure open: five calls, five figures that a widget loop would pile up."""
+    import ipywidgets as widgets
+
+    from lessons.history import History
+
+    plt.close("all")
+    curves = pt.LiveCurves(widgets.HTML())
+    for _ in range(3):
+        with pytest.raises(ValueError, match="no epoch yet"):
+            curves.draw(History())
+    assert plt.get_fignums() == []
+    fig = plt.figure()
+    with pytest.raises(ValueError):
+        pt.figure_html(fig, dpi=-1)  # savefig refuses the resolution
+    assert plt.get_fignums() == []
 
 
 def test_feedback_loop_states_the_size_of_both_changes():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator
 from sklearn.decomposition import PCA
 
 from lessons.config import DEFAULT_SEED
@@ -38,7 +38,8 @@ def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequ
     loss_ax.plot(frame["epoch"], frame["train_loss"], "o-", ms=3, label="train")
     evaluated = frame.dropna(subset=[f"ndcg@{history.k}"])
     loss_ax.plot(evaluated["epoch"], evaluated["valid_loss"], "s--", ms=3, label=history.monitor)
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="Loss")
+    # model.loss: the cross-entropy plus whatever penalty the model adds (MF's L2, gravity).
+    loss_ax.set(xlabel="epoch", ylabel="loss", title="Loss")
     loss_ax.legend(fontsize="small")
     for name in (f"recall@{history.k}", f"ndcg@{history.k}"):
         metric_ax.plot(evaluated["epoch"], evaluated[name], "o-", ms=3, label=name)
@@ -47,16 +48,20 @@ def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequ
     # Whole epochs only (the default locator put ticks at 2.5, 7.5, ...), and one epoch range
     # for both panels even when evaluation skipped the first epochs.
     metric_ax.set_xlim(loss_ax.get_xlim())
-    for ax in axes:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes:  # a single epoch spans less than 1: the locator would tick 0.95, 1.0, 1.05
+        ax.xaxis.set_major_locator(
+            FixedLocator(frame["epoch"]) if len(frame) == 1 else MaxNLocator(integer=True)
+        )
     return axes
 
 
 def figure_html(fig: Figure, dpi: int = 80) -> str:
     """A figure as an inline PNG <img> (for an HTML widget); the figure is closed."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:  # a widget redraws in a loop: a figure left open on an error would pile up
+        plt.close(fig)
     return f"<img src='data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}'/>"
 
 
@@ -81,11 +86,19 @@ class LiveCurves:
             self.draw(history)
 
     def draw(self, history: History) -> None:
-        """Redraw the curves of every epoch in `history` now."""
+        """Redraw the curves of every epoch in `history` now.
+
+        Raises:
+            ValueError: For a History with no completed epoch (no figure is left open).
+        """
         # A fixed layout: constrained layout takes most of a redraw's time (~0.5 s).
         fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
-        history_curves(history, axes)
+        try:
+            history_curves(history, axes)
+        except ValueError:
+            plt.close(fig)
+            raise
         self.target.value = figure_html(fig)  # 80 dpi: at 60 the legend text was ~7 px
         self.calls += 1
         self.drawn = history.rows[-1]["epoch"] if history.rows else None
