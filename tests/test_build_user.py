@@ -9,7 +9,13 @@ import torch
 from lessons.data import random_split
 from lessons.experiments import textbook_dnn
 from lessons.models import MatrixFactorization
-from lessons.widgets.build_user import BuildAUser, build_user_report, title_options
+from lessons.scoring import split_features
+from lessons.widgets.build_user import (
+    BuildAUser,
+    age_group,
+    build_user_report,
+    title_options,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +84,23 @@ def test_panel_works_on_data_without_demographics(tiny_data):
     assert panel.error is None and len(panel.result[0]) == 5
     assert panel.age.disabled
     assert "ml-latest-small has no demographics" in panel.profile_note.value
+
+
+def test_the_age_slider_says_which_of_the_models_groups_it_is_in(split, models):
+    """The slider moves by years but the query tower reads one of 7 age groups: 30 → 34 gave
+    the same list with no hint why. The label names the group the features compute."""
+    from lessons.features import ad_hoc_query
+
+    groups = ["under 18", "under 18", "18–24", "18–24", "25–34", "35–44", "50–55", "56+", "56+"]
+    assert [age_group(a) for a in (7, 17, 18, 24, 34, 35, 55, 56, 80)] == groups
+    feats = split_features(split)
+    bucket = {}  # group label -> the age feature the model reads
+    for age in range(7, 81):
+        query = ad_hoc_query(split.dataset, [0], features=feats, age=age)
+        bucket.setdefault(age_group(age), set()).add(int(query.side[0, 0]))
+    assert len(bucket) == 7 and all(len(ids) == 1 for ids in bucket.values())
+    dnn, mf = models
+    panel = BuildAUser(dnn, split, mf=mf, liked=(0, 1), k=5)
+    assert "age group 25–34 (the model reads 7 groups)" in panel.age_group.value
+    panel.age.value = 56
+    assert "age group 56+" in panel.age_group.value

@@ -125,3 +125,23 @@ def test_each_run_shows_the_users_top_titles_beside_the_previous_runs(one_thread
 def test_an_unknown_user_is_refused_when_the_playground_is_built(tiny_split):
     with pytest.raises(ValueError, match="unknown user ids"):
         DNNPlayground(tiny_split, user=tiny_split.n_users)
+
+
+def test_an_interrupt_inside_epoch_1_adds_no_run(tiny_split, monkeypatch):
+    """Bug: the row read "0 epochs" with the metrics of a half-trained model, and the curves
+    still showed the previous run. Now no row is added and the panel says why."""
+    import lessons.train
+
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.epochs.value = 2
+    panel.button.click()
+    runs, curves = panel.runs.copy(), panel.curves.value
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Kernel ▸ Interrupt during the first epoch
+
+    monkeypatch.setattr(lessons.train, "_train_epoch", interrupted)
+    panel.button.click()
+    assert "before the first epoch finished" in panel.error
+    assert panel.runs.equals(runs) and panel.curves.value == curves
+    assert len(panel.followed.lists) == 1

@@ -107,3 +107,16 @@ def test_explorer_keeps_the_k_it_is_given_or_refuses_it(split, models):
     for bad in (0, split.n_items + 1):
         with pytest.raises(ValueError, match="k must be an integer"):
             BiasExplorer(models, split, k=bad)
+
+
+def test_the_list_names_its_settings_so_a_kept_one_is_not_misread(split, models):
+    """Bug: after a refused input the panel kept the last list under controls that now read
+    otherwise, and nothing in it said which model, scoring, k or user it was."""
+    w = BiasExplorer(models, split, user=0, k=5)
+    w.model.value = "MF"
+    assert "<b>MF, dot, α = 0.00: user 0's top 5</b>" in w.output.value
+    w.scoring.value = "cosine"
+    assert "<b>MF, cosine: user 0's top 5</b>" in w.output.value
+    w.model.value = "Popularity"  # refused: a baseline has no embeddings to take cosines of
+    assert w.error and "last valid input" in w.status.value
+    assert "<b>MF, cosine: user 0's top 5</b>" in w.output.value  # kept, and says so

@@ -1,5 +1,7 @@
 """One user's top 5 after each retrain (the playground and the logQ explorer show it)."""
 
+import dataclasses
+
 import pytest
 
 from lessons.recommend import recommend
@@ -55,3 +57,24 @@ def test_the_logq_explorer_lists_its_users_top_n_after_each_run(tiny_split):
     assert w.error is None and len(w.followed.lists) == 2 and w.followed.user == 2
     html = w.output.value
     assert html.index("previous run") < html.index(w.followed.lists[-1][0]) < html.index("Runs")
+
+
+def test_movies_that_share_a_title_are_told_apart_by_id(tiny_split, tiny_mf):
+    """Bug: ML-100K has 18 titles held by two movies; a real list read "Hugo Pool (1997) [4]"
+    ... "Hugo Pool (1997) [2]", two rows a learner could not tell apart."""
+    top = recommend(tiny_mf, tiny_split, 0, k=TOP_N)["item"].tolist()
+    items = tiny_split.dataset.items.copy()
+    items.loc[top[1], "title"] = items.loc[top[0], "title"]  # two listed movies, one title
+    split = dataclasses.replace(tiny_split, dataset=dataclasses.replace(tiny_split.dataset,
+                                                                        items=items))  # fmt: skip
+    followed = FollowedUser(split, 0)
+    titles = followed.add(tiny_mf)
+    shared = items.loc[top[0], "title"]
+    assert titles[0].startswith(f"{shared} #{top[0]} [") and titles[1].startswith(
+        f"{shared} #{top[1]} ["
+    )
+    assert all("#" not in t for t in titles[2:]) and "where two movies share a title" in (
+        followed.html()
+    )
+    plain = FollowedUser(tiny_split, 0)  # titles all differ: no ids, no note
+    assert all("#" not in t for t in plain.add(tiny_mf)) and "share a title" not in plain.html()

@@ -114,3 +114,37 @@ def test_without_the_correction_the_followed_users_list_turns_obscure(ml100k):
     w.train_button.click()
     counts = [[int(re.search(r"\[(\d+)\]", title)[1]) for title in top] for top in w.followed.lists]
     assert min(counts[0]) >= 100 and max(counts[1]) <= 20
+
+
+def test_the_panel_measures_at_the_notebooks_k(split):
+    """Bug: the panel had no k, so with the notebook's K = 20 its table stayed at @10 beside
+    the static runs at @20 (and notebook 04's comparison table filled with NaN)."""
+    w = LogQExplorer(split, epochs=1, k=5)
+    w.batch_size.value = 8
+    w.train_button.click()
+    assert w.error is None
+    assert {"recall@20", "ndcg@5", "coverage@5", "arp@5"} <= set(w.runs)
+    assert "ndcg@10" not in w.runs
+    with pytest.raises(ValueError, match="k must be"):
+        LogQExplorer(split, k=split.n_items + 1)
+
+
+def test_an_epoch_count_typed_by_mistake_is_refused_not_trained(split):
+    w = LogQExplorer(split, epochs=1)
+    w.epochs.value = 1000
+    w.train_button.click()
+    assert "epochs must be at most 60" in w.error and w.runs.empty
+
+
+def test_an_interrupt_inside_epoch_1_adds_no_run(split, monkeypatch):
+    import lessons.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Kernel ▸ Interrupt during the first epoch
+
+    monkeypatch.setattr(lessons.train, "_train_epoch", interrupted)
+    w = LogQExplorer(split, epochs=2)
+    w.batch_size.value = 8
+    w.train_button.click()
+    assert "before the first epoch finished" in w.error
+    assert w.runs.empty and w.followed.lists == []

@@ -205,3 +205,12 @@ def test_frame_html_uses_jupyterlabs_table_style():
 
     html = frame_html(pd.DataFrame({"a": [1.23456]}))
     assert html.startswith("<div class='jp-RenderedHTMLCommon'") and "<td>1.235</td>" in html
+
+
+def test_split_explorer_opens_at_the_notebooks_test_share(tiny_data):
+    """Bug: the panel always opened at 0.2, so with TEST_FRAC = 0.1 its first figures
+    disagreed with the table right above it."""
+    w = SplitExplorer(tiny_data, test_frac=0.1, seed=3)
+    assert w.test_frac.value == 0.1
+    sizes, metrics = split_report(tiny_data, "random", 0.1, 3)
+    assert w.result[0].equals(sizes) and w.result[1] == metrics

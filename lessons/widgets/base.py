@@ -19,6 +19,12 @@ import pandas as pd
 from lessons import theme
 
 ERROR_STYLE = f"color:{theme.ERROR};font-weight:bold"
+# A training panel's message when Kernel ▸ Interrupt came before epoch 1 ended (`fit` then puts
+# the initial weights back, and a row of that untrained model would read as a run).
+INTERRUPTED_IN_EPOCH_1 = (
+    "interrupted before the first epoch finished: nothing was trained, so no run was added; "
+    "press Train again"
+)
 
 
 def frame_html(
@@ -129,4 +135,4 @@ class Panel(widgets.VBox):
         return None
 
 
-__all__ = ["ERROR_STYLE", "Panel", "frame_html"]
+__all__ = ["ERROR_STYLE", "INTERRUPTED_IN_EPOCH_1", "Panel", "frame_html"]

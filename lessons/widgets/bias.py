@@ -6,6 +6,7 @@ dot, cosine or α scoring. `BiasExplorer` wires a model menu, the scoring, α, k
 to `bias_report`.
 """
 
+import html
 from typing import Any
 
 import ipywidgets as widgets
@@ -117,11 +118,15 @@ class BiasExplorer(Panel):
 
     def render(self, result: tuple[pd.DataFrame, dict[str, float]]) -> str:
         table, metrics = result
+        # Named, because after a refused input the panel keeps this output under other controls.
+        alpha = f", α = {self.alpha.value:.2f}" if self.scoring.value == "dot" else ""
+        heading = (f"<b>{html.escape(self.model.value)}, {self.scoring.value}{alpha}: "
+                   f"user {self.user.value}'s top {self.k.value}</b>")  # fmt: skip
         tail = (table["badge"] == "tail").mean()
         summary = pd.DataFrame([{"mean popularity": table["popularity"].mean(),
                                  "tail items": f"{tail:.0%}"}])  # fmt: skip
         return (
-            frame_html(table[["rank", "title", "popularity", "badge", "score"]])
+            heading + frame_html(table[["rank", "title", "popularity", "badge", "score"]])
             + frame_html(summary, "{:.1f}")
             + "<b>All test users</b>" + frame_html(pd.DataFrame([metrics]))
         )  # fmt: skip

@@ -18,11 +18,21 @@ import torch
 from lessons import theme
 from lessons.config import DEFAULT_K
 from lessons.data import Split
+from lessons.features import AGE_BUCKETS
 from lessons.recommend import recommend_for_query
 from lessons.scoring import split_features
 from lessons.widgets.base import Panel, frame_html
 
 NOTE_STYLE = f"color:{theme.MUTED};border-left:3px solid {theme.ERROR};padding-left:6px"
+
+
+def age_group(age: int) -> str:
+    """The age bucket the query tower reads ("25–34"); ages inside one give the same list."""
+    edges = np.asarray(AGE_BUCKETS)
+    i = int(np.searchsorted(edges, age, side="right"))
+    if i == 0:
+        return f"under {edges[0]}"
+    return f"{edges[-1]}+" if i == len(edges) else f"{edges[i - 1]}–{edges[i] - 1}"
 
 
 def title_options(split: Split) -> list[tuple[str, int]]:
@@ -86,7 +96,14 @@ class BuildAUser(Panel):
                                            value="student" if "student" in occupations else
                                            occupations[0])  # fmt: skip
         self.profile_note = widgets.HTML()
-        profile = widgets.VBox([self.age, self.gender, self.occupation, self.profile_note])
+        # The slider moves by years, the model reads one of len(AGE_BUCKETS) + 1 groups: say
+        # which, or a learner sees 30 → 34 change nothing and concludes age is ignored.
+        self.age_group = widgets.HTML()
+        self.age.observe(self._show_age_group, names="value")
+        self._show_age_group()
+        profile = widgets.VBox(
+            [self.age, self.age_group, self.gender, self.occupation, self.profile_note]
+        )
         self.uses_profile = reads_profile(dnn, split)
         if not self.uses_profile:  # controls that change nothing would mislead
             for control in (self.age, self.gender, self.occupation):
@@ -99,6 +116,10 @@ class BuildAUser(Panel):
         for control in (self.liked, self.age, self.gender, self.occupation):
             control.observe(self._on_change, names="value")
         self.refresh()
+
+    def _show_age_group(self, change=None) -> None:
+        self.age_group.value = (f"<small>age group {age_group(self.age.value)} (the model reads "
+                                f"{len(AGE_BUCKETS) + 1} groups)</small>")  # fmt: skip
 
     def compute(self) -> tuple[pd.DataFrame, str | None]:
         if not self.liked.value:
@@ -124,4 +145,4 @@ class BuildAUser(Panel):
         return out
 
 
-__all__ = ["BuildAUser", "build_user_report", "reads_profile", "title_options"]
+__all__ = ["BuildAUser", "age_group", "build_user_report", "reads_profile", "title_options"]

@@ -30,9 +30,12 @@ class FollowedUser:
 
     def __init__(self, split: Split, user: int) -> None:
         self.split, self.user = split, int(check_users(user, split.n_users)[0])
+        titles = split.dataset.items["title"].astype(str)
+        self.repeated = set(titles[titles.duplicated(keep=False)])  # ML-100K: 18 such titles
         test = split.test
         self.held_out = set(test.loc[test[USER] == self.user, ITEM])
         self.lists: list[list[str]] = []
+        self.numbered = False  # whether a list showed a repeated title with its id
 
     def add(self, model) -> list[str]:
         """Append and return `model`'s top-N for the user (seen items left out)."""
@@ -40,7 +43,10 @@ class FollowedUser:
         titles = []
         for row in top.itertuples():
             mark = " ✔" if row.item in self.held_out else ""
-            titles.append(f"{row.title} [{row.popularity:.0f}]{mark}")
+            title = row.title
+            if title in self.repeated:
+                title, self.numbered = f"{title} #{row.item}", True
+            titles.append(f"{title} [{row.popularity:.0f}]{mark}")
         titles += [""] * (TOP_N - len(titles))  # a user with fewer unseen items than N
         self.lists.append(titles)
         return titles
@@ -53,8 +59,9 @@ class FollowedUser:
         if len(self.lists) > 1:
             lists = {"previous run": self.lists[-2], **lists}
         top = pd.DataFrame({"rank": range(1, TOP_N + 1), **lists})
+        ids = "; #id = the movie's id, where two movies share a title" if self.numbered else ""
         return (f"<b>User {self.user}'s top {TOP_N}</b> <small>([n] = the movie's training "
-                "count; ✔ = one of the user's held-out test movies)</small>"
+                f"count; ✔ = one of the user's held-out test movies{ids})</small>"
                 + frame_html(top))  # fmt: skip
 
 

@@ -26,8 +26,8 @@ from lessons.data import Split
 from lessons.metrics import evaluate_dict
 from lessons.models import TwoTower
 from lessons.recipes import RECIPES, train
-from lessons.scoring import score_users
-from lessons.widgets.base import Panel, frame_html
+from lessons.scoring import check_int, score_users
+from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, Panel, frame_html
 from lessons.widgets.followed import FollowedUser
 
 RECIPE = "TwoTower-inbatch-logQ"
@@ -36,6 +36,7 @@ WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within second
 # The in-batch logits grow with the square of a batch's (user, target) pairs: 3 epochs at 128
 # users took 1.9 s and 0.3 GB more memory; at 400, 0.76 GB, and a batch then overflowed.
 MAX_BATCH = 128
+MAX_EPOCHS = 60  # as the DNN playground: a typo of 1000 would otherwise train for minutes
 RUN_COLUMNS = ("run", "beta", "temperature", "batch_size", "epochs")
 
 
@@ -89,8 +90,8 @@ def logq_trained(
         than asked after an interrupt), recall@20, ndcg@k, coverage@k, arp@k, seconds.
 
     Raises:
-        ValueError: On β < 0, τ <= 0, a non-positive epoch count, a batch size outside
-            1..`MAX_BATCH`, or a batch with too many examples for the in-batch softmax.
+        ValueError: On β < 0, τ <= 0, an epoch count outside 1..`MAX_EPOCHS`, a batch size
+            outside 1..`MAX_BATCH`, or a batch with too many examples for the in-batch softmax.
     """
     recipe = RECIPES[RECIPE]
     beta = _number("beta", beta, 0.0, strict=False, example="1.0")
@@ -100,7 +101,7 @@ def logq_trained(
     size = _count("batch_size", size, 32, MAX_BATCH,
                   ": the in-batch logits grow with the square of the batch, and larger ones take "
                   "more memory than a Binder pod has")  # fmt: skip
-    epochs = _count("epochs", epochs, WIDGET_EPOCHS)
+    epochs = _count("epochs", epochs, WIDGET_EPOCHS, MAX_EPOCHS, " (each takes a second or so)")
     start = time.perf_counter()
     model, history = train(
         RECIPE, split, seed=seed, model_kwargs={"log_q_weight": beta, "temperature": tau},
@@ -127,12 +128,15 @@ class LogQExplorer(Panel):
         epochs: Default number of epochs.
         seed: Seed of every run.
         user: The user whose top 5 each run lists (`w.followed.lists`).
+        k: Cut-off of NDCG, coverage and ARP in the table (Recall is at 20); the notebook's K,
+            so the panel's columns match the static runs above it.
     """
 
     def __init__(self, split: Split, runs: pd.DataFrame | None = None,
                  epochs: int = WIDGET_EPOCHS, seed: int = DEFAULT_SEED,
-                 user: int = 0) -> None:  # fmt: skip
+                 user: int = 0, k: int = DEFAULT_K) -> None:  # fmt: skip
         self.split, self.seed = split, seed
+        self.k = check_int("k", k, 1, split.n_items, hint=" (at most the catalogue size)")
         self.followed = FollowedUser(split, user)
         recipe = RECIPES[RECIPE]
         style = {"description_width": "initial"}
@@ -171,8 +175,10 @@ class LogQExplorer(Panel):
         model, row = logq_trained(
             self.split, beta=self.beta.value, temperature=self.temperature.value,
             batch_size=self.batch_size.value, epochs=self.epochs.value, seed=self.seed,
-            callbacks=[progress],
+            k=self.k, callbacks=[progress],
         )  # fmt: skip
+        if row["epochs"] == 0:  # fit has put the initial weights back: there is no run to show
+            raise ValueError(INTERRUPTED_IN_EPOCH_1)
         self.followed.add(model)
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
@@ -187,4 +193,12 @@ class LogQExplorer(Panel):
                 + frame_html(result, formats=settings))  # fmt: skip
 
 
-__all__ = ["LOGQ_METRICS", "LogQExplorer", "RECIPE", "WIDGET_EPOCHS", "logq_run", "logq_trained"]
+__all__ = [
+    "LOGQ_METRICS",
+    "MAX_EPOCHS",
+    "LogQExplorer",
+    "RECIPE",
+    "WIDGET_EPOCHS",
+    "logq_run",
+    "logq_trained",
+]

@@ -18,7 +18,7 @@ from lessons.data import Split
 from lessons.experiments import playground_run
 from lessons.plots.training import LiveCurves
 from lessons.recipes import RECIPES
-from lessons.widgets.base import Panel, frame_html
+from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, Panel, frame_html
 from lessons.widgets.followed import FollowedUser
 
 RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "epochs", "lr",
@@ -127,8 +127,10 @@ class DNNPlayground(Panel):
             dense=self.dense.value, dropout=float(self.dropout.value), epochs=self.epochs.value,
             lr=float(self.lr.value), seed=self.seed, eval_every=every, callbacks=[curves],
         )  # fmt: skip
+        if not history.rows:  # fit has put the initial weights back: there is no run to show
+            raise ValueError(INTERRUPTED_IN_EPOCH_1)
         # Kernel ▸ Interrupt ends fit between two redraws: show the epochs that did run.
-        if history.rows and curves.drawn != history.rows[-1]["epoch"]:
+        if curves.drawn != history.rows[-1]["epoch"]:
             curves.draw(history)
         self.model = model
         row = {"layers": len(hidden), "widths": ",".join(map(str, hidden)) or "-",
@@ -172,4 +174,10 @@ def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-__all__ = ["DNNPlayground", "MAX_WIDTH", "RUN_COLUMNS", "compact_runs", "parse_widths"]
+__all__ = [
+    "DNNPlayground",
+    "MAX_WIDTH",
+    "RUN_COLUMNS",
+    "compact_runs",
+    "parse_widths",
+]

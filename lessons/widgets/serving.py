@@ -38,7 +38,8 @@ class IVFExplorer(Panel):
     """Lists C (dropdown) and probes nprobe (slider) → one more row of recall / latency.
 
     Headless use: `w = IVFExplorer(items, queries); w.nprobe.value = 8`; `w.result` is the
-    report dict of the latest setting (with its speedup over brute force, timed once here),
+    report dict of the latest setting (with its speedup over brute force, timed once, when the
+    panel is built; every latency is the fastest of `lessons.serving.TIMING_PASSES` passes),
     `w.runs` the table of all of them; an nprobe above C leaves its message in `w.error`.
     """
 
@@ -66,11 +67,12 @@ class IVFExplorer(Panel):
         return self.indexes[n_clusters]
 
     def compute(self) -> dict:
-        return ivf_report(self.index(self.n_clusters.value), self.queries, self.exact,
-                          self.nprobe.value, self.brute_force_ms)  # fmt: skip
+        report = ivf_report(self.index(self.n_clusters.value), self.queries, self.exact,
+                            self.nprobe.value, self.brute_force_ms)  # fmt: skip
+        self.runs = pd.concat([self.runs, pd.DataFrame([report])], ignore_index=True)
+        return report
 
     def render(self, result: dict) -> str:
-        self.runs = pd.concat([self.runs, pd.DataFrame([result])], ignore_index=True)
         return "<b>Settings tried (latest last)</b>" + frame_html(self.runs)
 
 

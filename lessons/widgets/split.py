@@ -101,13 +101,19 @@ class SplitExplorer(Panel):
 
     Headless use: `w = SplitExplorer(data); w.protocol.value = "temporal"` recomputes;
     `w.result` is `(sizes, metrics)`, `w.error` the message of a rejected setting.
+
+    Args:
+        data: The dataset to split.
+        test_frac: The slider's first test share: the notebook's, so the panel opens on the
+            split of the table above it.
+        seed: Seed of every split.
     """
 
-    def __init__(self, data: Dataset, seed: int = DEFAULT_SEED):
+    def __init__(self, data: Dataset, test_frac: float = 0.2, seed: int = DEFAULT_SEED):
         self.data, self.seed = data, seed
         self.protocol = widgets.Dropdown(options=PROTOCOLS, value="random", description="split")
         self.test_frac = widgets.FloatSlider(
-            value=0.2, min=0.0, max=0.9, step=0.05, description="test share",
+            value=test_frac, min=0.0, max=0.9, step=0.05, description="test share",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
         super().__init__([self.protocol, self.test_frac])
