@@ -16,21 +16,22 @@ from lessons.features import item_content
 from lessons.scoring import check_int
 
 
-def _check_matrix(x: sp.spmatrix, name: str = "train") -> sp.csr_matrix:
+def _check_matrix(x: sp.spmatrix, name: str = "train", allow_empty: bool = False) -> sp.csr_matrix:
     if not sp.issparse(x) or x.ndim != 2:
         raise ValueError(f"{name} must be a 2-D scipy.sparse user×item matrix, got {type(x)!r}")
-    if x.shape[0] == 0 or x.shape[1] == 0 or x.nnz == 0:
+    if x.shape[0] == 0 or x.shape[1] == 0 or (x.nnz == 0 and not allow_empty):
         raise ValueError(f"{name} is empty (shape {x.shape}, {x.nnz} interactions)")
     return sp.csr_matrix(x, dtype=np.float32)
 
 
 class _Baseline:
     n_items: int | None = None
+    uses_history = True  # scores a user from their history (`lessons.recommend` checks it)
 
-    def _check_fitted(self, x: sp.spmatrix) -> sp.csr_matrix:
+    def _check_fitted(self, x: sp.spmatrix, allow_empty: bool = False) -> sp.csr_matrix:
         if self.n_items is None:
             raise ValueError(f"{type(self).__name__} is not fitted; call fit(train) first")
-        x = _check_matrix(x, "histories")
+        x = _check_matrix(x, "histories", allow_empty)
         if x.shape[1] != self.n_items:
             raise ValueError(
                 f"histories have {x.shape[1]} item columns, the model was fitted on {self.n_items}"
@@ -51,8 +52,10 @@ class Popularity(_Baseline):
         self.counts_ = np.asarray(x.sum(axis=0)).ravel().astype(np.float32)
         return self
 
+    uses_history = False  # the same list for everyone, a user without history included
+
     def scores(self, x: sp.spmatrix) -> np.ndarray:
-        x = self._check_fitted(x)
+        x = self._check_fitted(x, allow_empty=True)  # only the number of rows is read
         return np.broadcast_to(self.counts_, x.shape).copy()
 
 

@@ -117,7 +117,8 @@ def recommend(
             validation (`Split.seen_matrix`).
 
     Returns:
-        Columns user, rank (1 = best), item, title, score, popularity (training count).
+        Columns user, rank (1 = best), item, title, score, popularity (training count). A user
+        with fewer than k unseen items gets that many rows.
 
     Raises:
         ValueError: On unknown user ids, k <= 0 or k > n_items, an unknown scoring, a baseline
@@ -129,6 +130,10 @@ def recommend(
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
     history = history_matrix(data)[users]  # the input: train (+ query), never validation
     if _is_baseline(model):
+        # A user without a history got all-zero scores, so items in id order (Popularity
+        # reads none, and serves them).
+        if getattr(model, "uses_history", True):
+            check_scorable(model, data, users)
         scores = np.asarray(model.scores(history), dtype=np.float32)
     else:
         check_model(model, data.n_items)
@@ -161,7 +166,8 @@ def recommend_for_query(
     no ψ for an unseen query: it raises the model's ValueError (refit or fold-in needed).
 
     Returns:
-        Columns rank, item, title, score, popularity; the liked items are excluded.
+        Columns rank, item, title, score, popularity; the liked items are excluded (so fewer
+        than k rows when fewer than k items remain).
 
     Raises:
         ValueError: On an empty or unknown item selection, unknown demographics, demographics

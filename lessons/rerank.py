@@ -136,7 +136,10 @@ def coverage_rerank_table(
             for name, lists in (("served", served), ("re-ranked", reranked))
         }
     ).T
-    table.loc["relative change"] = table.loc["re-ranked"] / table.loc["served"] - 1
+    # From 0 (APLT when every listed item is in the head) a relative change is undefined: NaN,
+    # not the inf a division would print.
+    base = table.loc["served"].where(table.loc["served"] != 0)
+    table.loc["relative change"] = table.loc["re-ranked"] / base - 1
     changed = int((served != reranked).any(axis=1).sum())
     table["users changed"] = pd.array([0, changed, pd.NA], dtype="Int64")
     return table

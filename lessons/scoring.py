@@ -99,14 +99,16 @@ def check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
 
 def scorable_users(model: torch.nn.Module, data: Split) -> np.ndarray:
     """Boolean (n_users,): the users the model has an input for (a history, or MF's trained row)."""
-    source = history_matrix(data) if model.uses_history else data.train_matrix()
+    # A baseline stand-in with only `scores` (a test's, a learner's) is taken to read a history.
+    source = history_matrix(data) if getattr(model, "uses_history", True) else data.train_matrix()
     return np.diff(source.indptr) > 0
 
 
 def check_scorable(model: torch.nn.Module, data: Split, users: np.ndarray) -> None:
-    """Refuse users the model has no input for, before any forward pass."""
+    """Refuse users the model (or a baseline that reads a history) has no input for, before
+    any forward pass."""
     empty = users[~scorable_users(model, data)[users]]
-    if model.uses_history:
+    if getattr(model, "uses_history", True):
         why = "no training or query items, and this model reads its input from them"
     else:
         why = (
@@ -161,7 +163,10 @@ def query_scores(model, batches: list[QueryBatch], alpha: float, scoring: str) -
         scores = query @ items.T
         if scoring == "cosine":
             return scores / (query.norm(dim=1, keepdim=True).clamp_min(EPS) * norms)
-        return scores / norms**alpha
+        # Clamped after the power too: 1e-12 ** 4 underflows to 0 in float32, and an all-zero
+        # V_j (score 0) would then rank as 0 / 0 = NaN.
+        discount = (norms**alpha).clamp_min(torch.finfo(norms.dtype).tiny)
+        return scores / discount
 
 
 def score_users(

@@ -1,5 +1,7 @@
 """Recommendation tables: known users, ad-hoc queries, item neighbours, scoring, bad input."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -7,9 +9,10 @@ import torch
 from lessons.baselines import Popularity
 from lessons.data.splits import random_split
 from lessons.data.synthetic import synthetic_movielens
-from lessons.features import item_features
+from lessons.features import ad_hoc_query, item_features
 from lessons.models import MatrixFactorization, SoftmaxDNN, TwoTower
 from lessons.recommend import recommend, recommend_for_query, similar_items
+from lessons.scoring import split_features
 from lessons.train import fit, score_users
 
 COLUMNS = ["user", "rank", "item", "title", "score", "popularity"]
@@ -204,3 +207,48 @@ def test_alpha_may_be_a_numpy_number(model, split):
         assert table.equals(recommend(model, split, [0], 5, alpha=float(alpha)))
     with pytest.raises(ValueError, match="alpha must be a finite number"):
         recommend(model, split, [0], 5, alpha=np.float64("nan"))
+
+
+def test_matrix_factorization_refuses_a_user_absent_from_training(split):
+    """The lesson's limit of MF, through `recommend`: without the check, an untrained row U_u
+    was ranked and a confident-looking list came back."""
+    gone = split.train["user"] == 7
+    without = replace(split, train=split.train[~gone], test=split.test[split.test["user"] != 7])
+    mf = MatrixFactorization(split.n_users, split.n_items, dim=8)
+    with pytest.raises(ValueError, match="user.* cannot be scored.*refit or a fold-in"):
+        recommend(mf, without, [3, 7], k=5)
+
+
+def test_validation_items_are_excluded_like_training_items(split):
+    """Evaluation leaves out validation items; so does recommend (`Split.seen_matrix`)."""
+    data = random_split(split.dataset, test_frac=0.2, valid_frac=0.2, seed=0)
+    table = recommend(Popularity().fit(data.train_matrix()), data, np.arange(data.n_users), k=20)
+    listed = set(zip(table["user"], table["item"], strict=True))
+    valid = set(zip(data.valid["user"], data.valid["item"], strict=True))
+    assert valid and not listed & valid
+
+
+def test_an_ad_hoc_query_is_scored_the_way_it_is_asked(split, model):
+    """recommend_for_query once ranked every query by the dot product, whatever `scoring`."""
+    liked = [1, 2, 3]
+    model.eval()
+    with torch.no_grad():
+        batch = ad_hoc_query(split.dataset, liked, features=split_features(split))
+        psi, v = model.query_embedding(batch)[0], model.item_embeddings()
+        dot = (v @ psi).double().numpy()
+        cosine = dot / (v.norm(dim=1) * psi.norm()).double().numpy()
+        alpha = dot / v.norm(dim=1).double().numpy() ** 2
+    for kwargs, expected in (({"scoring": "cosine"}, cosine), ({"alpha": 2.0}, alpha)):
+        table = recommend_for_query(model, split, liked, k=10, **kwargs)
+        expected[liked] = -np.inf
+        assert table["item"].tolist() == np.argsort(-expected, kind="stable")[:10].tolist()
+        np.testing.assert_allclose(table["score"], np.sort(expected)[::-1][:10], rtol=1e-4)
+
+
+def test_similar_items_by_dot_product_are_not_normalized(split, model):
+    table = similar_items(model, split, 11, k=5, scoring="dot")
+    v = model.item_embeddings().detach().numpy().astype(np.float64)
+    dot = v @ v[11]
+    dot[11] = -np.inf
+    assert table["item"].tolist() == np.argsort(-dot, kind="stable")[:5].tolist()
+    np.testing.assert_allclose(table["score"], np.sort(dot)[::-1][:5], rtol=1e-5)

@@ -135,3 +135,32 @@ def test_rerank_reaches_a_target_that_is_not_a_whole_number_of_items():
     scores = -np.arange(10.0) + 0.01 * rng.random((20, 10))  # everyone ranks 0, 1, 2, ...
     lists = rerank_for_coverage(scores, 2, 0.35, depth=10)
     assert len(np.unique(lists)) / 10 >= 0.35  # ceil(3.5) = 4 items shown
+
+
+def test_a_baseline_refuses_a_user_without_history_and_popularity_serves_them():
+    """Bug: in a batch, ItemKNN gave a user without history all-zero scores, so the first
+    items by id ("Toy Story, GoldenEye, Four Rooms"); alone, it and Popularity failed with
+    "histories is empty". (ML-100K's implicit(min_rating=4) leaves user 684 so.)"""
+    from lessons.baselines import ItemKNN, Popularity
+
+    split = random_split(synthetic_movielens(n_users=40, n_items=60, seed=2), seed=0)
+    gone = split.train["user"] == 7
+    split = replace(split, train=split.train[~gone], test=split.test[split.test["user"] != 7])
+    x = split.train_matrix()
+    with pytest.raises(ValueError, match=r"1 user\(s\) cannot be scored, e.g. \[7\]: no training"):
+        recommend(ItemKNN().fit(x), split, [3, 7], k=5)
+    table = recommend(Popularity().fit(x), split, [7], k=5)
+    assert table["item"].tolist() == list(np.argsort(-split.item_popularity(), kind="stable")[:5])
+
+
+def test_alpha_scoring_of_an_all_zero_item_vector_is_zero_not_nan(dnn, cold):
+    """Bug: the norm's guard came before the power: 1e-12 ** 4 underflows to 0 in float32, and
+    an all-zero V_j scored 0 / 0 = NaN ("check the model output") from α = 4 on."""
+    model = SoftmaxDNN(cold.n_items, dim=8, hidden=(), item_bias=False)
+    with torch.no_grad():
+        model.item_embeddings().zero_()  # V itself: every item vector is zero
+        model.item_embeddings()[1:] = torch.randn(cold.n_items - 1, 8)
+    batches = user_batches(cold, np.arange(3), split_features(cold))
+    for alpha in (1.0, 4.0, 10.0):
+        scores = query_scores(model, batches, alpha, "dot")
+        assert torch.isfinite(scores).all() and (scores[:, 0] == 0).all()

@@ -113,6 +113,16 @@ def test_table_rows_and_users_changed(tiny_split):
     assert change == pytest.approx(reranked["coverage@3"] / served["coverage@3"] - 1)
 
 
+def test_a_change_from_zero_is_undefined_not_infinite(tiny_split):
+    """Popularity's lists hold no long-tail item (APLT 0): the change from 0 printed inf."""
+    popularity = tiny_split.item_popularity().astype(float)
+    scores = np.tile(popularity, (tiny_split.n_users, 1))
+    table = coverage_rerank_table(scores, tiny_split, 0.2, k=3, depth=20)
+    assert table.loc["served", "aplt@3"] == 0 and table.loc["re-ranked", "aplt@3"] > 0
+    assert np.isnan(table.loc["relative change", "aplt@3"])
+    assert np.isfinite(table.loc["relative change", "coverage@3"])
+
+
 def test_table_refuses_a_cold_start_split(tiny_split):
     cold = replace(tiny_split, candidates=np.arange(5))
     with pytest.raises(ValueError, match="candidate items"):
