@@ -25,8 +25,12 @@ def test_parse_widths():
     assert parse_widths("abc", 0) == ()  # the box is disabled at 0 layers: its text is moot
     with pytest.raises(ValueError, match="integers separated by commas"):
         parse_widths("abc", 1)
-    with pytest.raises(ValueError, match="2 widths"):
+    with pytest.raises(ValueError, match=r"one per layer \(2\), got 3"):
         parse_widths("1,2,3", 2)
+    with pytest.raises(ValueError, match=r"or one per layer, got 2"):  # not "or 1 widths"
+        parse_widths("8,8", 1)
+    with pytest.raises(ValueError, match="widths must be positive"):  # not the model's `hidden`
+        parse_widths("64,0", 2)
     assert parse_widths("1024", 4) == (1024,) * 4
     with pytest.raises(ValueError, match="widths up to 1024 here"):  # 4 × 4096: 39 s, 1.9 GB
         parse_widths("256,4096", 2)
@@ -62,7 +66,7 @@ def test_bad_width_is_reported_and_the_panel_keeps_working(panel):
     before = len(panel.runs)
     panel.layers.value, panel.widths.value = 1, "0"
     panel.button.click()
-    assert "positive layer widths" in panel.error and "⚠" in panel.status.value
+    assert "widths must be positive" in panel.error and "⚠" in panel.status.value
     assert len(panel.runs) == before
     panel.widths.value = "8"
     panel.side.value = True

@@ -35,8 +35,8 @@ def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
     """ "256", "256, 128" or "256 128" → one width per hidden layer (one width is repeated).
 
     Raises:
-        ValueError: On text that is not integers separated by commas or spaces, a count that
-            does not match `n_layers`, or a width above `MAX_WIDTH` (the model checks > 0).
+        ValueError: On text that is not integers separated by commas or spaces, a width
+            below 1 or above `MAX_WIDTH`, or a count that does not match `n_layers`.
     """
     if n_layers == 0:  # the widths box is disabled then: its text must not raise
         return ()
@@ -48,10 +48,13 @@ def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
         raise ValueError(
             f"widths must be integers separated by commas or spaces, like 256,128; got {text!r}"
         ) from None
+    if widths and min(widths) < 1:  # the model's own message names its `hidden` argument
+        raise ValueError(f"widths must be positive, like 256,128; got {text!r}")
     if len(widths) == 1:
         widths = widths * n_layers
     if len(widths) != n_layers:
-        raise ValueError(f"give one width (used for every layer) or {n_layers} widths, "
+        per_layer = "one per layer" if n_layers == 1 else f"one per layer ({n_layers})"
+        raise ValueError(f"give one width (used for every layer) or {per_layer}, "
                          f"got {len(widths)}: {text!r}")  # fmt: skip
     if max(widths) > MAX_WIDTH:  # measured: 4 layers of 4096 took 39 s and 1.9 GB
         raise ValueError(f"widths up to {MAX_WIDTH} here: 4 layers of 2048 took 10 s and 0.45 GB "

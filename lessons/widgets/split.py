@@ -120,7 +120,10 @@ class SplitExplorer(Panel):
         self.refresh()
 
     def compute(self) -> tuple[pd.DataFrame, dict[str, float]]:
-        return split_report(self.data, self.protocol.value, float(self.test_frac.value), self.seed)
+        share = float(self.test_frac.value)
+        if not 0 < share < 1:  # the split's own message names test_frac / user_frac / item_frac
+            raise ValueError(f"test share must lie strictly between 0 and 1, got {share:.2f}")
+        return split_report(self.data, self.protocol.value, share, self.seed)
 
     def render(self, result: tuple[pd.DataFrame, dict[str, float]]) -> str:
         sizes, metrics = result

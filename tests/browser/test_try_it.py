@@ -53,7 +53,7 @@ def test_split_explorer_in_browser(run_notebook, artifacts):
     slider = output.locator(".widget-slider", has_text="test share")
     slider.locator(".noUi-handle").focus()
     page.keyboard.press("Home")  # test share 0.00
-    assert_refused_legibly(page, output, "must be a number in (0, 1)", [cold])
+    assert_refused_legibly(page, output, "test share must lie strictly between 0 and 1", [cold])
     output.screenshot(path=artifacts / "00-split-explorer.png")
 
 
