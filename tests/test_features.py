@@ -5,6 +5,7 @@ test_features_epochs.py; all three use `tests.helpers`' `tiny_dataset` / `random
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -16,7 +17,8 @@ from lessons.features import (
     query_features,
     split_history,
 )
-from tests.helpers import random_csr, tiny_dataset
+from lessons.features.query import as_long
+from tests.helpers import DAY, random_csr, tiny_dataset
 
 # --- split_history -----------------------------------------------------------------------
 
@@ -223,3 +225,58 @@ def test_ad_hoc_query_takes_the_ids_as_find_titles_gives_them():
     found = {"a title": 3, "another": 1}  # Dataset.find_titles returns {title: id}
     for liked in (found, found.values(), {3, 1}, (i for i in (3, 1)), np.array([3, 1])):
         assert ad_hoc_query(ds, liked, features=None).bag.tolist() == [1, 3], type(liked)
+
+
+def test_ad_hoc_query_defaults_and_age_edges():
+    """Ad-hoc defaults are the most common values; ages on a bucket edge go up."""
+    ds = tiny_dataset()  # ages 17, 18, 56, 30 (buckets 0, 1, 6, 2); occupation: student x2
+    f = query_features(ds, ds.interactions)
+    q = ad_hoc_query(ds, [0], features=f)
+    assert q.side.tolist() == [[0, 0, f.occupations.index("student")]]
+    for age, bucket in [(17, 0), (18, 1), (25, 2), (56, 6)]:
+        assert ad_hoc_query(ds, [0], features=f, age=age).side[0, 0].item() == bucket
+
+
+def test_make_batch_rejects_negative_targets_and_mismatched_shapes():
+    """Make_batch validation."""
+    with pytest.raises(ValueError, match="non-negative"):
+        make_batch(np.array([0]), None, None, sp.csr_matrix(np.array([[1.0, -1.0]])))
+    with pytest.raises(ValueError, match="differ in shape"):
+        make_batch(
+            np.array([0]), sp.csr_matrix(np.ones((2, 3))), None, sp.csr_matrix(np.ones((2, 4)))
+        )
+
+
+def test_query_features_repeated_pair_keeps_the_latest_time():
+    """A repeated (user, item) pair keeps its latest timestamp, not the sum / earliest."""
+    ds = tiny_dataset()
+    h = ds.interactions
+    again = pd.concat([h, h[(h.user == 1) & (h.item == 3)].assign(timestamp=1 * DAY)])
+    np.testing.assert_allclose(
+        query_features(ds, again).dense[1, 1], query_features(ds, h).dense[1, 1]
+    )
+
+
+def test_query_features_ignores_stored_zeros_in_a_matrix_history():
+    """A stored zero in a CSR history is no interaction."""
+    ds = tiny_dataset()
+    x = ds.matrix().tocsr().astype(float)
+    x.data[0] = 0.0  # user 0's first item, stored as 0
+    assert query_features(ds, x).dense[0, 0].item() == pytest.approx(np.log1p(2) / 5)
+
+
+def test_query_features_refuse_unknown_gender():
+    """An unknown gender is refused, not cast from NaN."""
+    ds = tiny_dataset()
+    ds.users.loc[0, "gender"] = "X"
+    with pytest.raises(ValueError, match="gender values"):
+        query_features(ds, ds.interactions)
+
+
+def test_as_long_copies_read_only_arrays():
+    """As_long copies a read-only buffer (pandas 3) instead of aliasing it."""
+    a = np.arange(3, dtype=np.int64)
+    a.flags.writeable = False
+    t = as_long(a)
+    t[0] = 9
+    assert a[0] == 0

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from lessons.features import query_features
+from lessons.features import query_features, split_history
 from lessons.features.epochs import EpochSampler
 from tests.helpers import DAY, random_csr, tiny_dataset
 
@@ -126,3 +126,40 @@ def test_a_numpy_integer_batch_size_is_a_batch_size():
     sizes = [b.size for b in sampler.epoch(np.random.default_rng(0), np.int64(64))]
     assert sizes == [b.size for b in sampler.epoch(np.random.default_rng(0), 64)]
     assert sizes[0] == 64 and len(sizes) > 1
+
+
+def test_epoch_sampler_recency_reads_the_latest_item_of_a_multi_item_bag():
+    """Recency of a multi-item input bag is its latest item, not its earliest."""
+    ds = tiny_dataset()
+    feats = query_features(ds, ds.interactions)
+    day = ds.interactions.set_index(["user", "item"])["timestamp"]
+    sampler = EpochSampler(ds.matrix(), 0.25, feats)  # user 0: 3 items -> 1 target, a bag of 2
+    sizes = set()
+    for seed in range(8):
+        for b in sampler.epoch(np.random.default_rng(seed), batch_size=1):
+            user, bag = int(b.users[0]), b.bag.tolist()
+            last = max(day[user, i] for i in bag) / DAY
+            np.testing.assert_allclose(b.dense[0, 1].item(), np.log1p(10 - last) / 5, rtol=1e-6)
+            sizes.add(len(bag))
+    assert 2 in sizes
+
+
+def test_a_small_share_still_targets_one_item_of_each_row():
+    """A small share still targets one item of every row with >= 2 items."""
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], dtype=float))
+    rng = np.random.default_rng(0)
+    _, targets = split_history(x, 0.1, rng)
+    assert np.diff(targets.indptr).tolist() == [1, 1, 1]
+    batches = EpochSampler(x, 0.1).epoch(rng, batch_size=8)
+    assert sorted(torch.cat([b.users for b in batches]).tolist()) == [0, 1, 2]
+    assert all(b.target_offsets.numel() == b.size for b in batches)
+    assert sum(b.target_items.numel() for b in batches) == 3
+
+
+def test_epoch_sampler_sums_duplicate_entries_before_dividing():
+    """A non-canonical CSR (an item stored twice) never leaks that item into bag and target."""
+    x = sp.csr_matrix((np.ones(4), np.array([0, 1, 1, 2]), np.array([0, 4])), shape=(1, 3))
+    for seed in range(10):
+        (b,) = EpochSampler(x, 0.5).epoch(np.random.default_rng(seed), 1)
+        assert not set(b.bag.tolist()) & set(b.target_items.tolist())
+        assert b.bag.numel() + b.target_items.numel() == 3

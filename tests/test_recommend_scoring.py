@@ -7,6 +7,7 @@ the code by hand).
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -16,7 +17,13 @@ from lessons.features import DENSE_COLUMNS
 from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.recommend import recommend, similar_items
 from lessons.rerank import coverage_rerank_table, rerank_for_coverage
-from lessons.scoring import query_scores, score_users, split_features, user_batches
+from lessons.scoring import (
+    all_user_scores,
+    query_scores,
+    score_users,
+    split_features,
+    user_batches,
+)
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +168,28 @@ def test_alpha_scoring_of_an_all_zero_item_vector_is_zero_not_nan(dnn, cold):
         model.item_embeddings().zero_()  # V itself: every item vector is zero
         model.item_embeddings()[1:] = torch.randn(cold.n_items - 1, 8)
     batches = user_batches(cold, np.arange(3), split_features(cold))
-    for alpha in (1.0, 4.0, 10.0):
-        scores = query_scores(model, batches, alpha, "dot")
+    for alpha, scoring in ((1.0, "dot"), (4.0, "dot"), (10.0, "dot"), (0.0, "cosine")):
+        scores = query_scores(model, batches, alpha, scoring)
         assert torch.isfinite(scores).all() and (scores[:, 0] == 0).all()
+
+
+def test_score_users_refuses_a_model_with_another_item_count():
+    """A model sized for another catalogue is refused."""
+    s = random_split(synthetic_movielens(30, 40, n_interactions=600))
+    with pytest.raises(ValueError, match="items but the data has"):
+        score_users(MatrixFactorization(s.n_users, s.n_items + 3, 8), s, [0])
+
+
+def test_all_user_scores_refuses_an_unscorable_validation_user():
+    """A user with validation items but no input is refused, not scored -inf."""
+    s = random_split(synthetic_movielens(30, 40, n_interactions=600), valid_frac=0.2)
+    u = 0
+    moved = s.train[s.train.user == u]
+    s = replace(
+        s,
+        train=s.train[s.train.user != u],
+        test=s.test[s.test.user != u],
+        valid=pd.concat([s.valid, moved]),
+    )
+    with pytest.raises(ValueError, match="cannot be scored"):
+        all_user_scores(MatrixFactorization(s.n_users, s.n_items, 8), s)

@@ -200,3 +200,41 @@ def test_latency_is_the_fastest_pass_after_an_untimed_warm_up(monkeypatch):
     assert serving.TIMING_PASSES == 3
     assert serving.fastest_ms(search, queries) == 1e3 * 1.0 / 4  # 1 s of the 4 queries' passes
     assert calls == [1, 4, 4, 4]  # one warm-up query, then whole passes
+
+
+def test_recall_against_counts_item_zero():
+    """Recall_against counts item 0 (only the -1 padding is dropped)."""
+    assert recall_against(np.array([[0, 1]]), np.array([[1, 0]])) == 1.0
+
+
+def test_ivf_build_uses_its_seed():
+    """The seed reaches k-means."""
+    items, _ = clustered_catalogue(500, 8, n_topics=50, seed=3)
+    a, b = IVFIndex.build(items, 16, seed=0), IVFIndex.build(items, 16, seed=0)
+    np.testing.assert_array_equal(a.centroids, b.centroids)
+    assert not np.allclose(a.centroids, IVFIndex.build(items, 16, seed=1).centroids)
+
+
+def test_serving_refuses_non_finite_inputs():
+    """Non-finite inputs are refused."""
+    items = np.eye(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="finite"):
+        brute_force_top_k(np.array([[np.nan, 0, 0]]), items, 1)
+    with pytest.raises(ValueError, match="spread"):
+        clustered_catalogue(10, 2, spread=float("nan"))
+
+
+def test_ivf_tradeoff_accepts_probing_every_list():
+    """Nprobe == n_clusters is a valid setting."""
+    items, queries = clustered_catalogue(200, 4, n_topics=5, n_queries=5, seed=0)
+    table = ivf_tradeoff(queries, items, k=5, n_clusters=(4,), nprobes=(4,))
+    assert table["recall"].iloc[1] == pytest.approx(1.0)
+
+
+def test_ivf_setting_short_counts_only_lists_below_k():
+    """A probed list of exactly k items is complete, not "short"."""
+    items = np.array([[10, 0], [10, 1], [10, -1], [-10, 0], [-10, 1], [-10, -1]], dtype=np.float32)
+    queries = np.array([[1, 0], [-1, 0]], dtype=np.float32)
+    index = IVFIndex.build(items, 2, seed=0)
+    row = ivf_setting(index, queries, brute_force_top_k(queries, items, 3), nprobe=1)
+    assert row["short"] == 0.0 and row["recall"] == 1.0

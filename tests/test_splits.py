@@ -326,3 +326,13 @@ def test_validation_never_takes_a_users_last_training_item():
     split = random_split(by_sizes([3, 3, 3], 5), test_frac=0.4, valid_frac=0.55, seed=0)
     assert split.train.groupby("user").size().to_dict() == {0: 1, 1: 1, 2: 1}
     assert split.valid.groupby("user").size().to_dict() == {0: 1, 1: 1, 2: 1}
+
+
+def test_split_argument_checks_are_uniform():
+    """Bool last_n / bad seeds of cold_start_items refused with the lesson's message."""
+    ds = synthetic_movielens(30, 40, n_interactions=600)
+    with pytest.raises(ValueError, match="last_n"):
+        temporal_split(ds, last_n=True)
+    for seed in (-1, True):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+            cold_start_items(ds, seed=seed)
