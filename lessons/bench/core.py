@@ -108,7 +108,8 @@ def to_markdown(results: dict) -> str:
     peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += [
         "",
-        f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (evaluation included); epoch "
+        f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (the best of {len(peaks)}, evaluation "
+        f"included; the table above times one); epoch "
         f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
         f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch; median of {len(peaks)} fits, each "
         f"against the matmul peak measured just before it: {_span(low, high, '.1f')} ×, at "
