@@ -79,13 +79,15 @@ def _check_fit_args(
 
 
 def _as_callbacks(callbacks) -> tuple[Callback, ...]:
-    """`callbacks` as a tuple; one callable counts as (callbacks,).
+    """`callbacks` as a tuple; one callable counts as (callbacks,), None as ().
 
     Raises:
         ValueError: Unless `callbacks` is a callable or an iterable of callables.
     """
     if callable(callbacks):  # callbacks=draw, a natural slip for [draw]: it means the same
         return (callbacks,)
+    if callbacks is None:  # the usual spelling of "none" in Python
+        return ()
     try:
         items = tuple(callbacks)
     except TypeError:  # not iterable: reported below with the other non-callables
@@ -171,7 +173,7 @@ def fit(
     weight_decay: float = 0.0,
     seed: int = DEFAULT_SEED,
     k: int = DEFAULT_K,
-    callbacks: Callback | Iterable[Callback] = (),
+    callbacks: Callback | Iterable[Callback] | None = (),
     patience: int | None = None,
     target_share: float | None = None,
     use_side: bool = True,

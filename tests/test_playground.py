@@ -149,3 +149,19 @@ def test_an_interrupt_inside_epoch_1_adds_no_run(tiny_split, monkeypatch):
     assert "before the first epoch finished" in panel.error
     assert panel.runs.equals(runs) and panel.curves.value == curves
     assert len(panel.followed.lists) == 1
+
+
+def test_the_status_line_counts_the_epochs_while_training(tiny_split, monkeypatch):
+    """A run showed one static "training…" between two redraws; the logQ panel counted."""
+    run, seen = playground.playground_run, []
+
+    def recording(*args, callbacks=(), **kwargs):
+        record = lambda history, model: seen.append(panel.status.value)  # noqa: E731
+        return run(*args, callbacks=[*callbacks, record], **kwargs)
+
+    monkeypatch.setattr(playground, "playground_run", recording)
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.epochs.value = 3
+    panel.button.click()
+    assert seen == [f"<i>training… epoch {e} of 3</i>" for e in (1, 2, 3)]
+    assert panel.status.value == "" and panel.error is None

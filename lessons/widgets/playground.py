@@ -125,10 +125,15 @@ class DNNPlayground(Panel):
         self.status.value = "<i>training…</i>"
         every = max(1, self.epochs.value // 4)  # ~4 metric points, ~2 redraws: both cost time
         curves = LiveCurves(self.curves, 2 * every, self.epochs.value)
+
+        def progress(history, model) -> None:  # between redraws, a count shows it is not hung
+            self.status.value = f"<i>training… epoch {len(history)} of {self.epochs.value}</i>"
+
         model, history, metrics = playground_run(
             self.split, hidden=hidden, activation=self.activation.value, side=self.side.value,
             dense=self.dense.value, dropout=float(self.dropout.value), epochs=self.epochs.value,
-            lr=float(self.lr.value), seed=self.seed, eval_every=every, callbacks=[curves],
+            lr=float(self.lr.value), seed=self.seed, eval_every=every,
+            callbacks=[curves, progress],
         )  # fmt: skip
         if not history.rows:  # fit has put the initial weights back: there is no run to show
             raise ValueError(INTERRUPTED_IN_EPOCH_1)

@@ -86,6 +86,7 @@ def test_a_single_callback_needs_no_list(split):
     history = fit(tiny_dnn(split.n_items), split, epochs=2,
                   callbacks=lambda h, model: seen.append(len(h)))  # fmt: skip
     assert seen == list(range(1, len(history) + 1))
+    assert len(fit(tiny_dnn(split.n_items), split, epochs=1, callbacks=None)) == 1  # no callbacks
 
 
 def test_a_loss_that_turns_nan_mid_epoch_is_reported_before_its_step(split, monkeypatch):
