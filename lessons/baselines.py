@@ -46,13 +46,13 @@ class Popularity(_Baseline):
     personalised model must beat, and the extreme of popularity bias.
     """
 
+    uses_history = False  # the same list for everyone, a user without history included
+
     def fit(self, train: sp.spmatrix) -> "Popularity":
         x = _check_matrix(train)
         self.n_items = x.shape[1]
         self.counts_ = np.asarray(x.sum(axis=0)).ravel().astype(np.float32)
         return self
-
-    uses_history = False  # the same list for everyone, a user without history included
 
     def scores(self, x: sp.spmatrix) -> np.ndarray:
         x = self._check_fitted(x, allow_empty=True)  # only the number of rows is read

@@ -97,11 +97,12 @@ class _SoftmaxCE(torch.autograd.Function):
         grad.sub_(top).clamp_min_(_EXP_FLOOR).exp_()  # > 0 everywhere
         fill_excluded(0.0)  # grad = exp(s − max) on A_u, exactly 0 elsewhere
         kept = torch.sign(grad).sum(1)  # |A_u| (sign: a float pass, 5× faster than counting)
-        # A NaN row (diverged weights) also counts 0 kept: its loss comes back NaN instead,
-        # and `fit` reports the divergence, not an exclusion that did not happen.
-        empty = (kept == 0) & ~top.squeeze(1).isnan()
+        empty = kept == 0
         if (ex_keys is not None or ex_items is not None) and bool(empty.any()):
-            raise ValueError(_EMPTY_ROW)
+            # A diverged row (NaN or ±inf logits) counts 0 kept too: its loss comes back NaN
+            # instead, and `fit` reports the divergence, not an exclusion that did not happen.
+            if bool(torch.isfinite(logits[empty]).all(1).any()):
+                raise ValueError(_EMPTY_ROW)
         z = grad.sum(1)  # Z_u · exp(−max)
         total = (1 - eps) * mass + eps  # T_u = Σ_j t_uj
         loss = total * (top.squeeze(1) + z.log()) - (1 - eps) * dot - eps * kept_sum / kept

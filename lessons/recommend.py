@@ -130,8 +130,8 @@ def recommend(
     alpha = check_scoring(scoring, alpha, embeddings=not _is_baseline(model))
     history = history_matrix(data)[users]  # the input: train (+ query), never validation
     if _is_baseline(model):
-        # A user without a history got all-zero scores, so items in id order (Popularity
-        # reads none, and serves them).
+        # A user without a history would score 0 everywhere and get the first items by id:
+        # refused, as for the models (Popularity reads no history, and serves them).
         if getattr(model, "uses_history", True):
             check_scorable(model, data, users)
         scores = np.asarray(model.scores(history), dtype=np.float32)

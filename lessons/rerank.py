@@ -105,13 +105,13 @@ def rerank_for_coverage(
 def coverage_rerank_table(
     scores: Any, split: Split, target: float, *, k: int = DEFAULT_K, depth: int = DEFAULT_DEPTH
 ) -> pd.DataFrame:
-    """Coverage, NDCG, ARP and Gini @k of the served and the coverage-re-ranked lists.
+    """Coverage, NDCG, ARP, Gini, APLT and reach @k of the served and the re-ranked lists.
 
     Rows "served" (top-k of the scores), "re-ranked" (`rerank_for_coverage` to `target`)
-    and "relative change" (re-ranked / served − 1); column "users changed" counts the users whose
-    list differs. Seen items are excluded and users are evaluated as in `lessons.metrics.evaluate`:
-    only users with test items, so only their lists are re-ranked, and the target is reached
-    over the lists that are evaluated.
+    and "relative change" (re-ranked / served − 1, NaN where served is 0); column "users
+    changed" counts the users whose list differs. Seen items are excluded and users are
+    evaluated as in `lessons.metrics.evaluate`: only users with test items, so only their lists
+    are re-ranked, and the target is reached over the lists that are evaluated.
 
     Raises:
         ValueError: For a split that ranks only candidate items (cold start): the re-rank

@@ -105,8 +105,7 @@ def scorable_users(model: torch.nn.Module, data: Split) -> np.ndarray:
 
 
 def check_scorable(model: torch.nn.Module, data: Split, users: np.ndarray) -> None:
-    """Refuse users the model (or a baseline that reads a history) has no input for, before
-    any forward pass."""
+    """Refuse users a model (or a history-reading baseline) has no input for, before scoring."""
     empty = users[~scorable_users(model, data)[users]]
     if getattr(model, "uses_history", True):
         why = "no training or query items, and this model reads its input from them"

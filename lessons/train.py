@@ -19,7 +19,7 @@ Every model offers `loss(batch)`, `forward(batch)` (logits ψ(x) Vᵀ), `item_em
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,16 +27,12 @@ import torch
 from tqdm.auto import tqdm
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
-from lessons.data.dataset import Split, check_split
+from lessons.data.dataset import Split
 from lessons.features.epochs import EpochSampler
+from lessons.fit_args import Callback, as_callbacks, check_fit_args
 from lessons.history import History
 from lessons.runtime import show_progress
-from lessons.scoring import (
-    check_int,
-    check_model,
-    score_users,
-    split_features,
-)
+from lessons.scoring import check_int, score_users, split_features
 from lessons.validation import Evaluator
 
 DEFAULT_EPOCHS = 12
@@ -44,60 +40,6 @@ DEFAULT_LR = 1e-2
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_TARGET_SHARE = 0.5  # share of a user's training items used as targets, per epoch
 LR_SCHEDULES = ("cosine", "constant")
-
-Callback = Callable[["History", torch.nn.Module], None]
-
-
-def _check_fit_args(
-    model, data, epochs, lr, batch_size, weight_decay, seed, k, patience, target_share
-) -> None:
-    check_split(data)
-    check_model(model, data.n_items)
-    check_int("epochs", epochs, 1, hint="; try 12")
-    check_int("batch_size", batch_size, 1, hint="; try 128")
-    check_int("seed", seed, 0)
-    n_rankable = data.n_items if data.candidates is None else len(data.candidates)
-    check_int("k", k, 1, n_rankable, hint=f" (k <= the {n_rankable} rankable items)")
-    if patience is not None:
-        check_int("patience", patience, 1, hint="; or None to train every epoch")
-        if data.valid is None:
-            raise ValueError(
-                "early stopping needs a validation part, but this split has none; "
-                "use random_split(dataset, valid_frac=0.1) or patience=None"
-            )
-    for name, value, low in (("lr", lr, 0.0), ("weight_decay", weight_decay, None)):
-        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        if not number or not np.isfinite(value) or (value <= 0 if low is not None else value < 0):
-            rule = "> 0 (e.g. 1e-2)" if low is not None else ">= 0"
-            raise ValueError(f"{name} must be a finite number {rule}, got {value!r}")
-    if target_share is not None and not (
-        isinstance(target_share, float | int | np.floating | np.integer)
-        and not isinstance(target_share, bool)
-        and 0 < target_share < 1
-    ):
-        raise ValueError(f"target_share must lie in (0, 1) (e.g. 0.5), got {target_share!r}")
-
-
-def _as_callbacks(callbacks) -> tuple[Callback, ...]:
-    """`callbacks` as a tuple; one callable counts as (callbacks,), None as ().
-
-    Raises:
-        ValueError: Unless `callbacks` is a callable or an iterable of callables.
-    """
-    if callable(callbacks):  # callbacks=draw, a natural slip for [draw]: it means the same
-        return (callbacks,)
-    if callbacks is None:  # the usual spelling of "none" in Python
-        return ()
-    try:
-        items = tuple(callbacks)
-    except TypeError:  # not iterable: reported below with the other non-callables
-        items = (callbacks,)
-    for cb in items:
-        if not callable(cb):
-            raise ValueError(
-                f"callbacks must be a callable cb(history, model) or a list of them, got {cb!r}"
-            )
-    return items
 
 
 def _train_epoch(model, optimizer: torch.optim.Optimizer, scheduler, sampler: EpochSampler,
@@ -196,9 +138,9 @@ def fit(
     NumPy draws use a local generator, and torch's global generator, which dropout and
     `torch.multinomial` read, is seeded inside `torch.random.fork_rng`, so the caller's global
     random state is restored afterwards. Same seed and machine give the same History metrics.
-    Callbacks draw from a generator of their own, so a callback that samples (or runs the
-    model) does not change the run. (Model initialization happens before `fit`: seed it, or
-    copy one initialized model.)
+    Callbacks run on a fork of that generator (`fork_rng`, restored after them), so a callback
+    that samples, or runs the model, does not change the run. (Model initialization happens
+    before `fit`: seed it, or copy one initialized model.)
 
     Args:
         model: MatrixFactorization, SoftmaxDNN or TwoTower, built for `data.n_items` items.
@@ -231,11 +173,12 @@ def fit(
     Raises:
         ValueError: On bad arguments, a model sized for another catalogue, `patience` without a
             validation part or with `eval_every=None`, or a diverging run (a NaN/inf loss or
-            weight: lower `lr`); the model then holds the weights `kept` so far.
+            weight: lower `lr`); the model then holds its best (or last completed) epoch's
+            weights, or its initial ones.
     """
-    _check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
-                    target_share)  # fmt: skip
-    callbacks = _as_callbacks(callbacks)
+    check_fit_args(model, data, epochs, lr, batch_size, weight_decay, seed, k, patience,
+                   target_share)  # fmt: skip
+    callbacks = as_callbacks(callbacks)
     if eval_every is not None:
         check_int("eval_every", eval_every, 1, hint="; or None to evaluate after the last epoch")
     elif patience is not None:  # only the last epoch would be evaluated: it could never stop

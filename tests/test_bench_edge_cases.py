@@ -93,7 +93,7 @@ def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
     section = {k: model_row[k] for k in ("recall@20", "ndcg@10", "coverage@10", "arp@10", "fit_s")}
     results = {
         "protocol": "hand-made", "load_s": 0.1, "models": {"SoftmaxDNN": model_row},
-        "cold_start": {"held_out_items": 4, "models": {"TwoTower-cold": section},
+        "cold_start": {"item_frac": 0.2, "held_out_items": 4, "models": {"TwoTower-cold": section},
                        "ratio": {"ContentProfile": 1.6}},
         "logq": {"TwoTower": section},
         "speed": {"fit_s": 1.0, "epoch_s": 0.045, "epoch_gemm_s": 0.030, "epoch_floor_s": 0.015,

@@ -73,6 +73,7 @@ def test_profile_controls_are_disabled_when_the_dnn_does_not_read_them(split):
     panel = BuildAUser(history_only, split, liked=(0, 1), k=5)
     assert panel.age.disabled and panel.gender.disabled and panel.occupation.disabled
     assert "trained without side features" in panel.profile_note.value
+    assert panel.age_group.value == ""  # no "the model reads 7 groups" beside "Not used"
     assert panel.error is None and len(panel.result[0]) == 5
 
 
@@ -82,7 +83,7 @@ def test_panel_works_on_data_without_demographics(tiny_data):
     dnn = textbook_dnn(split, (16,), dim=8, side=False, dense=False).eval()
     panel = BuildAUser(dnn, split, liked=(1, 2), k=5)
     assert panel.error is None and len(panel.result[0]) == 5
-    assert panel.age.disabled
+    assert panel.age.disabled and panel.age_group.value == ""
     assert "ml-latest-small has no demographics" in panel.profile_note.value
 
 

@@ -238,7 +238,7 @@ def test_ad_hoc_query_defaults_and_age_edges():
 
 
 def test_make_batch_rejects_negative_targets_and_mismatched_shapes():
-    """Make_batch validation."""
+    """`make_batch` refuses negative targets and inputs shaped unlike the targets."""
     with pytest.raises(ValueError, match="non-negative"):
         make_batch(np.array([0]), None, None, sp.csr_matrix(np.array([[1.0, -1.0]])))
     with pytest.raises(ValueError, match="differ in shape"):
@@ -274,7 +274,7 @@ def test_query_features_refuse_unknown_gender():
 
 
 def test_as_long_copies_read_only_arrays():
-    """As_long copies a read-only buffer (pandas 3) instead of aliasing it."""
+    """`as_long` copies a read-only buffer (pandas 3) instead of aliasing it."""
     a = np.arange(3, dtype=np.int64)
     a.flags.writeable = False
     t = as_long(a)

@@ -95,13 +95,13 @@ def test_item_and_query_features_on_movielens_100k(ml100k):
     assert 0 <= float(q.dense.min()) and float(q.dense.max()) < 1.5  # order-1 scale
 
 
+def dataclasses_replace_items(ds, **cols):
+    return dataclasses.replace(ds, items=ds.items.assign(**cols))
+
+
 def test_year_buckets_of_a_catalogue_older_than_1990():
     """A catalogue older than 1990 still gets the 1990 bucket of the "year" scheme."""
     ds = tiny_dataset()
     old = dataclasses_replace_items(ds, year=[1975.0, 1980.0, 1985.0, 1979.0, np.nan])
     bucket, n = release_buckets(old, "year")
     assert n == 4 + 1 + 2 and bucket.tolist() == [3, 4, 5, 3, 0]
-
-
-def dataclasses_replace_items(ds, **cols):
-    return dataclasses.replace(ds, items=ds.items.assign(**cols))

@@ -135,3 +135,19 @@ def test_a_second_backward_after_the_buffer_changed_says_what_to_do():
     a.grad.zero_()  # what optimizer.zero_grad(set_to_none=False) does
     with pytest.raises(RuntimeError, match="compute the loss again for each backward"):
         loss.backward()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_diverged_row_is_a_nan_loss_not_an_empty_softmax(bad):
+    """Bug: a row of NaN (or ±inf) logits counted 0 kept items, so training that had diverged
+    failed with "a row excludes every item"; its loss is NaN now, and `fit` names the cause."""
+    logits = torch.zeros(2, 4)
+    logits[1] = bad
+    target = SparseRows(torch.tensor([0, 1]), torch.tensor([0, 1]), None)
+    exclude = torch.tensor([False, False, True, True])
+    assert sparse_softmax_cross_entropy(logits, target, exclude_items=exclude).isnan()
+    logits[1] = 0.0  # a truly empty row (items 2, 3 for all, 0, 1 for row 1) is still refused
+    row_1 = SparseRows(torch.tensor([1, 1]), torch.tensor([0, 1]))
+    only_row_0 = SparseRows(torch.tensor([0]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="excludes every item"):
+        sparse_softmax_cross_entropy(logits, only_row_0, exclude=row_1, exclude_items=exclude)

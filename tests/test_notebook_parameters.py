@@ -50,19 +50,19 @@ def run_with(name: str, settings: str, *, solutions: bool = True):
     return notebook
 
 
-NAN = re.compile(r"\bNaN\b")
+NAN = re.compile(r"\bnan\b", re.IGNORECASE)  # pandas prints NaN, an f-string nan
 
 
 def nan_cells(notebook) -> list[str]:
     """The sources of the cells whose shown output holds a NaN: a column computed at one K
-    and read at another (notebook 04's table at K = 20 once was half NaN)."""
+    and read at another (notebook 04's table at K = 20 once was half NaN). The plain-text form
+    is read line by line: a "relative change" row may be NaN on purpose (a change from 0)."""
     found = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            text = output.get("text", "") + "".join(
-                v for k, v in output.get("data", {}).items() if k.startswith("text/")
-            )
-            if NAN.search(text):
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            lines = [line for line in text.splitlines() if not line.startswith("relative change")]
+            if any(NAN.search(line) for line in lines):
                 found.append(cell.source)
                 break
     return found
@@ -114,9 +114,16 @@ CASES = {
 }
 
 
+# Cases whose settings make a NaN right: with one grid seed, the grid's std over seeds is
+# undefined (pandas' NaN, and the bar chart draws no error bar).
+NAN_IS_RIGHT = {"02 with one user": "grid = run_grid"}
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_notebook_runs_with_changed_parameters(case):
-    assert nan_cells(run_with(*CASES[case])) == []
+    found = nan_cells(run_with(*CASES[case]))
+    allowed = NAN_IS_RIGHT.get(case)
+    assert [cell for cell in found if not (allowed and cell.startswith(allowed))] == []
 
 
 def test_a_setting_the_lesson_cannot_use_is_refused_where_it_is_used():

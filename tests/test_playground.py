@@ -27,7 +27,7 @@ def test_parse_widths():
         parse_widths("abc", 1)
     with pytest.raises(ValueError, match=r"one per layer \(2\), got 3"):
         parse_widths("1,2,3", 2)
-    with pytest.raises(ValueError, match=r"or one per layer, got 2"):  # not "or 1 widths"
+    with pytest.raises(ValueError, match=r"one width for the one hidden layer, got 2"):
         parse_widths("8,8", 1)
     with pytest.raises(ValueError, match="widths must be positive"):  # not the model's `hidden`
         parse_widths("64,0", 2)

@@ -1,5 +1,7 @@
 """Retrieval as nearest-neighbour search, the IVF index, and the panel."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -195,7 +197,8 @@ def test_latency_is_the_fastest_pass_after_an_untimed_warm_up(monkeypatch):
         calls.append(len(batch))
         clock["now"] += next(durations)
 
-    monkeypatch.setattr(serving.time, "perf_counter", lambda: clock["now"])
+    # A stand-in for the module's `time`: the global time.perf_counter stays untouched.
+    monkeypatch.setattr(serving, "time", SimpleNamespace(perf_counter=lambda: clock["now"]))
     queries = np.zeros((4, 2), dtype=np.float32)
     assert serving.TIMING_PASSES == 3
     assert serving.fastest_ms(search, queries) == 1e3 * 1.0 / 4  # 1 s of the 4 queries' passes
@@ -203,7 +206,7 @@ def test_latency_is_the_fastest_pass_after_an_untimed_warm_up(monkeypatch):
 
 
 def test_recall_against_counts_item_zero():
-    """Recall_against counts item 0 (only the -1 padding is dropped)."""
+    """`recall_against` counts item 0 (only the -1 padding is dropped)."""
     assert recall_against(np.array([[0, 1]]), np.array([[1, 0]])) == 1.0
 
 
@@ -225,7 +228,7 @@ def test_serving_refuses_non_finite_inputs():
 
 
 def test_ivf_tradeoff_accepts_probing_every_list():
-    """Nprobe == n_clusters is a valid setting."""
+    """`nprobe` == `n_clusters` is a valid setting (exact search)."""
     items, queries = clustered_catalogue(200, 4, n_topics=5, n_queries=5, seed=0)
     table = ivf_tradeoff(queries, items, k=5, n_clusters=(4,), nprobes=(4,))
     assert table["recall"].iloc[1] == pytest.approx(1.0)

@@ -216,3 +216,6 @@ def test_split_explorer_opens_at_the_notebooks_test_share(tiny_data):
     assert w.test_frac.value == 0.1
     sizes, metrics = split_report(tiny_data, "random", 0.1, 3)
     assert w.result[0].equals(sizes) and w.result[1] == metrics
+    for outside in (0.95, 0, 3):  # a slider would clamp 0.95 to 0.9 without a word
+        with pytest.raises(ValueError, match=r"test_frac must lie in \(0, 0.9\]"):
+            SplitExplorer(tiny_data, outside)

@@ -96,7 +96,8 @@ def to_markdown(results: dict) -> str:
     cold = results["cold_start"]
     lines += [
         "",
-        f"Cold-start items: {cold['held_out_items']} movies (20%, seed {DEFAULT_SEED}) held out "
+        f"Cold-start items: {cold['held_out_items']} movies ({cold['item_frac']:.0%}, seed "
+        f"{DEFAULT_SEED}) held out "
         "whole; each user's held-out movies are ranked among them only. They have no training "
         "interactions, so ARP@10 is 0.",
         "",

@@ -5,6 +5,8 @@ from lessons.config import DEFAULT_SEED
 
 KEYS = ("recall@20", "ndcg@10", "coverage@10", "arp@10", "fit_s")
 
+COLD_ITEM_FRAC = 0.2  # share of the movies held out whole on the cold-start split
+
 
 def _content_profile(scoring: str):
     def runner(split):
@@ -20,14 +22,14 @@ def _content_profile(scoring: str):
 
 
 def cold_start(data) -> dict:
-    """Recall@20 among held-out items (20% of items, seed 0) for TwoTower and content profiles.
+    """Recall@20 among held-out items (`COLD_ITEM_FRAC`, seed 0): TwoTower and content profiles.
 
     Both read the same item content (genres and release year); ranking is restricted to the
     held-out items, which never appeared in training.
     """
     from lessons.data.splits import cold_start_items
 
-    split = cold_start_items(data, item_frac=0.2, seed=DEFAULT_SEED)
+    split = cold_start_items(data, item_frac=COLD_ITEM_FRAC, seed=DEFAULT_SEED)
     runs = {
         "TwoTower-cold": _recipe("TwoTower-cold"),
         "ContentProfile (cosine)": _content_profile("cosine"),
@@ -39,7 +41,12 @@ def cold_start(data) -> dict:
     ratios = {
         name: tower / row["recall@20"] for name, row in rows.items() if name != "TwoTower-cold"
     }
-    return {"held_out_items": len(split.candidates), "models": rows, "ratio": ratios}
+    return {
+        "item_frac": COLD_ITEM_FRAC,
+        "held_out_items": len(split.candidates),
+        "models": rows,
+        "ratio": ratios,
+    }
 
 
 def logq(split) -> dict:

@@ -96,7 +96,7 @@ class LiveCurves:
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
         try:
             history_curves(history, axes)
-        except ValueError:
+        except BaseException:  # an interrupt too: the figure must not outlive the redraw
             plt.close(fig)
             raise
         self.target.value = figure_html(fig)  # 80 dpi: at 60 the legend text was ~7 px

@@ -19,12 +19,20 @@ import pandas as pd
 from lessons import theme
 
 ERROR_STYLE = f"color:{theme.ERROR};font-weight:bold"
+MAX_EPOCHS = 60  # of a training panel: a typo of 1000 would otherwise train for minutes
 # A training panel's message when Kernel ▸ Interrupt came before epoch 1 ended (`fit` then puts
 # the initial weights back, and a row of that untrained model would read as a run).
 INTERRUPTED_IN_EPOCH_1 = (
     "interrupted before the first epoch finished: nothing was trained, so no run was added; "
     "press Train again"
 )
+
+
+def distinct_titles(titles: Sequence[str]) -> list[str]:
+    """Each item's title, with " #id" appended where two items share it (18 in ML-100K), so
+    a menu or a list never shows two movies the same way."""
+    counts = pd.Series(titles, dtype=str).value_counts()
+    return [t if counts[t] == 1 else f"{t} #{i}" for i, t in enumerate(map(str, titles))]
 
 
 def frame_html(
@@ -135,4 +143,11 @@ class Panel(widgets.VBox):
         return None
 
 
-__all__ = ["ERROR_STYLE", "INTERRUPTED_IN_EPOCH_1", "Panel", "frame_html"]
+__all__ = [
+    "ERROR_STYLE",
+    "INTERRUPTED_IN_EPOCH_1",
+    "MAX_EPOCHS",
+    "Panel",
+    "distinct_titles",
+    "frame_html",
+]

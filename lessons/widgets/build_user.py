@@ -21,7 +21,7 @@ from lessons.data import Split
 from lessons.features import AGE_BUCKETS
 from lessons.recommend import recommend_for_query
 from lessons.scoring import split_features
-from lessons.widgets.base import Panel, frame_html
+from lessons.widgets.base import Panel, distinct_titles, frame_html
 
 NOTE_STYLE = f"color:{theme.MUTED};border-left:3px solid {theme.ERROR};padding-left:6px"
 
@@ -37,10 +37,8 @@ def age_group(age: int) -> str:
 
 def title_options(split: Split) -> list[tuple[str, int]]:
     """(label, item id) for every item, alphabetical; repeated titles get their id appended."""
-    titles = split.dataset.items["title"].astype(str).to_numpy()
-    counts = pd.Series(titles).value_counts()
-    labels = [t if counts[t] == 1 else f"{t} #{i}" for i, t in enumerate(titles)]
-    return sorted(zip(labels, range(len(titles)), strict=True))
+    labels = distinct_titles(split.dataset.items["title"].to_numpy())
+    return sorted(zip(labels, range(len(labels)), strict=True))
 
 
 def reads_profile(model: torch.nn.Module, split: Split) -> bool:
@@ -96,6 +94,7 @@ class BuildAUser(Panel):
                                            value="student" if "student" in occupations else
                                            occupations[0])  # fmt: skip
         self.profile_note = widgets.HTML()
+        self.uses_profile = reads_profile(dnn, split)
         # The slider moves by years, the model reads one of len(AGE_BUCKETS) + 1 groups: say
         # which, or a learner sees 30 → 34 change nothing and concludes age is ignored.
         self.age_group = widgets.HTML()
@@ -104,7 +103,6 @@ class BuildAUser(Panel):
         profile = widgets.VBox(
             [self.age, self.age_group, self.gender, self.occupation, self.profile_note]
         )
-        self.uses_profile = reads_profile(dnn, split)
         if not self.uses_profile:  # controls that change nothing would mislead
             for control in (self.age, self.gender, self.occupation):
                 control.disabled = True
@@ -118,6 +116,9 @@ class BuildAUser(Panel):
         self.refresh()
 
     def _show_age_group(self, change=None) -> None:
+        if not self.uses_profile:  # the note below the controls says why age is not read
+            self.age_group.value = ""
+            return
         self.age_group.value = (f"<small>age group {age_group(self.age.value)} (the model reads "
                                 f"{len(AGE_BUCKETS) + 1} groups)</small>")  # fmt: skip
 

@@ -12,7 +12,7 @@ from lessons.config import ITEM, USER
 from lessons.data import Split
 from lessons.recommend import recommend
 from lessons.scoring import check_users
-from lessons.widgets.base import frame_html
+from lessons.widgets.base import distinct_titles, frame_html
 
 TOP_N = 5  # titles per list
 
@@ -30,12 +30,11 @@ class FollowedUser:
 
     def __init__(self, split: Split, user: int) -> None:
         self.split, self.user = split, int(check_users(user, split.n_users)[0])
-        titles = split.dataset.items["title"].astype(str)
-        self.repeated = set(titles[titles.duplicated(keep=False)])  # ML-100K: 18 such titles
+        self.titles = distinct_titles(split.dataset.items["title"].to_numpy())
         test = split.test
         self.held_out = set(test.loc[test[USER] == self.user, ITEM])
         self.lists: list[list[str]] = []
-        self.numbered = False  # whether a list showed a repeated title with its id
+        self.numbered: list[bool] = []  # per list: whether it shows a shared title with its id
 
     def add(self, model) -> list[str]:
         """Append and return `model`'s top-N for the user (seen items left out)."""
@@ -43,10 +42,9 @@ class FollowedUser:
         titles = []
         for row in top.itertuples():
             mark = " ✔" if row.item in self.held_out else ""
-            title = row.title
-            if title in self.repeated:
-                title, self.numbered = f"{title} #{row.item}", True
-            titles.append(f"{title} [{row.popularity:.0f}]{mark}")
+            titles.append(f"{self.titles[row.item]} [{row.popularity:.0f}]{mark}")
+        shared = (self.titles[i] != t for i, t in zip(top.item, top.title, strict=True))
+        self.numbered.append(any(shared))
         titles += [""] * (TOP_N - len(titles))  # a user with fewer unseen items than N
         self.lists.append(titles)
         return titles
@@ -59,7 +57,8 @@ class FollowedUser:
         if len(self.lists) > 1:
             lists = {"previous run": self.lists[-2], **lists}
         top = pd.DataFrame({"rank": range(1, TOP_N + 1), **lists})
-        ids = "; #id = the movie's id, where two movies share a title" if self.numbered else ""
+        shown = self.numbered[-2:]  # the legend of the two lists on screen
+        ids = "; #id = the movie's id, where two movies share a title" if any(shown) else ""
         return (f"<b>User {self.user}'s top {TOP_N}</b> <small>([n] = the movie's training "
                 f"count; ✔ = one of the user's held-out test movies{ids})</small>"
                 + frame_html(top))  # fmt: skip

@@ -27,7 +27,7 @@ from lessons.metrics import evaluate_dict
 from lessons.models import TwoTower
 from lessons.recipes import RECIPES, train
 from lessons.scoring import check_int, score_users
-from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, Panel, frame_html
+from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, MAX_EPOCHS, Panel, frame_html
 from lessons.widgets.followed import FollowedUser
 
 RECIPE = "TwoTower-inbatch-logQ"
@@ -36,7 +36,6 @@ WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within second
 # The in-batch logits grow with the square of a batch's (user, target) pairs: 3 epochs at 128
 # users took 1.9 s and 0.3 GB more memory; at 400, 0.76 GB, and a batch then overflowed.
 MAX_BATCH = 128
-MAX_EPOCHS = 60  # as the DNN playground: a typo of 1000 would otherwise train for minutes
 RUN_COLUMNS = ("run", "beta", "temperature", "batch_size", "epochs")
 
 

@@ -18,7 +18,7 @@ from lessons.data import Split
 from lessons.experiments import playground_run
 from lessons.plots.training import LiveCurves
 from lessons.recipes import RECIPES
-from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, Panel, frame_html
+from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, MAX_EPOCHS, Panel, frame_html
 from lessons.widgets.followed import FollowedUser
 
 RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "epochs", "lr",
@@ -53,8 +53,10 @@ def parse_widths(text: str, n_layers: int) -> tuple[int, ...]:
     if len(widths) == 1:
         widths = widths * n_layers
     if len(widths) != n_layers:
-        per_layer = "one per layer" if n_layers == 1 else f"one per layer ({n_layers})"
-        raise ValueError(f"give one width (used for every layer) or {per_layer}, "
+        if n_layers == 1:
+            raise ValueError(f"give one width for the one hidden layer, got {len(widths)}: "
+                             f"{text!r}")  # fmt: skip
+        raise ValueError(f"give one width (used for every layer) or one per layer ({n_layers}), "
                          f"got {len(widths)}: {text!r}")  # fmt: skip
     if max(widths) > MAX_WIDTH:  # measured: 4 layers of 4096 took 39 s and 1.9 GB
         raise ValueError(f"widths up to {MAX_WIDTH} here: 4 layers of 2048 took 10 s and 0.45 GB "
@@ -89,7 +91,7 @@ class DNNPlayground(Panel):
         self.dropout = widgets.FloatSlider(value=0.0, min=0.0, max=0.8, step=0.1,
                                            description="dropout", continuous_update=False,
                                            style=style)  # fmt: skip
-        self.epochs = widgets.IntSlider(value=fit_defaults["epochs"], min=1, max=60,
+        self.epochs = widgets.IntSlider(value=fit_defaults["epochs"], min=1, max=MAX_EPOCHS,
                                         description="epochs", continuous_update=False,
                                         style=style)  # fmt: skip
         self.lr = widgets.FloatLogSlider(value=fit_defaults["lr"], base=10, min=-4, max=0,

@@ -24,6 +24,7 @@ from lessons.widgets.base import Panel, frame_html
 
 PROTOCOLS = ("random", "temporal", "cold_users", "cold_items")
 REPORT_METRICS = ("recall", "ndcg", "coverage", "arp")
+MAX_TEST_FRAC = 0.9  # the slider's end: a larger test share leaves too little to train on
 
 
 def make_split(data: Dataset, protocol: str, test_frac: float, seed: int = DEFAULT_SEED) -> Split:
@@ -111,9 +112,15 @@ class SplitExplorer(Panel):
 
     def __init__(self, data: Dataset, test_frac: float = 0.2, seed: int = DEFAULT_SEED):
         self.data, self.seed = data, seed
+        # Checked here: a slider clamps a value outside its range without a word, so 0.95
+        # would have opened at 0.9, unlike the table above the panel.
+        real = isinstance(test_frac, int | float | np.number) and not isinstance(test_frac, bool)
+        if not real or not 0 < test_frac <= MAX_TEST_FRAC:
+            raise ValueError(f"test_frac must lie in (0, {MAX_TEST_FRAC}] for this panel, got "
+                             f"{test_frac!r}")  # fmt: skip
         self.protocol = widgets.Dropdown(options=PROTOCOLS, value="random", description="split")
         self.test_frac = widgets.FloatSlider(
-            value=test_frac, min=0.0, max=0.9, step=0.05, description="test share",
+            value=test_frac, min=0.0, max=MAX_TEST_FRAC, step=0.05, description="test share",
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
         super().__init__([self.protocol, self.test_frac])

@@ -122,18 +122,3 @@ def test_weights_blown_up_by_an_epochs_last_step_are_reported(split, monkeypatch
     with pytest.raises(ValueError, match="diverged at epoch 1 \\(weights became NaN/inf\\)"):
         fit(model, split, epochs=1, batch_size=len(split.train))  # one step: the epoch's last
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
-
-
-def test_a_nan_row_in_the_fused_loss_is_nan_not_an_empty_softmax():
-    from lessons.fused_ce import SparseRows, sparse_softmax_cross_entropy
-
-    logits = torch.zeros(2, 4)
-    logits[1] = float("nan")
-    target = SparseRows(torch.tensor([0, 1]), torch.tensor([0, 1]), None)
-    exclude = torch.tensor([False, False, True, True])
-    assert sparse_softmax_cross_entropy(logits, target, exclude_items=exclude).isnan()
-    logits[1] = 0.0  # a truly empty row (items 2, 3 for all, 0, 1 for row 1) is still refused
-    row_1 = SparseRows(torch.tensor([1, 1]), torch.tensor([0, 1]))
-    only_row_0 = SparseRows(torch.tensor([0]), torch.tensor([0]))
-    with pytest.raises(ValueError, match="excludes every item"):
-        sparse_softmax_cross_entropy(logits, only_row_0, exclude=row_1, exclude_items=exclude)
