@@ -41,6 +41,7 @@ from lessons.scoring import (
     evaluating,
     history_matrix,
     query_scores,
+    reads_history,
     score_users,
     split_features,
     user_batches,
@@ -132,7 +133,7 @@ def recommend(
     if _is_baseline(model):
         # A user without a history would score 0 everywhere and get the first items by id:
         # refused, as for the models (Popularity reads no history, and serves them).
-        if getattr(model, "uses_history", True):
+        if reads_history(model):
             check_scorable(model, data, users)
         scores = np.asarray(model.scores(history), dtype=np.float32)
     else:

@@ -97,17 +97,22 @@ def check_scoring(scoring: str, alpha: float, embeddings: bool = True) -> float:
     return float(alpha)
 
 
+def reads_history(model) -> bool:
+    """Whether `model` scores a user from their history: `uses_history`, which a baseline
+    stand-in with only `scores` (a test's, a learner's) may lack; it is then taken to."""
+    return bool(getattr(model, "uses_history", True))
+
+
 def scorable_users(model: torch.nn.Module, data: Split) -> np.ndarray:
     """Boolean (n_users,): the users the model has an input for (a history, or MF's trained row)."""
-    # A baseline stand-in with only `scores` (a test's, a learner's) is taken to read a history.
-    source = history_matrix(data) if getattr(model, "uses_history", True) else data.train_matrix()
+    source = history_matrix(data) if reads_history(model) else data.train_matrix()
     return np.diff(source.indptr) > 0
 
 
 def check_scorable(model: torch.nn.Module, data: Split, users: np.ndarray) -> None:
     """Refuse users a model (or a history-reading baseline) has no input for, before scoring."""
     empty = users[~scorable_users(model, data)[users]]
-    if getattr(model, "uses_history", True):
+    if reads_history(model):
         why = "no training or query items, and this model reads its input from them"
     else:
         why = (
