@@ -194,7 +194,6 @@ class LogQExplorer(Panel):
 
 __all__ = [
     "LOGQ_METRICS",
-    "MAX_EPOCHS",
     "LogQExplorer",
     "RECIPE",
     "WIDGET_EPOCHS",
