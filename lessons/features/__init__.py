@@ -23,11 +23,12 @@ from lessons.features.query import (
     GENDERS,
     QueryBatch,
     QueryFeatures,
+    age_bucket,
     query_features,
 )
 
 __all__ = [
     "AGE_BUCKETS", "DATE_SCHEMES", "DENSE_COLUMNS", "DENSE_SCALE", "GENDERS", "YEAR_EDGES",
-    "ItemFeatures", "QueryBatch", "QueryFeatures", "ad_hoc_query", "item_content",
+    "ItemFeatures", "QueryBatch", "QueryFeatures", "ad_hoc_query", "age_bucket", "item_content",
     "item_features", "make_batch", "query_features", "release_buckets", "split_history",
 ]  # fmt: skip

@@ -14,10 +14,10 @@ import torch
 
 from lessons.data.dataset import Dataset
 from lessons.features.query import (
-    AGE_BUCKETS,
     GENDERS,
     QueryBatch,
     QueryFeatures,
+    age_bucket,
     as_csr,
     as_long,
     dense_values,
@@ -166,7 +166,7 @@ def ad_hoc_query(
             real = isinstance(age, int | float | np.integer | np.floating)
             if isinstance(age, bool) or not real or not 1 <= age <= 120:
                 raise ValueError(f"age must be a number of years between 1 and 120, got {age!r}")
-            side[0] = int(np.searchsorted(AGE_BUCKETS, age, side="right"))
+            side[0] = int(age_bucket(age))
         if gender is not None:
             if str(gender).upper() not in GENDERS:
                 raise ValueError(f"unknown gender {gender!r}; expected one of {GENDERS}")

@@ -20,6 +20,13 @@ from lessons.data.dataset import Dataset
 # Lower edges of the MovieLens-1M age groups -> 7 buckets: <18, 18-24, 25-34, 35-44, 45-49,
 # 50-55, 56+.
 AGE_BUCKETS = (18, 25, 35, 45, 50, 56)
+
+
+def age_bucket(age):
+    """The age group the side features read: 0 below 18, …, 6 from 56 (array or scalar)."""
+    return np.searchsorted(AGE_BUCKETS, age, side="right")
+
+
 GENDERS = ("M", "F")
 DENSE_COLUMNS = ("log1p_interactions", "log1p_days_since_last")
 # Fixed divisor that puts both log1p features near [0, 1.5] on MovieLens. A constant (not a
@@ -144,7 +151,7 @@ def _side_table(dataset: Dataset) -> tuple[np.ndarray, tuple[str, ...]]:
     occupations = tuple(sorted(occupation.unique()))
     table = np.stack(
         [
-            np.searchsorted(AGE_BUCKETS, users["age"].to_numpy(dtype=float), side="right"),
+            age_bucket(users["age"].to_numpy(dtype=float)),
             gender.map({g: i for i, g in enumerate(GENDERS)}).to_numpy(dtype=np.int64),
             occupation.map({o: i for i, o in enumerate(occupations)}).to_numpy(dtype=np.int64),
         ],

@@ -18,7 +18,7 @@ import torch
 from lessons import theme
 from lessons.config import DEFAULT_K
 from lessons.data import Split
-from lessons.features import AGE_BUCKETS
+from lessons.features import AGE_BUCKETS, age_bucket
 from lessons.recommend import recommend_for_query
 from lessons.scoring import split_features
 from lessons.widgets.base import Panel, distinct_titles, frame_html
@@ -28,8 +28,7 @@ NOTE_STYLE = f"color:{theme.MUTED};border-left:3px solid {theme.ERROR};padding-l
 
 def age_group(age: int) -> str:
     """The age bucket the query tower reads ("25–34"); ages inside one give the same list."""
-    edges = np.asarray(AGE_BUCKETS)
-    i = int(np.searchsorted(edges, age, side="right"))
+    edges, i = AGE_BUCKETS, int(age_bucket(age))
     if i == 0:
         return f"under {edges[0]}"
     return f"{edges[-1]}+" if i == len(edges) else f"{edges[i - 1]}–{edges[i] - 1}"
