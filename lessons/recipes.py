@@ -78,7 +78,7 @@ RECIPES: dict[str, Recipe] = {
     # input items left out of the softmax). Leak-free: each epoch 60% of a user's training
     # items become targets and only the other 40% are shown as input. 256 users per batch:
     # larger batches are closer to the FLOP floor per epoch but need more epochs, and the fit
-    # is longer (472 users, 30 epochs: 1.7 s against 1.35 s at the same NDCG; README, Benchmark).
+    # is longer (472 users, 30 epochs: 1.7 s against 1.35 s at the same NDCG; docs/benchmark.md).
     "SoftmaxDNN": Recipe(
         _softmax_dnn,
         fit_kwargs={"epochs": 20, "lr": 0.035, "batch_size": 256, "target_share": 0.6},

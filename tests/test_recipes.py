@@ -124,7 +124,7 @@ def test_logq_in_batch_is_less_popular_than_the_dot_product_full_softmax(two_tow
 @pytest.mark.realdata
 @pytest.mark.parametrize(("split_seed", "train_seed"), [(0, 1), (1, 0), (1, 1), (2, 0), (2, 1)])
 def test_logq_stays_less_popular_than_the_full_softmax_over_seeds(ml100k, split_seed, train_seed):
-    """The README's figures over split seeds 0-2 x training seeds 0-1 (seed 0, 0 is above)."""
+    """docs/benchmark.md's figures over split seeds 0-2 x training seeds 0-1 (0, 0 is above)."""
     split = random_split(ml100k, seed=split_seed)
     full = _metrics("TwoTower", split, seed=train_seed)
     corrected = _metrics("TwoTower-inbatch-logQ", split, seed=train_seed)
