@@ -65,10 +65,22 @@ def test_close_to_recognises_a_figure_copied_from_a_rounded_table():
     assert close_to(rtol=1e-6)(1, 0.9996) == (False, "1 is too large")
 
 
+def test_close_to_says_what_a_percentage_or_a_name_is():
+    ok, message = close_to(rtol=1e-3)(4.906, 0.04906)
+    assert not ok and message == "4.906 looks like a percentage: give the share as a fraction"
+    assert close_to()(50.0, 0.3) == (False, "50 is too large")  # not the share × 100
+    assert close_to()(234.5, 2.345) == (False, "234.5 is too large")  # not a share at all
+    assert close_to()("ItemKNN", 221.0) == (False, "expected a number, got the text 'ItemKNN'")
+
+
 def test_choice_takes_the_option_as_it_is_printed():
     for answer in ("b", " B ", "(b)", "b)", "b."):
         assert choice(answer, "b")[0], answer
     assert not choice("(a)", "b")[0] and not choice("bc", "b")[0]
+    # The right option given by its text is not "wrong": it is the wrong way to answer.
+    for answer in ("temporal", "(b) temporal: hold out each user's latest"):
+        ok, message = choice(answer, "b")
+        assert not ok and message.startswith("answer with the option's letter only, e.g. 'b'")
 
 
 def test_same_sequence_and_choice_messages():

@@ -54,6 +54,19 @@ def test_corrected_logits():
     assert nb04.corrected_logits.check(rows, **ctx).status == INCORRECT
 
 
+def test_corrected_logits_changed_in_place_is_explained():
+    """`logits -= …; answer = logits` is right, but `check` then reads the changed `logits`."""
+    logits, items = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1, 0])
+    log_q = np.log(np.array([0.5, 0.25]))
+    logits -= log_q[items][None, :]
+    result = nb04.corrected_logits.check(logits, logits=logits, log_q=log_q, items=items)
+    assert result.status == INCORRECT and "in place" in result.message
+    # A new array that is wrong gets no in-place advice, and neither does a view that is right.
+    fresh = logits + 1.0
+    wrong = nb04.corrected_logits.check(fresh, logits=logits, log_q=log_q, items=items)
+    assert wrong.status == INCORRECT and "in place" not in wrong.message
+
+
 def test_popularity_aversion_choice():
     assert nb04.popularity_aversion.check("c").status == CORRECT
     assert nb04.popularity_aversion.check(" C ").status == CORRECT

@@ -33,17 +33,36 @@ def test_coverage(lists):
     assert nb05.coverage.check(scope["answer"], lists=lists, n_items=10).correct
 
 
+def _hand_arp(split, order_by: np.ndarray, k: int) -> float:
+    """Mean training count of each user's top k by `order_by`, seen items left out, averaged
+    over users (ties cannot change it: tied items have the same count)."""
+    counts, seen = split.item_popularity(), split.seen_matrix().toarray().astype(bool)
+    per_user = []
+    for u in range(split.n_users):
+        candidates = np.flatnonzero(~seen[u])
+        best = candidates[np.argsort(-order_by[candidates], kind="stable")[:k]]
+        per_user.append(counts[best].mean())
+    return float(np.mean(per_user))
+
+
 def test_least_popular(ranked):
-    assert nb05.least_popular.check("Tail", **ranked).status == CORRECT
-    assert nb05.least_popular.check(" tail ", **ranked).status == CORRECT
-    wrong = nb05.least_popular.check("Head", **ranked)
-    assert wrong.status == INCORRECT and "not the model asked for" in wrong.message
-    assert nb05.least_popular.check(3, **ranked).status == INCORRECT
+    split = ranked["split"]
+    counts = split.item_popularity().astype(float)
+    tail, head = _hand_arp(split, -counts, 5), _hand_arp(split, counts, 5)
+    assert tail < head
+    assert nb05.least_popular.check(tail, **ranked).status == CORRECT
+    too_large = nb05.least_popular.check(head, **ranked)  # the other model's ARP@5
+    assert too_large.status == INCORRECT and "too large" in too_large.message
+    at_10 = _hand_arp(split, -counts, 10)  # the table of section 1, read at K = 10
+    assert at_10 != pytest.approx(tail, rel=1e-3)
+    assert nb05.least_popular.check(at_10, **ranked).status == INCORRECT
+    named = nb05.least_popular.check("Tail", **ranked)  # the old exercise asked for the name
+    assert named.status == INCORRECT and "a number" in named.message
     assert nb05.least_popular.check(None, **ranked).status == NOT_ATTEMPTED
     answer = run_solution(nb05.least_popular, {**ranked, "compare_models": compare_models})
     assert nb05.least_popular.check(answer, **ranked).correct
-    only_popularity = {"scores": {"Popularity": ranked["scores"]["Head"]}, "split": ranked["split"]}
-    assert "check(answer" in nb05.least_popular.check("Tail", **only_popularity).message
+    only_popularity = {"scores": {"Popularity": ranked["scores"]["Head"]}, "split": split}
+    assert "check(answer" in nb05.least_popular.check(1.0, **only_popularity).message
 
 
 def test_sampled():

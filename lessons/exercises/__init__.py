@@ -83,6 +83,8 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
     """Comparison for numbers and arrays: |answer − expected| <= atol + rtol · |expected|."""
 
     def compare(answer: Any, expected: Any) -> tuple[bool, str]:
+        if isinstance(answer, str):  # a name or a label where a figure is asked for
+            return False, f"expected a number, got the text {answer!r}"
         a, e = _as_float_array(answer), _as_float_array(expected)
         if e.ndim == 0 and a.size == 1:  # `[x]` or a one-entry Series/tensor is one number too
             a = a.reshape(())
@@ -103,6 +105,8 @@ def close_to(rtol: float = 1e-3, atol: float = 1e-9) -> Callable[[Any, Any], tup
             if rounded:
                 why = "compute it instead of copying a printed figure"
                 return False, f"{float(a):g} is the answer rounded to {rounded[0]} decimals: {why}"
+            if 0 < abs(float(e)) <= 1 and np.isclose(float(a) / 100, float(e), rtol=rtol):
+                return False, f"{float(a):g} looks like a percentage: give the share as a fraction"
             direction = "too large" if a > e else "too small"
             shown = f"{float(a):.6g}"
             if shown == f"{float(e):.6g}":  # 6 digits would hide the difference: show them all
@@ -118,6 +122,21 @@ def _as_array(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def _shared_input(answer: Any, context: dict[str, Any]) -> str | None:
+    """The name of an array or tensor in `context` that `answer` shares memory with, if any."""
+    if not isinstance(answer, np.ndarray) and not hasattr(answer, "detach"):
+        return None
+    try:
+        mine = _as_array(answer)
+        for name, value in context.items():
+            if isinstance(value, np.ndarray) or hasattr(value, "detach"):
+                if np.may_share_memory(mine, _as_array(value)):
+                    return name
+    except Exception:  # a sparse or odd tensor: no advice is better than a crash in check()
+        return None
+    return None
 
 
 def _as_float_array(x: Any) -> np.ndarray:
@@ -159,6 +178,8 @@ def choice(answer: Any, expected: Any) -> tuple[bool, str]:
         return False, f"answer with one letter as a string, e.g. 'a'; got {answer!r}"
     # The options print as "(b) ...", so "(b)", "b)" and "b." name option b as well.
     letter = answer.strip().strip("().").strip().lower()
+    if len(letter) > 1:  # the option's text, or "(b) temporal…": right or wrong, say how to answer
+        return False, f"answer with the option's letter only, e.g. 'b'; got {answer.strip()!r}"
     ok = letter == str(expected).lower()
     return ok, "matches" if ok else f"{answer.strip()!r} is not the right option"
 
@@ -207,6 +228,11 @@ class Exercise:
             return Result(INCORRECT, f"could not compare your answer: {exc}")
         if ok:
             return Result(CORRECT, self.explanation or "well done")
+        shared = _shared_input(answer, context)
+        if shared:  # `x -= …; answer = x` changed the input that `expected` was computed from
+            detail += (f". Your answer shares memory with the `{shared}` passed to check: if you "
+                       "changed it in place, re-run the cell that defines it and build a new "
+                       "array instead")  # fmt: skip
         return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
 
     def _needs(self) -> list[str]:
