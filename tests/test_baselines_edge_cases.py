@@ -55,6 +55,26 @@ def test_lambda_search_holds_out_valid_frac_and_ranks_only_the_rest(monkeypatch,
         assert valid.nnz / x.nnz == pytest.approx(valid_frac, abs=0.03)  # ~2000 interactions
 
 
+def test_lambda_search_fits_and_scores_on_the_fitted_part_only(monkeypatch, x):
+    """Bugs: a candidate's Gram matrix or its scores read the whole training matrix, so the
+    held-out interactions are model input too and λ is chosen on an optimistic NDCG. Each
+    search_ value is NDCG@10 of EASE fitted and scored on the fitted part alone (Steck's
+    closed form, B = −P / diag(P) with a zero diagonal, P = (XᵀX + λI)⁻¹)."""
+    lams = (1.0, 10.0, 100.0)
+    model = EASE(lams=lams)
+    (fit_part, valid), *_ = _search_inputs(monkeypatch, model, x)
+    monkeypatch.undo()
+    fit_part, valid = sp.csr_matrix(fit_part), sp.csr_matrix(valid)
+    gram = (fit_part.T @ fit_part).toarray().astype(np.float64)
+    for lam in lams:
+        p = np.linalg.inv(gram + lam * np.eye(len(gram)))
+        b = -p / np.diag(p)[None, :]
+        np.fill_diagonal(b, 0.0)
+        scores = np.asarray(fit_part @ b, dtype=np.float32)
+        ranked = metrics.top_k(scores, 10, exclude=fit_part)
+        assert model.search_[lam] == pytest.approx(metrics.ndcg_at_k(ranked, valid, 10)), lam
+
+
 def test_lambda_search_is_fixed_by_its_seed(monkeypatch, x):
     """Bug: the validation carve-out ignores `seed` (an unseeded generator), so the chosen λ
     and the search table change from run to run."""

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lessons.config import ITEM, RATING, TIMESTAMP, USER
+from lessons.config import ITEM, RATING, REACH_TOP, TIMESTAMP, USER
 from lessons.data.dataset import Dataset, Split
 from lessons.metrics import evaluate, evaluate_dict, reach_at_k, top_k
 
@@ -143,6 +143,16 @@ def test_validation_items_are_excluded_too():
     assert got["precision@1"] == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("part", ["valid", "query"])
+def test_popularity_metrics_count_training_interactions_only(part):
+    """Bug: ARP (and APLT, reach) counted c_j over everything seen (train + validation or
+    query) instead of `split.item_popularity()`. Item 0 is only in user 1's other part."""
+    split = make_split([(0, 1), (1, 2)], [(0, 3), (1, 3)], 2, 5, **{part: frame([(1, 0)])})
+    # user 0 excludes {1}: top-1 is item 0 (c = 0); user 1 excludes {2, 0}: item 1 (c = 1)
+    got = evaluate_dict(SCORES[:2], split, k=1, recall_k=1, metrics=["arp"])
+    assert got["arp@1"] == pytest.approx((0 + 1) / 2)
+
+
 def test_candidates_restrict_ranking_and_coverage_catalogue():
     split = make_split([(0, 0), (1, 1)], [(0, 3), (1, 4)], 2, 5, candidates=np.array([2, 3, 4]))
     got = evaluate_dict(SCORES[:2], split, metrics=["recall@1", "coverage@1", "recall@2"])
@@ -230,6 +240,9 @@ def test_reach_is_a_metric_on_request():
     assert "reach@10" not in evaluate_dict(SCORES, HAND, k=2, recall_k=2)  # not a default
     # HAND has 5 items, all of them "the top 20": every list would reach one, so it is NaN
     assert math.isnan(evaluate_dict(SCORES, HAND, k=2, recall_k=2, metrics=["reach"])["reach@2"])
+    exactly = random_split(0, n_items=REACH_TOP)  # every item is still "the top": NaN too
+    scores = np.random.default_rng(0).random((exactly.n_users, REACH_TOP))
+    assert math.isnan(evaluate_dict(scores, exactly, k=2, metrics=["reach"])["reach@2"])
     cold = make_split([(0, 0), (1, 1)], [(0, 23), (1, 24)], 2, 25, candidates=np.arange(20, 25))
     scores = np.random.default_rng(0).random((2, 25))  # candidates never seen: no head to show
     assert math.isnan(evaluate_dict(scores, cold, k=2, metrics=["reach"])["reach@2"])

@@ -173,3 +173,13 @@ def test_reach_counts_users_shown_one_of_the_top_items():
     assert reach_at_k(topk, counts, 1, top=3) == pytest.approx(2 / 3)  # first slots only
     with pytest.raises(ValueError, match="top=6 exceeds the 5 items"):
         reach_at_k(topk, counts, 2, top=6)
+
+
+def test_reach_never_reads_an_empty_slot_as_item_0():
+    """Bug: without the filled-slot mask, a -1 slot is looked up as item 0, which counts as a
+    shown top item whenever item 0 is popular (on ML-100K it is: Toy Story)."""
+    counts = np.array([9, 1, 2, 3, 0])  # item 0 is the most interacted
+    assert reach_at_k(np.array([[3, -1]]), counts, 2, top=1) == 0.0
+    assert reach_at_k(np.array([[3, -1], [0, 4]]), counts, 2, top=1) == pytest.approx(0.5)
+    # The whole catalogue as "the top" is allowed (top in [1, n_items]): every list reaches it.
+    assert reach_at_k(np.array([[3, -1], [4, 1]]), counts, 2, top=5) == 1.0
