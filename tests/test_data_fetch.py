@@ -140,6 +140,22 @@ def test_the_partial_download_is_named_as_stale_cleanup_expects(members, monkeyp
     assert len(seen) == 1  # the file being written is one the cleanup would recognize
 
 
+def test_a_folder_extracted_twice_over_is_found_one_level_down(tmp_path, fake_ml100k):
+    """Windows' "Extract All" of ml-100k.zip into X/ml-100k gives X/ml-100k/ml-100k/u.data.
+    Bug: the loader reported X/ml-100k as an incomplete extraction and advised deleting it."""
+    fake_ml100k(tmp_path / "ml-100k")
+    assert load_movielens("100k", data_dir=tmp_path, download=False).n_users == 3
+
+
+def test_a_folder_without_its_key_file_says_to_extract_again(tmp_path, fake_ml100k):
+    """Bug: a missing u.data got the hint for a damaged file, "looks truncated or corrupted"."""
+    (fake_ml100k(tmp_path) / "u.data").unlink()
+    with pytest.raises(DataFormatError, match="incomplete extraction") as info:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    assert "Extract ml-100k.zip again" in str(info.value)
+    assert "truncated" not in str(info.value)
+
+
 class _Stalling:
     """A response whose body read fails with a bare OSError, as a socket timeout or reset does."""
 

@@ -121,6 +121,17 @@ def test_malformed_u_data_lines_are_located(tmp_path, fake_ml100k, line, problem
         load_movielens("100k", data_dir=tmp_path, download=False)
 
 
+def test_a_located_format_error_does_not_chain_the_parsers_traceback(tmp_path, fake_ml100k):
+    """Bug: `raise … from exc` printed 28 lines of pandas internals above the one line that
+    says where the file is broken (a u.data cut mid-line)."""
+    folder = fake_ml100k(tmp_path)
+    data = (folder / "u.data").read_text(encoding="latin-1")
+    (folder / "u.data").write_text(data[: data.index("\n", 10) + 3], encoding="latin-1")
+    with pytest.raises(DataFormatError, match=r"u\.data, line 2: has \d fields") as info:
+        load_movielens("100k", data_dir=tmp_path, download=False)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
 def test_an_empty_u_data_says_so(tmp_path, fake_ml100k):
     """Kills parsing.py:35 (empty check dropped): the message became pandas' "No columns to
     parse from file"."""

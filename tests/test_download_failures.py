@@ -73,15 +73,19 @@ def test_an_archive_that_cannot_be_extracted_is_kept_and_falls_back(
         assert load_lesson_data("100k", data_dir=tmp_path).is_synthetic
 
 
-def test_a_bad_archive_that_cannot_be_removed_still_reports_its_checksum(
+def test_a_bad_download_that_cannot_be_removed_still_reports_its_checksum(
     good, tmp_path, monkeypatch
 ):
-    (tmp_path / "ml-100k.zip").write_bytes(good[:-1])
+    """A download that fails verification is removed; where it cannot be, the learner is told
+    to delete it, and still reads what was wrong. (A zip placed by hand is never removed.)"""
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "ml-100k.zip").write_bytes(good[:-1])
+    monkeypatch.setenv("LESSONS_QUIET", "1")
     monkeypatch.setattr(Path, "unlink", _fails(errno.EACCES))
     with pytest.raises(ChecksumError, match="size is") as info:
-        load_movielens("100k", data_dir=tmp_path, download=False)
-    assert "could not be removed (Permission denied)" in str(info.value)
-    assert leftovers(tmp_path) == ["ml-100k.zip"]
+        load_movielens("100k", data_dir=tmp_path / "data", base_url=server.as_uri())
+    assert "could not be removed (Permission denied): delete it" in str(info.value)
 
 
 class _FullDisk:

@@ -68,10 +68,10 @@ def _cannot_extract(archive: Path, root: Path, exc: OSError) -> DataUnavailableE
 
 
 def verify_archive(spec: Variant, path: Path, source: str, *, downloaded: bool = True) -> None:
-    """Check size, MD5 and SHA-256 (those known); on mismatch remove `path` if we may, and raise.
+    """Check size, MD5 and SHA-256 (those known); on mismatch raise, removing a download.
 
-    `downloaded=False` for a zip found in the data folder: then the advice is about the file,
-    not the network.
+    `downloaded=False` for a zip found in the data folder: it is kept (a folder's files are
+    its owner's), and the advice is about the file, not the network.
     """
     try:
         size, md5, sha = _digests(path)
@@ -87,15 +87,18 @@ def verify_archive(spec: Variant, path: Path, source: str, *, downloaded: bool =
         if want is not None and got != want
     ]
     if problems:
-        advice = (
-            f"if this repeats, check the download URL ({ENV_DATA_URL}) or your network"
-            if downloaded
-            else f"a re-packed zip is not the published one even when its files are: place "
-            f"the official {spec.archive} there, or the extracted {spec.folder}/ folder"
-        )
+        found = f"{spec.archive} from {source} is not the published archive ({'; '.join(problems)})"
+        if downloaded:
+            raise ChecksumError(
+                f"{found}. {_discard(path)}; if this repeats, check the download URL "
+                f"({ENV_DATA_URL}) or your network."
+            )
+        # Someone put this file here: say what is wrong with it, and leave it to them.
         raise ChecksumError(
-            f"{spec.archive} from {source} is not the published archive ({'; '.join(problems)}). "
-            f"{_discard(path)}; {advice}."
+            f"{found}. Nothing was deleted: an interrupted copy, or a zip re-packed even from the "
+            f"right files, is not the published one. Replace {path} with the official "
+            f"{spec.archive} or the extracted {spec.folder}/ folder, or delete it and load "
+            "again to download one."
         )
 
 

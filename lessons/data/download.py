@@ -85,10 +85,16 @@ def ensure_variant(
         and any(not p.name.startswith(".") and p.name != spec.archive for p in root.iterdir())
     ):  # data_dir names the extracted folder itself, part of it there but not its key file
         folder = root  # (an empty folder, or one with our partial download, is a data folder)
+    if (folder / spec.folder / spec.key_file).is_file():
+        # Windows' "Extract All" puts the zip's folder inside one of the same name; the files
+        # are still checked against the published ones on every load.
+        return folder / spec.folder
     if folder.exists():
         raise DataFormatError(
-            folder / spec.key_file, None, f"is missing from {folder} (incomplete extraction?)"
-        )
+            folder / spec.key_file, None, f"is missing from {folder} (incomplete extraction?)",
+            hint=f"Extract {spec.archive} again so that {folder} holds {spec.key_file}, or "
+            f"delete {folder} and load again to download a fresh copy",
+        )  # fmt: skip
     archive = root / spec.archive
     if archive.is_file():  # a copy placed by hand, or kept from an earlier download
         verify_archive(spec, archive, source=str(archive), downloaded=False)
@@ -161,7 +167,8 @@ def fetch_archive(spec: Variant, root: Path, base_url: str | None = None) -> Pat
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, root / spec.archive)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the error that got us here is the one to report
+            tmp.unlink(missing_ok=True)
         raise
     return root / spec.archive
 

@@ -54,8 +54,9 @@ def parse_table(
         )
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         bad = _first_bad_line(raw, columns, sep, encoding, quoting, skip=header is not None)
-        line, problem = bad if bad else (None, f"cannot be parsed ({exc})")
-        raise DataFormatError(path, line, problem) from exc
+        if bad:  # located: pandas' own traceback would only bury the line that says where
+            raise DataFormatError(path, *bad) from None
+        raise DataFormatError(path, None, f"cannot be parsed ({exc})") from exc
     if frame.empty:  # a CSV cut right after its header: no table of MovieLens is empty
         raise DataFormatError(path, None, "has a header but no rows")
     return frame
