@@ -242,3 +242,14 @@ def test_cli_reports_the_folder_it_used_by_default(tmp_path, fake_ml100k, monkey
     monkeypatch.setenv("LESSONS_DATA_DIR", str(fake_ml100k(tmp_path).parent))
     assert main(["--offline"]) == 0
     assert f"ml-100k ready in {tmp_path}: 3 users" in capsys.readouterr().out
+
+
+def test_cli_speaks_in_its_own_options(tmp_path, fake_ml100k, capsys):
+    """Bugs: the CLI refused 'ml-100k', which the loader accepts, and its errors named the
+    Python API's arguments (download=False) instead of the options the user typed."""
+    assert main(["--offline", "--data-dir", str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err
+    assert "--offline was given" in err and "download=False" not in err
+    fake_ml100k(tmp_path)
+    assert main(["ml-100k", "--offline", "--data-dir", str(tmp_path)]) == 0
+    assert "ml-100k ready in" in capsys.readouterr().out

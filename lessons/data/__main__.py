@@ -13,17 +13,28 @@ failure prints what went wrong and what to do, with exit code 1, not a traceback
 import argparse
 import sys
 
+from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 from lessons.data.download import resolve_data_dir
 from lessons.data.loader import load_movielens
 from lessons.data.registry import VARIANTS, DataError
+
+# The loader's errors name its Python arguments; on the command line they are these options.
+_OPTION_WORDS = (
+    ("and download=False", "and --offline was given"),
+    ("pass a writable data_dir=", "pass a writable --data-dir"),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lessons.data",
         description="Fetch a MovieLens variant (size and checksums verified) or check it.",
+        epilog=f"Environment: {ENV_DATA_DIR} is the default data folder, {ENV_DATA_URL} "
+        "replaces the GroupLens address (a classroom mirror; the checksums still apply).",
     )
-    parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS))
+    parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS),
+                        type=lambda name: name.removeprefix("ml-"),
+                        help="MovieLens release (default: 100k; 'ml-100k' works too)")  # fmt: skip
     parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
                         "$LESSONS_DATA_DIR, else the per-user cache)")  # fmt: skip
     parser.add_argument("--offline", action="store_true", help="never download: use an extracted "
@@ -32,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ds = load_movielens(args.variant, data_dir=args.data_dir, download=not args.offline)
     except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
+        message = str(err)
+        for words, option in _OPTION_WORDS:
+            message = message.replace(words, option)
+        print(f"error: {message}", file=sys.stderr)
         return 1
     print(f"{ds.name} ready in {resolve_data_dir(args.data_dir)}: {ds.n_users:,} users, "
           f"{ds.n_items:,} items, {len(ds.interactions):,} ratings")  # fmt: skip
