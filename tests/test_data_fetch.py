@@ -147,6 +147,15 @@ def test_a_folder_extracted_twice_over_is_found_one_level_down(tmp_path, fake_ml
     assert load_movielens("100k", data_dir=tmp_path, download=False).n_users == 3
 
 
+def test_a_renamed_extracted_folder_is_used_where_it_is(tmp_path, fake_ml100k):
+    """Bug: data_dir pointing at the extracted files in a folder not called ml-100k fell back
+    to synthetic data offline ("place an extracted ml-100k/ folder in ...") and would have
+    downloaded a second copy online."""
+    folder = fake_ml100k(tmp_path)
+    renamed = folder.rename(tmp_path / "movielens")
+    assert load_movielens("100k", data_dir=renamed, download=False).n_users == 3
+
+
 def test_a_folder_without_its_key_file_says_to_extract_again(tmp_path, fake_ml100k):
     """Bug: a missing u.data got the hint for a damaged file, "looks truncated or corrupted"."""
     (fake_ml100k(tmp_path) / "u.data").unlink()

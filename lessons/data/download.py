@@ -77,8 +77,10 @@ def ensure_variant(
     folder = root / spec.folder
     if (folder / spec.key_file).is_file():
         return folder
-    if root.name == spec.folder and (root / spec.key_file).is_file():
-        return root  # data_dir points at the extracted folder itself
+    if (root / spec.key_file).is_file():
+        # data_dir points at the extracted folder itself, whatever it was renamed to (its
+        # files are checked against the published ones on every load all the same)
+        return root
     if (
         root.name == spec.folder
         and root.is_dir()
