@@ -2,6 +2,7 @@
 
 import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -172,3 +173,25 @@ def bench_results_all_goals_met() -> dict:
         "speed": {"fit_s": 1.0, "epoch_over_floor": 2.5, "score_all_users_s": 0.04},
         "machine": {"peak_rss_mb": 500.0},
     }  # fmt: skip
+
+
+def write_ml1m(
+    parent: Path, users: str, movies: str, ratings: str = "1::1::5::978300019\n"
+) -> Path:
+    """Write a tiny `parent/ml-1m/` (users.dat, movies.dat, ratings.dat) and return it."""
+    folder = Path(parent) / "ml-1m"
+    folder.mkdir()
+    (folder / "users.dat").write_text(users, encoding="latin-1")
+    (folder / "movies.dat").write_text(movies, encoding="latin-1")
+    (folder / "ratings.dat").write_text(ratings)
+    return folder
+
+
+def write_latest_small(parent: Path, movies: bytes, ratings: str = "1,1,4.0,964982224\n") -> Path:
+    """Write a tiny `parent/ml-latest-small/`: movies.csv as given (header included, as bytes),
+    ratings.csv as the header plus `ratings`."""
+    folder = Path(parent) / "ml-latest-small"
+    folder.mkdir()
+    (folder / "movies.csv").write_bytes(movies)
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + ratings)
+    return folder

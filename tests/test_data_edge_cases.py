@@ -27,6 +27,7 @@ from lessons.data import archive as archive_module
 from lessons.data import download as download_module
 from lessons.data.loader import load_movielens
 from tests.fake_archive import fake_ml100k_members, make_zip
+from tests.helpers import write_latest_small, write_ml1m
 
 
 def _replace_line(path: Path, number: int, new: str) -> None:
@@ -99,20 +100,18 @@ def test_a_misnumbered_u_genre_is_refused(tmp_path, fake_ml100k):
 
 # --- ML-1M and ml-latest-small parsing -------------------------------------------------------
 
-
-def _ml1m(tmp_path: Path, users: str, movies: str) -> Path:
-    folder = tmp_path / "ml-1m"
-    folder.mkdir()
-    (folder / "users.dat").write_text(users, encoding="latin-1")
-    (folder / "movies.dat").write_text(movies, encoding="latin-1")
-    (folder / "ratings.dat").write_text("1::1::5::978300019\n2::1::3::978300020\n")
-    return folder
+RATINGS_1M = "1::1::5::978300019\n2::1::3::978300020\n"  # both users rate movie 1
 
 
 def test_ml1m_occupation_code_21_is_a_format_error(tmp_path):
     """Bug: an off-by-one bound on occupation codes (0-20) let code 21 through to an IndexError
     instead of a DataFormatError naming the line."""
-    _ml1m(tmp_path, "1::F::1::10::48067\n2::M::56::21::70072\n", "1::Heat (1995)::Action\n")
+    write_ml1m(
+        tmp_path,
+        "1::F::1::10::48067\n2::M::56::21::70072\n",
+        "1::Heat (1995)::Action\n",
+        RATINGS_1M,
+    )
     with pytest.raises(DataFormatError, match=r"users\.dat, line 2: occupation code 21"):
         load_movielens("1m", data_dir=tmp_path, download=False)
 
@@ -120,24 +119,21 @@ def test_ml1m_occupation_code_21_is_a_format_error(tmp_path):
 def test_ml1m_titles_lose_their_trailing_spaces(tmp_path):
     """Bug: titles of movies.dat were not stripped (only ML-100K's were), so a title typed
     without the stray space is not found."""
-    _ml1m(tmp_path, "1::F::1::10::48067\n2::M::56::16::70072\n", "1::Heat (1995) ::Action\n")
+    write_ml1m(
+        tmp_path,
+        "1::F::1::10::48067\n2::M::56::16::70072\n",
+        "1::Heat (1995) ::Action\n",
+        RATINGS_1M,
+    )
     ds = load_movielens("1m", data_dir=tmp_path, download=False)
     assert ds.items["title"].tolist() == ["Heat (1995)"]
-
-
-def _latest_small(tmp_path: Path, movies: bytes) -> Path:
-    folder = tmp_path / "ml-latest-small"
-    folder.mkdir()
-    (folder / "movies.csv").write_bytes(movies)
-    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982224\n")
-    return folder
 
 
 def test_invalid_utf8_is_reported_on_its_own_line(tmp_path):
     """Bug: lines were counted from 0 when looking for undecodable bytes, so the error named the
     line before the broken one (only UTF-8 files can have such bytes; Latin-1 decodes all)."""
     movies = b"movieId,title,genres\n1,Heat (1995),Action\n2,Caf\xe9 (1999),Comedy\n"
-    _latest_small(tmp_path, movies)
+    write_latest_small(tmp_path, movies)
     with pytest.raises(DataFormatError, match=r"movies\.csv, line 3: is not valid utf-8 text"):
         load_movielens("latest-small", data_dir=tmp_path, download=False)
 
@@ -145,14 +141,14 @@ def test_invalid_utf8_is_reported_on_its_own_line(tmp_path):
 def test_a_csv_saved_with_a_byte_order_mark_loads(tmp_path):
     """Bug: the header check compared the first line with its UTF-8 byte order mark, so a
     movies.csv re-saved by a spreadsheet or Windows editor was refused as malformed."""
-    _latest_small(tmp_path, b"\xef\xbb\xbfmovieId,title,genres\n1,Heat (1995),Action\n")
+    write_latest_small(tmp_path, b"\xef\xbb\xbfmovieId,title,genres\n1,Heat (1995),Action\n")
     ds = load_movielens("latest-small", data_dir=tmp_path, download=False)
     assert ds.item_ids.tolist() == [1] and ds.genres == ("Action",)
 
 
 def test_an_empty_genres_field_adds_no_genre(tmp_path):
     """Bug: an empty genres field became a genre named "" (an all-zero extra column)."""
-    _latest_small(tmp_path, b"movieId,title,genres\n1,Heat (1995),Action\n2,Blank (2001),\n")
+    write_latest_small(tmp_path, b"movieId,title,genres\n1,Heat (1995),Action\n2,Blank (2001),\n")
     ds = load_movielens("latest-small", data_dir=tmp_path, download=False)
     assert ds.genres == ("Action",)
     assert ds.item_genres.tolist() == [[1.0], [0.0]]
@@ -306,7 +302,7 @@ def test_a_base_url_with_a_trailing_slash_gives_one_slash():
 def test_a_csv_cut_after_its_header_is_a_format_error(tmp_path, cut):
     """A movies.csv (or ratings.csv) holding only its header raised a bare IndexError from the
     id mapping; the loader promises a DataFormatError that names the file."""
-    folder = _latest_small(tmp_path, b"movieId,title,genres\n1,Heat (1995),Action\n")
+    folder = write_latest_small(tmp_path, b"movieId,title,genres\n1,Heat (1995),Action\n")
     path = folder / cut
     path.write_bytes(path.read_bytes().split(b"\n", 1)[0] + b"\n")
     with pytest.raises(DataFormatError, match=f"{cut}: has a header but no rows"):

@@ -5,35 +5,23 @@ Each test guards a plausible bug that a mutation run found untested (its docstri
 line and the change). All data are tiny hand-made files, never MovieLens files.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from lessons.data import DataFormatError
 from lessons.data.loader import load_movielens
+from tests.helpers import write_latest_small, write_ml1m
 
 # --- movielens.py / parsing.py / indexing.py -------------------------------------------------
 
 
-def _latest_small(tmp_path: Path, movies: str, ratings: str) -> None:
-    folder = tmp_path / "ml-latest-small"
-    folder.mkdir()
-    (folder / "movies.csv").write_text("movieId,title,genres\n" + movies, encoding="utf-8")
-    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + ratings)
-
-
-def _ml1m(tmp_path: Path, users: str, movies: str) -> None:
-    folder = tmp_path / "ml-1m"
-    folder.mkdir()
-    (folder / "users.dat").write_text(users, encoding="latin-1")
-    (folder / "movies.dat").write_text(movies, encoding="latin-1")
-    (folder / "ratings.dat").write_text("1::1::5::978300019\n")
-
-
 def test_a_year_range_title_gets_its_first_year(tmp_path):
     """Kills movielens.py:43 (`[^)]*` dropped from YEAR_IN_TITLE)."""
-    _latest_small(tmp_path, "1,Babylon 5 (1994-1998),Sci-Fi\n", "1,1,4.0,1\n")
+    write_latest_small(
+        tmp_path,
+        b"movieId,title,genres\n1,Babylon 5 (1994-1998),Sci-Fi\n",
+        "1,1,4.0,1\n",
+    )
     ds = load_movielens("latest-small", data_dir=tmp_path, download=False)
     assert ds.items["year"].tolist() == [1994.0]
 
@@ -61,7 +49,7 @@ def test_errors_in_an_unsorted_catalogue_name_the_file_line(tmp_path, fake_ml100
 
 def test_ml1m_negative_occupation_code_is_refused(tmp_path):
     """Kills movielens.py:171 (`codes < 0` dropped): -1 silently became "writer"."""
-    _ml1m(tmp_path, "1::F::1::-1::48067\n", "1::Heat (1995)::Action\n")
+    write_ml1m(tmp_path, "1::F::1::-1::48067\n", "1::Heat (1995)::Action\n")
     with pytest.raises(DataFormatError, match=r"users\.dat, line 1: occupation code -1"):
         load_movielens("1m", data_dir=tmp_path, download=False)
 
@@ -69,7 +57,7 @@ def test_ml1m_negative_occupation_code_is_refused(tmp_path):
 def test_ml1m_movies_errors_name_the_file(tmp_path):
     """Kills movielens.py:161 (bad movies.dat line off by one) and :160 (an empty movies.dat
     fell through to a bare IndexError)."""
-    _ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action\nnot a movie line\n")
+    write_ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action\nnot a movie line\n")
     with pytest.raises(DataFormatError, match=r"movies\.dat, line 2: expected"):
         load_movielens("1m", data_dir=tmp_path, download=False)
     (tmp_path / "ml-1m" / "movies.dat").write_text("")
@@ -80,7 +68,11 @@ def test_ml1m_movies_errors_name_the_file(tmp_path):
 
 def test_latest_small_errors_count_the_header_line(tmp_path):
     """Kills movielens.py:194 and :200 (first data line of the CSVs taken as 1, not 2)."""
-    _latest_small(tmp_path, "1,Heat (1995),Action\n1,Heat again (1995),Action\n", "1,1,4.0,1\n")
+    write_latest_small(
+        tmp_path,
+        b"movieId,title,genres\n1,Heat (1995),Action\n1,Heat again (1995),Action\n",
+        "1,1,4.0,1\n",
+    )
     with pytest.raises(DataFormatError, match=r"movies\.csv, line 3: repeats the id 1"):
         load_movielens("latest-small", data_dir=tmp_path, download=False)
     (tmp_path / "ml-latest-small" / "movies.csv").write_text(
@@ -95,8 +87,10 @@ def test_latest_small_errors_count_the_header_line(tmp_path):
 
 def test_genre_flags_are_int8_in_every_variant(tmp_path, fake_ml100k):
     """Kills movielens.py:93 (1m / latest-small flags left int64 while 100k's are int8)."""
-    _ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action|Crime\n")
-    _latest_small(tmp_path, "1,Heat (1995),Action|Crime\n", "1,1,4.0,1\n")
+    write_ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action|Crime\n")
+    write_latest_small(
+        tmp_path, b"movieId,title,genres\n1,Heat (1995),Action|Crime\n", "1,1,4.0,1\n"
+    )
     fake_ml100k(tmp_path)
     for variant in ("100k", "1m", "latest-small"):
         ds = load_movielens(variant, data_dir=tmp_path, download=False)
