@@ -1,7 +1,7 @@
 """Fetching the data: archives, downloads, data folders and `python -m lessons.data`.
 
 Each test guards a plausible bug that a mutation run found untested (its docstring names the
-line and the change). All data are tiny hand-made files (conftest's fake ml-100k,
+module and the change). All data are tiny hand-made files (conftest's fake ml-100k,
 tests/fake_archive.py zips), never MovieLens files.
 """
 
@@ -47,7 +47,7 @@ def _spec_trusting(members: dict[str, bytes]) -> registry.Variant:
 
 
 def test_an_archive_with_directory_entries_extracts(members, monkeypatch, tmp_path):
-    """Kills archive.py:148 (the `if info.is_dir(): mkdir; continue` branch dropped). GroupLens'
+    """Bug in archive.py (the `if info.is_dir(): mkdir; continue` branch dropped). GroupLens'
     ml-100k.zip starts with a directory entry `ml-100k/` (`unzip` prints "creating: ml-100k/");
     the fake zips have none, so a loader that writes it as a file fell back to synthetic data
     on every real download without any test noticing."""
@@ -65,7 +65,7 @@ def test_an_archive_with_directory_entries_extracts(members, monkeypatch, tmp_pa
 
 @pytest.mark.parametrize("name", ["C:/evil", "c:evil", "ml-100k\\..\\..\\evil", "\\evil"])
 def test_windows_style_unsafe_members_are_refused(members, tmp_path, name):
-    """Kills archive.py:108 (drive-letter check dropped) and archive.py:107 (backslashes not
+    """Bug in archive.py (drive-letter check dropped) and archive.py (backslashes not
     read as separators): on Windows such members land outside the data folder."""
     root = tmp_path / "root"
     root.mkdir()
@@ -77,7 +77,7 @@ def test_windows_style_unsafe_members_are_refused(members, tmp_path, name):
 
 
 def test_an_archive_without_the_key_file_is_a_format_error(members, tmp_path):
-    """Kills archive.py:159 (`if not key.is_file()` dropped): the zip was reported as a read-only
+    """Bug in archive.py (`if not key.is_file()` dropped): the zip was reported as a read-only
     folder ("cannot be extracted", so the lessons silently fell back) and kept."""
     root = tmp_path / "root"
     root.mkdir()
@@ -89,7 +89,7 @@ def test_an_archive_without_the_key_file_is_a_format_error(members, tmp_path):
 
 
 def test_a_failed_rename_into_place_is_reported(members, monkeypatch, tmp_path):
-    """Kills archive.py:170 (every rename failure swallowed): extract_archive returned a folder
+    """Bug in archive.py (every rename failure swallowed): extract_archive returned a folder
     that does not exist, and the load failed later as "u.genre is missing"."""
     root = tmp_path / "root"
     root.mkdir()
@@ -109,7 +109,7 @@ def test_a_failed_rename_into_place_is_reported(members, monkeypatch, tmp_path):
 
 
 def test_a_data_dir_named_ml_100k_holding_only_the_zip_is_extracted(members, monkeypatch, tmp_path):
-    """Kills download.py:85 (`p.name != spec.archive` dropped): a teacher who saved ml-100k.zip
+    """Bug in download.py (`p.name != spec.archive` dropped): a teacher who saved ml-100k.zip
     into a folder called ml-100k/ was told the extraction was incomplete."""
     archive = make_zip(members)
     register_archive(monkeypatch, archive)
@@ -120,7 +120,7 @@ def test_a_data_dir_named_ml_100k_holding_only_the_zip_is_extracted(members, mon
 
 
 def test_the_partial_download_is_named_as_stale_cleanup_expects(members, monkeypatch, tmp_path):
-    """Kills download.py:143 (mkstemp suffix changed): the stale-part cleanup was tested with
+    """Bug in download.py (mkstemp suffix changed): the stale-part cleanup was tested with
     hand-made names only, so a download's own partial file could never be cleaned."""
     archive = make_zip(members)
     register_archive(monkeypatch, archive)
@@ -189,7 +189,7 @@ class _Stalling:
 def test_a_timeout_or_reset_mid_download_is_unavailable_and_falls_back(
     monkeypatch, tmp_path, error
 ):
-    """Kills download.py:202 (OSError dropped from the except): a read timeout or a reset is not
+    """Bug in download.py (OSError dropped from the except): a read timeout or a reset is not
     a URLError, so it escaped as a raw traceback and load_lesson_data did not fall back."""
     monkeypatch.setenv("LESSONS_QUIET", "1")
     monkeypatch.setenv("LESSONS_DATA_URL", "http://127.0.0.1:9")
@@ -201,9 +201,9 @@ def test_a_timeout_or_reset_mid_download_is_unavailable_and_falls_back(
 
 
 def test_data_dirs_with_a_tilde_or_blanks(monkeypatch, tmp_path):
-    """Kills download.py:47 (blank argument kept), :48 and :50 (`~` not expanded), :49 (env not
-    stripped): `LESSONS_DATA_DIR=~/data` must not create a folder named '~' in the notebook's
-    working directory."""
+    """Bugs in download.py (a blank argument kept, `~` not expanded, the environment variable
+    not stripped): `LESSONS_DATA_DIR=~/data` must not create a folder named '~' in the
+    notebook's working directory."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("LESSONS_DATA_DIR", "~/env-data")
@@ -216,7 +216,7 @@ def test_data_dirs_with_a_tilde_or_blanks(monkeypatch, tmp_path):
 
 
 def test_arguments_of_the_wrong_type_are_value_errors(tmp_path):
-    """Kills download.py:45 (data_dir type unchecked) and loader.py:48 (download type unchecked:
+    """Bug in download.py (data_dir type unchecked) and loader.py (download type unchecked:
     download="no" is truthy and downloaded)."""
     with pytest.raises(ValueError, match="data_dir must be a path or None, got int"):
         load_movielens("100k", data_dir=5)
@@ -228,14 +228,14 @@ def test_arguments_of_the_wrong_type_are_value_errors(tmp_path):
 
 
 def test_cli_unknown_variant_is_a_usage_error(capsys):
-    """Kills __main__.py:26 (choices dropped): '10m' became a raw ValueError traceback."""
+    """Bug in __main__.py (choices dropped): '10m' became a raw ValueError traceback."""
     with pytest.raises(SystemExit) as info:
         main(["10m"])
     assert info.value.code == 2 and "invalid choice: '10m'" in capsys.readouterr().err
 
 
 def test_cli_exit_status_reaches_the_shell(tmp_path):
-    """Kills __main__.py:43 (`sys.exit(main())` -> `main()`): binder/postBuild relies on
+    """Bug in __main__.py (`sys.exit(main())` -> `main()`): binder/postBuild relies on
     `if ! python -m lessons.data 100k`, which only the process's exit status tells."""
     env = {k: v for k, v in os.environ.items() if k != "LESSONS_DATA_DIR"}
     env["PYTHONPATH"] = str(REPO)
@@ -247,7 +247,7 @@ def test_cli_exit_status_reaches_the_shell(tmp_path):
 
 
 def test_cli_reports_the_folder_it_used_by_default(tmp_path, fake_ml100k, monkeypatch, capsys):
-    """Kills __main__.py:37 (prints args.data_dir): without --data-dir it said "ready in None"."""
+    """Bug in __main__.py (prints args.data_dir): without --data-dir it said "ready in None"."""
     monkeypatch.setenv("LESSONS_DATA_DIR", str(fake_ml100k(tmp_path).parent))
     assert main(["--offline"]) == 0
     assert f"ml-100k ready in {tmp_path}: 3 users" in capsys.readouterr().out

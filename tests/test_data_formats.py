@@ -2,7 +2,7 @@
 synthetic generator's oracle.
 
 Each test guards a plausible bug that a mutation run found untested (its docstring names the
-line and the change). All data are tiny hand-made files, never MovieLens files.
+module and the change). All data are tiny hand-made files, never MovieLens files.
 """
 
 import numpy as np
@@ -16,7 +16,7 @@ from tests.helpers import write_latest_small, write_ml1m
 
 
 def test_a_year_range_title_gets_its_first_year(tmp_path):
-    """Kills movielens.py:43 (`[^)]*` dropped from YEAR_IN_TITLE)."""
+    """Bug in movielens.py (`[^)]*` dropped from YEAR_IN_TITLE)."""
     write_latest_small(
         tmp_path,
         b"movieId,title,genres\n1,Babylon 5 (1994-1998),Sci-Fi\n",
@@ -27,7 +27,7 @@ def test_a_year_range_title_gets_its_first_year(tmp_path):
 
 
 def test_a_blank_u_genre_is_blamed_on_u_genre(tmp_path, fake_ml100k):
-    """Kills movielens.py:110 (empty genre list accepted): the error then named u.item."""
+    """Bug in movielens.py (empty genre list accepted): the error then named u.item."""
     folder = fake_ml100k(tmp_path)
     (folder / "u.genre").write_text("\n\n", encoding="latin-1")
     with pytest.raises(DataFormatError, match="lists no genre") as info:
@@ -36,7 +36,7 @@ def test_a_blank_u_genre_is_blamed_on_u_genre(tmp_path, fake_ml100k):
 
 
 def test_errors_in_an_unsorted_catalogue_name_the_file_line(tmp_path, fake_ml100k):
-    """Kills movielens.py:126 (row + 1 for lines[row]) and indexing.py:31 (catalogue lines =
+    """Bug in movielens.py (row + 1 for lines[row]) and indexing.py (catalogue lines =
     sorted position): u.item in reverse id order, a bad flag on its first line (id 40)."""
     folder = fake_ml100k(tmp_path)
     lines = (folder / "u.item").read_text(encoding="latin-1").splitlines()[::-1]
@@ -48,15 +48,15 @@ def test_errors_in_an_unsorted_catalogue_name_the_file_line(tmp_path, fake_ml100
 
 
 def test_ml1m_negative_occupation_code_is_refused(tmp_path):
-    """Kills movielens.py:171 (`codes < 0` dropped): -1 silently became "writer"."""
+    """Bug in movielens.py (`codes < 0` dropped): -1 silently became "writer"."""
     write_ml1m(tmp_path, "1::F::1::-1::48067\n", "1::Heat (1995)::Action\n")
     with pytest.raises(DataFormatError, match=r"users\.dat, line 1: occupation code -1"):
         load_movielens("1m", data_dir=tmp_path, download=False)
 
 
 def test_ml1m_movies_errors_name_the_file(tmp_path):
-    """Kills movielens.py:161 (bad movies.dat line off by one) and :160 (an empty movies.dat
-    fell through to a bare IndexError)."""
+    """Bugs in movielens.py (a bad movies.dat line numbered off by one; an empty movies.dat
+    falling through to a bare IndexError)."""
     write_ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action\nnot a movie line\n")
     with pytest.raises(DataFormatError, match=r"movies\.dat, line 2: expected"):
         load_movielens("1m", data_dir=tmp_path, download=False)
@@ -67,7 +67,7 @@ def test_ml1m_movies_errors_name_the_file(tmp_path):
 
 
 def test_latest_small_errors_count_the_header_line(tmp_path):
-    """Kills movielens.py:194 and :200 (first data line of the CSVs taken as 1, not 2)."""
+    """Bug in movielens.py (the first data line of the CSVs numbered 1, not 2)."""
     write_latest_small(
         tmp_path,
         b"movieId,title,genres\n1,Heat (1995),Action\n1,Heat again (1995),Action\n",
@@ -86,7 +86,7 @@ def test_latest_small_errors_count_the_header_line(tmp_path):
 
 
 def test_genre_flags_are_int8_in_every_variant(tmp_path, fake_ml100k):
-    """Kills movielens.py:93 (1m / latest-small flags left int64 while 100k's are int8)."""
+    """Bug in movielens.py (1m / latest-small flags left int64 while 100k's are int8)."""
     write_ml1m(tmp_path, "1::F::1::10::48067\n", "1::Heat (1995)::Action|Crime\n")
     write_latest_small(
         tmp_path, b"movieId,title,genres\n1,Heat (1995),Action|Crime\n", "1,1,4.0,1\n"
@@ -105,7 +105,7 @@ def test_genre_flags_are_int8_in_every_variant(tmp_path, fake_ml100k):
     ],
 )
 def test_malformed_u_data_lines_are_located(tmp_path, fake_ml100k, line, problem):
-    """Kills parsing.py:81 (`!=` -> `<`: extra fields not located) and parsing.py:86 (integer
+    """Bug in parsing.py (`!=` -> `<`: extra fields not located) and parsing.py (integer
     columns checked as floats): both errors lost their line number."""
     folder = fake_ml100k(tmp_path)
     lines = (folder / "u.data").read_text(encoding="latin-1").splitlines()
@@ -127,7 +127,7 @@ def test_a_located_format_error_does_not_chain_the_parsers_traceback(tmp_path, f
 
 
 def test_an_empty_u_data_says_so(tmp_path, fake_ml100k):
-    """Kills parsing.py:35 (empty check dropped): the message became pandas' "No columns to
+    """Bug in parsing.py (empty check dropped): the message became pandas' "No columns to
     parse from file"."""
     (fake_ml100k(tmp_path) / "u.data").write_text("")
     with pytest.raises(DataFormatError, match=r"u\.data: is empty\."):
@@ -135,7 +135,7 @@ def test_an_empty_u_data_says_so(tmp_path, fake_ml100k):
 
 
 def test_a_repeated_id_in_a_large_catalogue_names_the_repeat(tmp_path, fake_ml100k):
-    """Kills indexing.py:25 (argsort without kind="stable"): past a few thousand rows numpy's
+    """Bug in indexing.py (argsort without kind="stable"): past a few thousand rows numpy's
     default sort is unstable, so the error named the first, legitimate line instead."""
     folder = fake_ml100k(tmp_path)
     users = [f"{i}|30|M|other|00000" for i in range(1, 3001)] + ["1500|30|M|other|00000"]
@@ -145,7 +145,7 @@ def test_a_repeated_id_in_a_large_catalogue_names_the_repeat(tmp_path, fake_ml10
 
 
 def test_truth_logits_divide_the_taste_by_the_temperature():
-    """Kills planted.py:81 (`* temperature`): at the default temperature 1 both agree, and the
+    """Bug in planted.py (`* temperature`): at the default temperature 1 both agree, and the
     tests that vary the temperature read `affinity()`, never the oracle `logits()`."""
     from lessons.data import synthetic_movielens
 
