@@ -105,7 +105,14 @@ def to_markdown(results: dict) -> str:
     ]
     ratios = ", ".join(f"{r:.2f} × {n}" for n, r in cold["ratio"].items())
     lines += ["", f"TwoTower-cold Recall@20 = {ratios}."]
-    lines += ["", *_section("logQ correction (warm split)", results["logq"])]
+    twice = ", ".join(name for name in results["logq"] if name in results["models"])
+    lines += [
+        "",
+        "logQ correction: each model is trained again on the warm split"
+        + (f", so {twice} has a second fit time here." if twice else "."),
+        "",
+        *_section("logQ correction (warm split)", results["logq"]),
+    ]
     peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += [
         "",
