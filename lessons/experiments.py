@@ -141,11 +141,14 @@ def tower_input(model: SoftmaxDNN, batch: QueryBatch) -> torch.Tensor:
 
 def collapse_gap(model: SoftmaxDNN, split: Split, users: Sequence[int]) -> float:
     """max |ψ(x) − (W x + b)| over `users`, with (W, b) = `collapsed(model)`."""
-    batch = user_batches(split, check_users(users, split.n_users), split_features(split))[0]
+    batches = user_batches(split, check_users(users, split.n_users), split_features(split))
     w, b = collapsed(model)
     with evaluating(model):
         # ψ itself: query_embedding appends a 1 for the item bias when the model has one.
-        return float((model.query_tower(batch) - (tower_input(model, batch) @ w.T + b)).abs().max())
+        return max(
+            float((model.query_tower(batch) - (tower_input(model, batch) @ w.T + b)).abs().max())
+            for batch in batches
+        )
 
 
 def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[int] = (0, 1), *,
@@ -153,9 +156,9 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
              epochs: int = 10) -> pd.DataFrame:  # fmt: skip
     """One `playground_run` per (depth, feature set, seed): the recipe with `depth` hidden
     layers of `width` units. Returns one row per run: depth, features, seed, metrics, seconds."""
-    for name, value, example in (("depths", depths, "(0, 1, 2)"), ("seeds", seeds, "(0, 1)"),
-                                 ("feature_sets", feature_sets, '("history", "all")')):  # fmt: skip
-        _check_sequence(name, value, example)
+    examples = {"depths": "(0, 1, 2)", "seeds": "(0, 1)", "feature_sets": str(tuple(FEATURE_SETS))}
+    for name, value in (("depths", depths), ("seeds", seeds), ("feature_sets", feature_sets)):
+        _check_sequence(name, value, examples[name])
     unknown = set(feature_sets) - set(FEATURE_SETS)
     if unknown or not len(depths) or not len(seeds):
         raise ValueError(f"need depths, seeds and feature sets from {list(FEATURE_SETS)}")
