@@ -6,7 +6,8 @@ docstrings, the recipes' notes and the lesson texts, never from the code's own o
 import pytest
 import torch
 
-from lessons import recipes, runtime, set_threads
+from lessons import recipes, runtime, seed_everything, set_threads
+from lessons.losses import item_log_q
 from lessons.runtime import show_progress
 
 # conftest's one_thread puts torch's thread count back after this module's tests change it.
@@ -146,3 +147,17 @@ def test_the_seed_fixes_the_initialization(built):
     again = built("MF", seed=1)[0].item_embedding.detach()
     other = built("MF", seed=0)[0].item_embedding.detach()
     assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_logq_recipe_counts_training_interactions_only(monkeypatch, tiny_split):
+    """Bug: q_j from all interactions, test included (a leak into the correction).
+    `item_log_q` documents c_j = training count, `split.item_popularity()`."""
+    monkeypatch.setattr(recipes, "fit", lambda model, split, **kwargs: None)
+    model, _ = recipes.train("TwoTower-inbatch-logQ", tiny_split)
+    expected = item_log_q(tiny_split.item_popularity())
+    torch.testing.assert_close(model.log_q, expected.float())
+
+
+def test_seed_everything_takes_the_largest_documented_seed():
+    """Bug: seeds in [2**31, 2**32 - 1] are documented as valid."""
+    assert seed_everything(2**32 - 1) == 2**32 - 1

@@ -128,3 +128,53 @@ def test_the_optimizer_is_for_the_sampled_loss_and_must_be_known():
         softmax_step_seconds(100, "full", optimizer="Adam")
     with pytest.raises(ValueError, match="sizes is empty"):
         update_cost(())
+
+
+def _record_cross_entropy(monkeypatch):
+    shapes, threads = [], []
+    real = training_cost.F.cross_entropy
+
+    def recording(logits, target, *args, **kwargs):
+        shapes.append(tuple(logits.shape))
+        threads.append(torch.get_num_threads())
+        return real(logits, target, *args, **kwargs)
+
+    monkeypatch.setattr(training_cost.F, "cross_entropy", recording)
+    return shapes, threads
+
+
+def test_softmax_cost_times_the_problem_it_reports(monkeypatch):
+    """Bugs: n_negatives or batch not passed to the timed step, or the full logits
+    narrower than n: the timed logits must be the B × n and B × (B + m) that
+    the table's `logits` column reports."""
+    shapes, _ = _record_cross_entropy(monkeypatch)
+    cost = training_cost.softmax_cost((3000,), dim=4, batch=8, n_negatives=5, repeats=1)
+    assert set(shapes) == {(8, 3000), (8, 13)}
+    assert sorted(cost["logits"]) == sorted(a * b for a, b in set(shapes))
+
+
+def test_update_cost_times_each_optimizer(monkeypatch):
+    """Bug: every row of update_cost timed without an update ("none")."""
+    calls = []
+
+    def fake(n, loss, *, optimizer, **kwargs):
+        calls.append((n, loss, optimizer))
+        return 1.0
+
+    monkeypatch.setattr(training_cost, "softmax_step_seconds", fake)
+    cost = training_cost.update_cost((10, 20), dim=4, batch=3, repeats=1)
+    expected = [(n, "sampled", o) for n in (10, 20) for o in training_cost.OPTIMIZERS]
+    assert calls == expected
+    assert list(zip(cost["n_items"], cost["optimizer"], strict=True)) == [
+        (n, o) for n, _, o in expected
+    ]
+
+
+def test_timed_steps_run_on_one_thread_and_restore_the_count(monkeypatch):
+    """Bugs: steps timed on every thread, not the documented single thread, or the
+    caller's thread count left at 1 afterwards (the rest of the notebook slows down)."""
+    _, threads = _record_cross_entropy(monkeypatch)
+    torch.set_num_threads(2)
+    training_cost.softmax_step_seconds(50, "full", dim=4, batch=4, repeats=2)
+    assert threads and set(threads) == {1}
+    assert torch.get_num_threads() == 2
