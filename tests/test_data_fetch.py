@@ -156,6 +156,18 @@ def test_a_renamed_extracted_folder_is_used_where_it_is(tmp_path, fake_ml100k):
     assert load_movielens("100k", data_dir=renamed, download=False).n_users == 3
 
 
+def test_a_renamed_folder_of_another_release_is_not_taken_for_this_one(tmp_path):
+    """Bug: any folder holding a file named like the key file was used. ml-latest has a
+    ratings.csv too, and latest-small pins no checksum to tell them apart, so the wrong
+    release loaded under the wrong name instead of the fallback."""
+    other = tmp_path / "ml-latest"
+    other.mkdir()
+    (other / "movies.csv").write_text("movieId,title,genres\n1,Heat (1995),Action\n")
+    (other / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,1\n")
+    with pytest.raises(DataUnavailableError, match="is not in"):
+        load_movielens("latest-small", data_dir=other, download=False)
+
+
 def test_a_folder_without_its_key_file_says_to_extract_again(tmp_path, fake_ml100k):
     """Bug: a missing u.data got the hint for a damaged file, "looks truncated or corrupted"."""
     (fake_ml100k(tmp_path) / "u.data").unlink()
@@ -163,6 +175,10 @@ def test_a_folder_without_its_key_file_says_to_extract_again(tmp_path, fake_ml10
         load_movielens("100k", data_dir=tmp_path, download=False)
     assert "Extract ml-100k.zip again" in str(info.value)
     assert "truncated" not in str(info.value)
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
 
 class _Stalling:
@@ -253,12 +269,22 @@ def test_cli_reports_the_folder_it_used_by_default(tmp_path, fake_ml100k, monkey
     assert f"ml-100k ready in {tmp_path}: 3 users" in capsys.readouterr().out
 
 
-def test_cli_speaks_in_its_own_options(tmp_path, fake_ml100k, capsys):
+def test_cli_speaks_in_its_own_options(tmp_path, fake_ml100k, capsys, monkeypatch):
     """Bugs: the CLI refused 'ml-100k', which the loader accepts, and its errors named the
-    Python API's arguments (download=False) instead of the options the user typed."""
-    assert main(["--offline", "--data-dir", str(tmp_path / "empty")]) == 1
-    err = capsys.readouterr().err
-    assert "--offline was given" in err and "download=False" not in err
+    Python API's arguments (download=False, data_dir=) instead of the options the user typed."""
+    afile = tmp_path / "data.zip"
+    afile.write_bytes(b"")
+    cases = (
+        (["--offline", "--data-dir", str(tmp_path / "empty")], "--offline was given"),
+        (["--data-dir", str(tmp_path / "readonly")], "pass a writable --data-dir"),
+        (["--offline", "--data-dir", str(afile)], "and --data-dir name the folder"),
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(download.tempfile, "mkstemp", _denied)  # a folder we cannot write to
+        for args, option in cases:
+            assert main(args) == 1
+            err = capsys.readouterr().err
+            assert option in err and "download=False" not in err and "data_dir=" not in err, err
     fake_ml100k(tmp_path)
     assert main(["ml-100k", "--offline", "--data-dir", str(tmp_path)]) == 0
     assert "ml-100k ready in" in capsys.readouterr().out

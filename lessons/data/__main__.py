@@ -22,6 +22,7 @@ from lessons.data.registry import VARIANTS, DataError
 _OPTION_WORDS = (
     ("and download=False", "and --offline was given"),
     ("pass a writable data_dir=", "pass a writable --data-dir"),
+    ("and data_dir= name the folder", "and --data-dir name the folder"),
 )
 
 

@@ -65,21 +65,25 @@ def ensure_variant(
 
     Raises:
         DataUnavailableError: Missing and `download` is False, or the download failed.
-        ChecksumError: The archive or key file is not the published one (it is removed).
+        ChecksumError: The archive or key file is not the published one (a downloaded archive
+            is removed; one placed by hand is kept).
         UnsafeArchiveError, DataFormatError: The archive is unsafe or unreadable (removed).
     """
     root = Path(root)
     if root.is_file():  # e.g. LESSONS_DATA_DIR set to the zip itself
         raise DataUnavailableError(
-            f"the data folder {root} is a file. {ENV_DATA_DIR} and data_dir name the folder "
+            f"the data folder {root} is a file. {ENV_DATA_DIR} and data_dir= name the folder "
             f"that contains {spec.folder}/ or {spec.archive}, e.g. {root.parent}."
         )
     folder = root / spec.folder
     if (folder / spec.key_file).is_file():
         return folder
-    if (root / spec.key_file).is_file():
-        # data_dir points at the extracted folder itself, whatever it was renamed to (its
-        # files are checked against the published ones on every load all the same)
+    if (root / spec.key_file).is_file() and (
+        root.name == spec.folder or _published_key(spec, root)
+    ):
+        # data_dir points at the extracted folder itself. Renamed, it is recognised only by its
+        # key file's published SHA-256: other releases share file names (ml-latest has a
+        # ratings.csv too), and 1m and latest-small have no pinned checksum to tell them apart.
         return root
     if (
         root.name == spec.folder
@@ -88,8 +92,7 @@ def ensure_variant(
     ):  # data_dir names the extracted folder itself, part of it there but not its key file
         folder = root  # (an empty folder, or one with our partial download, is a data folder)
     if (folder / spec.folder / spec.key_file).is_file():
-        # Windows' "Extract All" puts the zip's folder inside one of the same name; the files
-        # are still checked against the published ones on every load.
+        # Windows' "Extract All" puts the zip's folder inside one of the same name.
         return folder / spec.folder
     if folder.exists():
         raise DataFormatError(
@@ -117,6 +120,11 @@ def ensure_variant(
             for path in created:
                 path.rmdir()
         raise
+
+
+def _published_key(spec: Variant, folder: Path) -> bool:
+    """Whether `folder`'s key file is the published one (False when no checksum is pinned)."""
+    return spec.key_sha256 is not None and file_sha256(folder / spec.key_file) == spec.key_sha256
 
 
 def check_published(spec: Variant, folder: Path) -> None:

@@ -23,8 +23,8 @@ class DataUnavailableError(DataError):
 
 
 class ChecksumError(DataError):
-    """A file is not the one published (corrupted, tampered or re-packed); an archive is
-    removed, an extracted folder is left alone."""
+    """A file is not the one published (corrupted, tampered or re-packed); a downloaded archive
+    is removed, an archive placed by hand and an extracted folder are left alone."""
 
 
 class UnsafeArchiveError(DataError):
