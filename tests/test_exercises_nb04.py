@@ -61,7 +61,7 @@ def test_corrected_logits_changed_in_place_is_explained():
     logits -= log_q[items][None, :]
     result = nb04.corrected_logits.check(logits, logits=logits, log_q=log_q, items=items)
     assert result.status == INCORRECT and "in place" in result.message
-    # A new array that is wrong gets no in-place advice, and neither does a view that is right.
+    # A new array that is wrong gets no in-place advice.
     fresh = logits + 1.0
     wrong = nb04.corrected_logits.check(fresh, logits=logits, log_q=log_q, items=items)
     assert wrong.status == INCORRECT and "in place" not in wrong.message

@@ -12,8 +12,11 @@ from lessons.metrics import (
     aplt_at_k,
     arp_at_k,
     hits_matrix,
+    map_at_k,
+    ndcg_at_k,
     parse_metrics,
     precision_at_k,
+    recall_at_k,
     recall_by_popularity_decile,
     short_head,
 )
@@ -156,3 +159,14 @@ def test_short_head_breaks_ties_by_lower_id_on_a_large_catalogue():
 def test_parse_metrics_refuses_what_is_not_a_metric_list(metrics):
     with pytest.raises(ValueError, match="metrics must be|positive integer"):
         parse_metrics(metrics, 10, 20)
+
+
+def test_relevant_count_ignores_duplicate_and_zero_entries_of_truth():
+    """Bug: |rel_u| read from the raw truth rows, so an item stored twice (or a stored 0)
+    inflates recall's denominator and the ideal DCG / AP cap. Relevant here: items {0, 2}."""
+    truth = sp.csr_matrix(([1.0, 1.0, 1.0, 0.0], [2, 0, 2, 3], [0, 4]), shape=(1, 5))
+    both = np.array([[0, 2]])
+    assert recall_at_k(both, truth, 2) == pytest.approx(1.0)  # 2 hits / |{0, 2}|
+    assert ndcg_at_k(both, truth, 2) == pytest.approx(1.0)
+    assert map_at_k(both, truth, 2) == pytest.approx(1.0)
+    assert recall_at_k(np.array([[0, 1]]), truth, 2) == pytest.approx(0.5)

@@ -174,7 +174,11 @@ def test_timed_steps_run_on_one_thread_and_restore_the_count(monkeypatch):
     """Bugs: steps timed on every thread, not the documented single thread, or the
     caller's thread count left at 1 afterwards (the rest of the notebook slows down)."""
     _, threads = _record_cross_entropy(monkeypatch)
+    before = torch.get_num_threads()
     torch.set_num_threads(2)
-    training_cost.softmax_step_seconds(50, "full", dim=4, batch=4, repeats=2)
-    assert threads and set(threads) == {1}
-    assert torch.get_num_threads() == 2
+    try:
+        training_cost.softmax_step_seconds(50, "full", dim=4, batch=4, repeats=2)
+        assert threads and set(threads) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
