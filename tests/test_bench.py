@@ -131,7 +131,7 @@ def test_markdown_has_every_column_section_and_speed_figure(results):
     assert set(rows) == {"TwoTower-inbatch", "TwoTower-inbatch-logQ", "TwoTower", "TwoTower-cosine"}
     _check_rows(rows, titles, results["logq"])
     # TwoTower is trained in both tables: its two fit times are two runs, and the text says so.
-    assert "trained again on the warm split, so TwoTower has a second fit time here." in text
+    assert "own models on the warm split, so the fit time of TwoTower here is a second run." in text
 
     # The speed line: FLOPs per epoch of the default SoftmaxDNN and the matmul peaks in GFLOP/s.
     speed = results["speed"]

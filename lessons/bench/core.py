@@ -108,8 +108,8 @@ def to_markdown(results: dict) -> str:
     twice = ", ".join(name for name in results["logq"] if name in results["models"])
     lines += [
         "",
-        "logQ correction: each model is trained again on the warm split"
-        + (f", so {twice} has a second fit time here." if twice else "."),
+        "The logQ section trains its own models on the warm split"
+        + (f", so the fit time of {twice} here is a second run." if twice else "."),
         "",
         *_section("logQ correction (warm split)", results["logq"]),
     ]
