@@ -43,6 +43,11 @@ def _spec_trusting(members: dict[str, bytes]) -> registry.Variant:
     return replace(registry.VARIANTS["100k"], key_sha256=key)
 
 
+def _denied(*args, **kwargs):
+    """Stands in for a system call on a folder we may not write (root ignores file modes)."""
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+
 # --- archive.py ------------------------------------------------------------------------------
 
 
@@ -95,11 +100,7 @@ def test_a_failed_rename_into_place_is_reported(members, monkeypatch, tmp_path):
     root.mkdir()
     archive = root / "ml-100k.zip"
     archive.write_bytes(make_zip(members))
-
-    def denied(*args):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-
-    monkeypatch.setattr(archive_module.os, "rename", denied)
+    monkeypatch.setattr(archive_module.os, "rename", _denied)
     with pytest.raises(DataUnavailableError, match="cannot be extracted .*Permission denied"):
         archive_module.extract_archive(_spec_trusting(members), archive, root)
     assert leftovers(root) == ["ml-100k.zip"]  # a good archive is kept
@@ -175,10 +176,6 @@ def test_a_folder_without_its_key_file_says_to_extract_again(tmp_path, fake_ml10
         load_movielens("100k", data_dir=tmp_path, download=False)
     assert "Extract ml-100k.zip again" in str(info.value)
     assert "truncated" not in str(info.value)
-
-
-def _denied(*args, **kwargs):
-    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
 
 class _Stalling:
