@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from lessons.config import RECALL_K
-from lessons.plots.core import _axes
+from lessons.plots.core import PALETTE, _axes
 
 MARKERS = "osD^vPX*"  # one per line, cycled
 
@@ -24,14 +24,17 @@ def decile_recall(frame: pd.DataFrame, *, k: int = RECALL_K, ax: Axes | None = N
     if frame.empty or frame.shape[1] == 0:
         raise ValueError("frame is empty; build it with lessons.widgets.bias.decile_recall")
     ax = _axes(ax)
-    # A marker per model as well as a colour: six lines of the default palette include pairs
-    # (green and red, red and brown) that colour-blind readers cannot tell apart.
+    # A marker per model as well as a colour-blind-safe colour, so lines stay apart in grey too.
     for i, name in enumerate(frame.columns):
-        marker = MARKERS[i % len(MARKERS)]
-        ax.plot(frame.index, frame[name], marker=marker, color=f"C{i}", label=str(name), ms=5)
+        style = {"marker": MARKERS[i % len(MARKERS)], "color": PALETTE[i % len(PALETTE)]}
+        ax.plot(frame.index, frame[name], **style, label=str(name), ms=5)
     ax.set_xticks(list(frame.index))
+    # Symlog: on a linear axis the rare deciles' recalls (0.002 to 0.03) sit on one flat line
+    # under the head's 0.5, and which model reaches into the tail is the question asked.
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("item-popularity decile (1 = rarest, 10 = most popular)")
-    ax.set_ylabel(f"recall@{k} of the decile's test items")
+    ax.set_ylabel(f"recall@{k} of the decile's test items\n(symlog: linear below 0.01)")
     ax.set_title("Who finds the long tail?")
     ax.legend(fontsize="small")
     return ax
@@ -48,6 +51,14 @@ def feedback_loop(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         raise ValueError(
             "frame needs columns 'round', 'head_share' and 'coverage@k'; build it with "
             f"lessons.evaluation_demos.feedback_loop, got {list(frame.columns)}"
+        )
+    if frame.empty:
+        raise ValueError(
+            "frame has no rounds; build it with lessons.evaluation_demos.feedback_loop"
+        )
+    if not frame[cov[0]].iloc[0] > 0:
+        raise ValueError(
+            f"round {frame['round'].iloc[0]} has {cov[0]} 0: no change can be relative to it"
         )
     ax = _axes(ax)
     ax.plot(frame["round"], frame[cov[0]], "o-", color="C0", label=cov[0])

@@ -18,6 +18,12 @@ from lessons.metrics import popularity_bins
 
 FIGSIZE = (6.0, 3.5)
 
+# Okabe and Ito's colour-blind-safe palette, for figures that tell series apart by colour.
+# Matplotlib's default cycle has pairs (green C2 and red C3, blue C0 and purple C4) that a
+# deuteranope sees as one colour; these eight stay distinct under the common colour-vision
+# deficiencies. Black is last: it is reserved for reference lines while there are fewer series.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
+
 
 def _axes(ax: Axes | None) -> Axes:
     if ax is not None:
@@ -108,6 +114,8 @@ def alpha_sweep(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
             "frame needs columns 'alpha', 'arp@k' and 'coverage@k'; build it with "
             f"lessons.widgets.alpha.alpha_sweep, got {list(frame.columns)}"
         )
+    if frame.empty:
+        raise ValueError("frame has no rows: alpha_sweep was given no α to try")
     ax = _axes(ax)
     ax.plot(frame["alpha"], frame[arp[0]], "o-", color="C0", label=arp[0])
     ax.set_xlabel(r"$\alpha$ in $\langle U_u, V_j\rangle \,/\, \|V_j\|^{\alpha}$")
@@ -115,6 +123,8 @@ def alpha_sweep(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     right = ax.twinx()
     right.plot(frame["alpha"], frame[cov[0]], "s--", color="C1", label=cov[0])
     right.set_ylabel(cov[0], color="C1")
+    # One legend for the two axes: without it only the labels' colours tie a line to its axis.
+    ax.legend(handles=ax.lines + right.lines, fontsize="small", loc="center right")
     ax.set_title(r"Discounting $\|V_j\|$: popularity and coverage of the lists")
     return ax
 
@@ -144,7 +154,8 @@ def metric_bars(
     width = 0.8 / len(table)
     x = np.arange(len(metrics))
     for i, (label, row) in enumerate(table[list(metrics)].iterrows()):
-        ax.bar(x + i * width, row.to_numpy(dtype=float), width, label=str(label))
+        colour = PALETTE[i % len(PALETTE)]
+        ax.bar(x + i * width, row.to_numpy(dtype=float), width, label=str(label), color=colour)
     # Gini is the one 0-1 metric where lower is better for the catalogue: say so under it.
     ticks = [f"{m}\n(lower = more even)" if m.startswith("gini") else m for m in metrics]
     ax.set_xticks(x + width * (len(table) - 1) / 2, ticks)

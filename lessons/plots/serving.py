@@ -84,8 +84,9 @@ def softmax_step_cost(cost: pd.DataFrame, *, ax: Axes | None = None, title: str 
     """
     _check_columns(cost, ("n_items", "loss", "seconds"), "lessons.training_cost.softmax_cost")
     ax = _axes(ax)
+    names = {"full": "full softmax", "sampled": "in-batch (sampled) softmax"}
     for loss, rows in cost.groupby("loss"):
-        ax.plot(rows["n_items"], rows["seconds"] * 1e3, "o-", label=f"{loss} softmax")
+        ax.plot(rows["n_items"], rows["seconds"] * 1e3, "o-", label=names.get(loss, loss))
     ax.set(xscale="log", yscale="log")
     ax.set_xlabel("catalogue size n (items)")
     ax.set_ylabel("ms per forward + backward (log)")

@@ -19,6 +19,7 @@ from sklearn.decomposition import PCA
 
 from lessons.config import DEFAULT_SEED
 from lessons.history import History
+from lessons.plots.core import PALETTE
 
 FIGSIZE = (9.0, 3.2)
 
@@ -50,7 +51,9 @@ def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequ
     metric_ax.set_xlim(loss_ax.get_xlim())
     for ax in axes:  # a single epoch spans less than 1: the locator would tick 0.95, 1.0, 1.05
         ax.xaxis.set_major_locator(
-            FixedLocator(frame["epoch"]) if len(frame) == 1 else MaxNLocator(integer=True)
+            FixedLocator(frame["epoch"])
+            if len(frame) == 1  # steps 1, 2, 5: ticks 5, 10, 15, 20 where the playground evaluates
+            else MaxNLocator(integer=True, steps=[1, 2, 5, 10])
         )
     return axes
 
@@ -121,7 +124,8 @@ def grid_bars(summary: pd.DataFrame, metric: str = "ndcg@10", ax: Axes | None = 
     for i, name in enumerate(sets):
         rows = summary[summary["features"] == name].set_index("depth").reindex(depths)
         x = np.arange(len(depths)) + i * width
-        ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=3, label=name)
+        ax.bar(x, rows["mean"], width, yerr=rows["std"].fillna(0), capsize=3, label=name,
+               color=PALETTE[i % len(PALETTE)])  # fmt: skip
     ax.set_xticks(np.arange(len(depths)) + width * (len(sets) - 1) / 2, [str(d) for d in depths])
     # From zero: a bar's length is its value, and a cut axis would stretch differences of the
     # size of the seed spread into visible steps (the table beside the plot has the digits).
@@ -156,6 +160,13 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
         raise ValueError(
             f"colour holds category codes outside 0..{len(labels) - 1}: give one label per code"
         )
+    if labels is not None:
+        named = [code for code in range(len(labels)) if labels[code] != "other"]
+        # Colour-blind-safe colours while they last, else tab20's (C10 would repeat C0).
+        palette = PALETTE if len(named) <= len(PALETTE) else plt.get_cmap("tab20").colors
+        if len(named) > len(palette):  # checked before a figure exists: none is left blank
+            raise ValueError(f"{len(named)} categories, but only {len(palette)} distinct colours; "
+                             "name fewer (the rest fall into 'other')")  # fmt: skip
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 4.0), layout="constrained")
     if labels is None:
@@ -163,12 +174,6 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
         points = ax.scatter(coords[:, 0], coords[:, 1], c=values, s=6, cmap="viridis")
         plt.colorbar(points, ax=ax, label="log10(1 + popularity)" if log else "value")
     else:
-        named = [code for code in range(len(labels)) if labels[code] != "other"]
-        # Matplotlib's 10 default colours, else tab20's: C10 would repeat C0.
-        palette = [f"C{i}" for i in range(10)] if len(named) <= 10 else plt.get_cmap("tab20").colors
-        if len(named) > len(palette):
-            raise ValueError(f"{len(named)} categories, but only {len(palette)} distinct colours; "
-                             "name fewer (the rest fall into 'other')")  # fmt: skip
         # "other" first and in grey, then the named categories largest first: drawn the other
         # way round, one big category (romance on ML-100K) hid most points of the small ones.
         sizes = np.bincount(colour.astype(int), minlength=len(labels))
@@ -178,7 +183,7 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
             ax.scatter(coords[mask, 0], coords[mask, 1], s=4 if grey else 7, label=labels[code],
                        color="#cccccc" if grey else palette[named.index(code)],
                        alpha=1.0 if grey else 0.75, linewidths=0)  # fmt: skip
-        ax.legend(fontsize="x-small", markerscale=2)
+        ax.legend(fontsize="small", markerscale=2)
     ax.set(xlabel="PC 1", ylabel="PC 2", title=title)
     return ax
 
