@@ -111,6 +111,7 @@ def test_the_playground_keeps_the_model_it_just_trained(tiny_split, monkeypatch)
     panel = playground.DNNPlayground(tiny_split, seed=0)
     panel.layers.value, panel.widths.value, panel.epochs.value = 0, "8", 1
     panel.button.click()
+    panel.lr.value = 0.01  # the same settings again would not train (test_playground.py)
     panel.button.click()
     assert panel.error is None and len(calls) == 2
     assert panel.model is calls[1][1][0] and panel.model is not calls[0][1][0]

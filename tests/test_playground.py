@@ -145,10 +145,41 @@ def test_an_interrupt_inside_epoch_1_adds_no_run(tiny_split, monkeypatch):
         raise KeyboardInterrupt  # Kernel ▸ Interrupt during the first epoch
 
     monkeypatch.setattr(lessons.train, "_train_epoch", interrupted)
+    panel.epochs.value = 3  # the same settings again would not train
     panel.button.click()
     assert "before the first epoch finished" in panel.error
     assert panel.runs.equals(runs) and panel.curves.value == curves
     assert len(panel.followed.lists) == 1
+
+
+def test_a_second_click_with_the_same_settings_does_not_train_again(tiny_split, monkeypatch):
+    """Bug: a second click that reached the kernel before the button greyed out (ipywidgets
+    queues it) trained again and added an identical row; a run cut short by Kernel ▸ Interrupt
+    may still be run to the end with the same settings."""
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.layers.value, panel.epochs.value = 0, 3
+    panel.button.click()
+    panel.button.click()
+    assert len(panel.runs) == 1 and panel.error is None
+    assert "same settings as the last run" in panel.status.value
+    assert "Runs so far" in panel.output.value  # the run is still shown
+    panel.lr.value = 0.01
+    panel.button.click()
+    assert len(panel.runs) == 2 and panel.status.value == ""
+
+    class InterruptAt2(playground.LiveCurves):
+        def __call__(self, history, model):
+            super().__call__(history, model)
+            if len(history) == 2:
+                raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(playground, "LiveCurves", InterruptAt2)
+        panel.lr.value = 0.02
+        panel.button.click()
+    assert panel.runs.iloc[-1]["epochs"] == 2
+    panel.button.click()  # the same settings: the interrupted run is completed
+    assert len(panel.runs) == 4 and panel.runs.iloc[-1]["epochs"] == 3
 
 
 def test_the_status_line_counts_the_epochs_while_training(tiny_split, monkeypatch):

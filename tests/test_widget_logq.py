@@ -68,6 +68,20 @@ def test_a_run_shows_its_epochs_and_cannot_be_started_twice(split):
     assert not w.train_button.disabled and w.error is None
 
 
+def test_a_queued_second_click_adds_no_identical_row(split):
+    """A click queued by the kernel while the button was still enabled trained the same
+    seeded run again: two identical rows and two identical top-5 lists."""
+    w = LogQExplorer(split, epochs=1)
+    w.batch_size.value = 8
+    w.train_button.click()
+    w.train_button.click()
+    assert len(w.runs) == 1 and len(w.followed.lists) == 1
+    assert "same settings as the last run" in w.status.value and w.error is None
+    w.beta.value = 0.5
+    w.train_button.click()
+    assert len(w.runs) == 2 and w.status.value == ""
+
+
 def test_bad_input_shows_error_then_recovers(split):
     start = pd.DataFrame([logq_run(split, batch_size=8, epochs=1)])
     w = LogQExplorer(split, runs=start, epochs=1)

@@ -26,6 +26,22 @@ INTERRUPTED_IN_EPOCH_1 = (
     "interrupted before the first epoch finished: nothing was trained, so no run was added; "
     "press Train again"
 )
+# Training is seeded: a click with the last complete run's settings would repeat it row for row.
+SAME_SETTINGS = (
+    "same settings as the last run, which training (seeded) would only repeat: change a "
+    "setting, then press Train"
+)
+
+
+def _settings(controls: Sequence[widgets.Widget]) -> tuple:
+    """The values of `controls` and of the controls inside their boxes, in order."""
+    values: list = []
+    for control in controls:
+        if isinstance(control, widgets.Box):
+            values.extend(_settings(control.children))
+        elif hasattr(control, "value"):
+            values.append(control.value)
+    return tuple(values)
 
 
 def distinct_titles(titles: Sequence[str]) -> list[str]:
@@ -67,8 +83,11 @@ class Panel(widgets.VBox):
     Args:
         controls: The widgets on top; with `auto`, a change of any control's value recomputes.
         auto: False for a panel that recomputes on a button's click only.
-        trigger: That button: disabled while `compute()` runs, so that an impatient second
-            click (queued by the kernel while it trains) does not train a second time.
+        trigger: That button: disabled while `compute()` runs. A click with the settings of the
+            last complete run is answered with `SAME_SETTINGS` instead of a second identical
+            run: the disabled button does not stop an impatient second click that reached the
+            kernel before it greyed out (ipywidgets queues it, and handles it once the run
+            has ended and the button is enabled again).
 
     Attributes:
         result: The last good result of `compute()`, or None.
@@ -85,6 +104,9 @@ class Panel(widgets.VBox):
         self.status = widgets.HTML()
         self.output = widgets.HTML()
         self.controls = list(controls)
+        # The settings of the last run that finished; a subclass sets `partial` for a run cut
+        # short (Kernel ▸ Interrupt), which the same settings may then complete.
+        self.partial, self._last_run = False, None
         if auto:  # a button-driven panel recomputes on click only
             for control in self.controls:
                 if hasattr(control, "value"):
@@ -122,8 +144,13 @@ class Panel(widgets.VBox):
         Either way it appears in the panel: an exception escaping a widget callback would only
         reach JupyterLab's log console.
         """
+        settings = _settings(self.controls)
+        if self.trigger is not None and settings == self._last_run:
+            self.status.value = f"<i>{SAME_SETTINGS}</i>"
+            return self.result
         try:
             with self._busy():
+                self.partial = False
                 result = self.compute()
                 rendered = self.render(result)
         except KeyboardInterrupt:  # Kernel ▸ Interrupt outside a training loop (which keeps
@@ -133,6 +160,7 @@ class Panel(widgets.VBox):
             message = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
         else:
             self.result, self.error = result, None
+            self._last_run = None if self.partial else settings
             self.status.value = ""
             self.output.value = rendered
             return result
@@ -148,6 +176,7 @@ __all__ = [
     "INTERRUPTED_IN_EPOCH_1",
     "MAX_EPOCHS",
     "Panel",
+    "SAME_SETTINGS",
     "distinct_titles",
     "frame_html",
 ]

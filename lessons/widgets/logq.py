@@ -179,6 +179,7 @@ class LogQExplorer(Panel):
         if row["epochs"] == 0:  # fit has put the initial weights back: there is no run to show
             raise ValueError(INTERRUPTED_IN_EPOCH_1)
         self.followed.add(model)
+        self.partial = row["epochs"] < self.epochs.value  # the same settings may then finish
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
                      if row["epochs"] < self.epochs.value else "")  # fmt: skip

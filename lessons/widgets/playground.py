@@ -150,6 +150,7 @@ class DNNPlayground(Panel):
                "seconds": float(history.to_frame()["seconds"].sum())}  # fmt: skip
         self.followed.add(model)  # before the row: a failure here leaves both as they were
         self.rows.append(row)
+        self.partial = history.interrupted  # the same settings may then run to the end
         self.note = (f"<br><i>The last run was interrupted after {len(history.rows)} of "
                      f"{self.epochs.value} epochs: its row and curves cover those epochs "
                      "only.</i>") if history.interrupted else ""  # fmt: skip
