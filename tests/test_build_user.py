@@ -66,6 +66,8 @@ def test_panel_recommends_changes_and_survives_empty_selection(split, models):
     assert "no movie selected" in panel.error and panel.result is not None
     panel.liked.value = (3,)
     assert panel.error is None and 3 not in panel.result[0]["item"].tolist()
+    panel.liked.value = tuple(range(split.n_items))  # Ctrl/Cmd-A: an empty list, unexplained
+    assert "every movie is selected" in panel.error and panel.result[0]["item"].tolist()
 
 
 def test_profile_controls_are_disabled_when_the_dnn_does_not_read_them(split):

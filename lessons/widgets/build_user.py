@@ -127,8 +127,12 @@ class BuildAUser(Panel):
                              "to select several)")  # fmt: skip
         profile = {"age": self.age.value, "gender": self.gender.value,
                    "occupation": self.occupation.value} if self.uses_profile else {}  # fmt: skip
-        return build_user_report(self.dnn, self.split, self.liked.value, k=self.k, mf=self.mf,
-                                 **profile)  # fmt: skip
+        table, message = build_user_report(self.dnn, self.split, self.liked.value, k=self.k,
+                                           mf=self.mf, **profile)  # fmt: skip
+        if table.empty:  # Ctrl/Cmd-A in the list box: an empty table would explain nothing
+            raise ValueError("every movie is selected, so none is left to recommend: click one "
+                             "movie, then Ctrl/Cmd-click a few more")  # fmt: skip
+        return table, message
 
     def render(self, result: tuple[pd.DataFrame, str | None]) -> str:
         table, message = result

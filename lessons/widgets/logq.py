@@ -148,7 +148,7 @@ class LogQExplorer(Panel):
             style=style, layout=widgets.Layout(width="170px"),
         )  # fmt: skip
         self.batch_size = widgets.IntText(
-            value=recipe.fit_kwargs["batch_size"], description="users/batch", style=style,
+            value=recipe.fit_kwargs["batch_size"], description="batch size", style=style,
             layout=widgets.Layout(width="150px"),
         )  # fmt: skip
         self.epochs = widgets.IntText(

@@ -62,7 +62,8 @@ class IVFExplorer(Panel):
         self.refresh()
 
     def index(self, n_clusters: int) -> IVFIndex:
-        if n_clusters not in self.indexes:
+        if n_clusters not in self.indexes:  # k-means over the catalogue: 1-3 s on a busy core
+            self.status.value = f"<i>building the index with C = {n_clusters} lists…</i>"
             self.indexes[n_clusters] = IVFIndex.build(self.items, n_clusters, self.seed)
         return self.indexes[n_clusters]
 
