@@ -39,8 +39,9 @@ class SoftmaxDNN(nn.Module):
     (`sparse_softmax_cross_entropy`). tie_embeddings makes the input bag table V itself (both
     are n×d, so any hidden, residual or feature setting allows it): one table, fewer
     parameters; it is off by default and no recipe uses it.
-    Shapes: ψ (B, d); V (n_items, d); logits (B, n_items). hidden=() gives the linear model
-    ψ = x, which with a one-hot user-id input is exactly softmax matrix factorization.
+    Shapes: ψ (B, d); V (n_items, d); logits (B, n_items). hidden=() on the history alone
+    (no side or dense features) gives the linear model ψ = x, which with a one-hot user-id
+    input is exactly softmax matrix factorization.
     """
 
     uses_history = True
