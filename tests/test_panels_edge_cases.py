@@ -94,13 +94,13 @@ def test_every_playground_control_and_the_seed_reach_training(tiny_split, monkey
     panel = playground.DNNPlayground(tiny_split, seed=5)
     panel.layers.value, panel.widths.value, panel.activation.value = 2, "8", "tanh"
     panel.side.value, panel.dense.value, panel.dropout.value = True, False, 0.3
-    panel.epochs.value, panel.lr.value = 1, 0.01
+    panel.epochs.value, panel.lr.value = 1, 0.02
     panel.button.click()
     assert panel.error is None and len(calls) == 1
     kwargs = calls[0][0]
     assert kwargs["hidden"] == (8, 8) and kwargs["activation"] == "tanh"
     assert (kwargs["side"], kwargs["dense"]) == (True, False)
-    assert kwargs["dropout"] == pytest.approx(0.3) and kwargs["lr"] == pytest.approx(0.01)
+    assert kwargs["dropout"] == pytest.approx(0.3) and kwargs["lr"] == pytest.approx(0.02)
     assert (kwargs["epochs"], kwargs["seed"]) == (1, 5)
 
 
