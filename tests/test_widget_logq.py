@@ -77,6 +77,12 @@ def test_a_queued_second_click_adds_no_identical_row(split):
     w.train_button.click()
     assert len(w.runs) == 1 and len(w.followed.lists) == 1
     assert "same settings as the last run" in w.status.value and w.error is None
+    w.temperature.value = 0.0
+    w.train_button.click()
+    assert "temperature" in w.error
+    w.temperature.value = 0.1  # back to the last run's settings: its result, no stale error
+    w.train_button.click()
+    assert len(w.runs) == 1 and w.error is None and "same settings" in w.status.value
     w.beta.value = 0.5
     w.train_button.click()
     assert len(w.runs) == 2 and w.status.value == ""

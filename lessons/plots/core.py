@@ -21,7 +21,7 @@ FIGSIZE = (6.0, 3.5)
 # Okabe and Ito's colour-blind-safe palette, for figures that tell series apart by colour.
 # Matplotlib's default cycle has pairs (green C2 and red C3, blue C0 and purple C4) that a
 # deuteranope sees as one colour; these eight stay distinct under the common colour-vision
-# deficiencies. Black is last: it is reserved for reference lines while there are fewer series.
+# deficiencies. Black is last, so only an eighth series draws in it.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442", "#000000")
 
 

@@ -146,7 +146,8 @@ class Panel(widgets.VBox):
         """
         settings = _settings(self.controls)
         if self.trigger is not None and settings == self._last_run:
-            self.status.value = f"<i>{SAME_SETTINGS}</i>"
+            # The panel shows that run's result again, with no error of a later attempt.
+            self.error, self.status.value = None, f"<i>{SAME_SETTINGS}</i>"
             return self.result
         try:
             with self._busy():

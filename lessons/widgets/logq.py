@@ -182,7 +182,7 @@ class LogQExplorer(Panel):
         self.partial = row["epochs"] < self.epochs.value  # the same settings may then finish
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
-                     if row["epochs"] < self.epochs.value else "")  # fmt: skip
+                     if self.partial else "")  # fmt: skip
         row = {"run": len(self.runs) + 1, **row}
         self.runs = pd.concat([self.runs, pd.DataFrame([row])], ignore_index=True)
         return self.runs
