@@ -84,16 +84,22 @@ def test_the_shown_run_table_merges_settings_so_it_fits_beside_the_sidebar(panel
     assert ">layers<" not in panel.output.value and ">hidden<" in panel.output.value
 
 
+def _interrupting_curves(after_epoch: int) -> type:
+    """LiveCurves that raises KeyboardInterrupt (Kernel ▸ Interrupt) after an epoch."""
+
+    class InterruptingCurves(playground.LiveCurves):
+        def __call__(self, history, model):
+            super().__call__(history, model)
+            if len(history) == after_epoch:
+                raise KeyboardInterrupt
+
+    return InterruptingCurves
+
+
 def test_an_interrupted_run_says_so_and_shows_its_epochs(tiny_split, monkeypatch):
     """Kernel ▸ Interrupt raises KeyboardInterrupt inside fit, which keeps the run so far."""
 
-    class InterruptAt3(playground.LiveCurves):
-        def __call__(self, history, model):
-            super().__call__(history, model)
-            if len(history) == 3:
-                raise KeyboardInterrupt
-
-    monkeypatch.setattr(playground, "LiveCurves", InterruptAt3)
+    monkeypatch.setattr(playground, "LiveCurves", _interrupting_curves(after_epoch=3))
     panel = DNNPlayground(tiny_split, seed=0)
     panel.epochs.value = 20  # redraws every 10 epochs, so epochs 1-3 were never drawn
     panel.button.click()
@@ -167,14 +173,8 @@ def test_a_second_click_with_the_same_settings_does_not_train_again(tiny_split, 
     panel.button.click()
     assert len(panel.runs) == 2 and panel.status.value == ""
 
-    class InterruptAt2(playground.LiveCurves):
-        def __call__(self, history, model):
-            super().__call__(history, model)
-            if len(history) == 2:
-                raise KeyboardInterrupt
-
     with monkeypatch.context() as patch:
-        patch.setattr(playground, "LiveCurves", InterruptAt2)
+        patch.setattr(playground, "LiveCurves", _interrupting_curves(after_epoch=2))
         panel.lr.value = 0.02
         panel.button.click()
     assert panel.runs.iloc[-1]["epochs"] == 2

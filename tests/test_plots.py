@@ -116,6 +116,8 @@ def test_history_curves_tick_whole_epochs_on_one_range():
     for ax in (loss_ax, metric_ax):
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
+        # The integer locator alone ticked 3, 6, ..., 18: not the epochs evaluated here.
+        assert ticks == [5, 10, 15, 20]
     assert metric_ax.get_xlim() == loss_ax.get_xlim()
     assert loss_ax.get_ylabel() == "loss"  # model.loss: MF's adds its L2 term to the softmax's
 

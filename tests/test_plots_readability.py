@@ -13,7 +13,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from lessons.history import History  # noqa: E402
 from lessons.plots import alpha_sweep, bias, metric_bars  # noqa: E402
 from lessons.plots import serving as sv  # noqa: E402
 from lessons.plots import training as pt  # noqa: E402
@@ -88,19 +87,6 @@ def test_alpha_sweep_has_one_legend_for_both_axes():
     frame = pd.DataFrame({"alpha": [0, 1], "arp@10": [200.0, 100.0], "coverage@10": [0.2, 0.4]})
     legend = alpha_sweep(frame).get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["arp@10", "coverage@10"]
-
-
-def test_history_curves_tick_the_epochs_the_playground_evaluates():
-    """The integer locator ticked 3, 6, ..., 18 for 20 epochs evaluated at 5, 10, 15, 20."""
-    history = History()
-    for epoch in range(1, 21):
-        history.rows.append({"epoch": epoch, "train_loss": 1.0 / epoch, "valid_loss": 1.0,
-                             "recall@10": 0.1, "ndcg@10": 0.1, "coverage@10": 0.1,
-                             "seconds": 0.1})  # fmt: skip
-    loss_ax, _ = pt.history_curves(history)
-    loss_ax.figure.canvas.draw()
-    low, high = loss_ax.get_xlim()
-    assert [t for t in loss_ax.get_xticks() if low <= t <= high] == [5, 10, 15, 20]
 
 
 def test_softmax_step_cost_names_the_in_batch_loss_as_the_text_does():
