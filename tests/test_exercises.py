@@ -107,6 +107,47 @@ def test_same_sequence_refuses_what_is_not_a_list_of_ids():
     assert not choice(2, "b")[0]
 
 
+def test_same_sequence_asks_for_an_order_where_a_set_has_none():
+    # np.asarray(set) is one object: it was reported as "ids are whole numbers, got {3, 1, 2}".
+    for answer in (
+        {3, 1, 2},
+        frozenset({3, 1, 2}),
+        {3: 0.9, 1: 0.5, 2: 0.1}.keys(),
+        iter([3, 1, 2]),
+    ):
+        ok, message = same_sequence(answer, [3, 1, 2])
+        assert not ok and "ordered list" in message, type(answer)
+    assert same_sequence([3, 1, 7], [3, 1, 2])[1] == "1 of your 3 items is not in the expected list"
+    assert (
+        same_sequence([3, 8, 7], [3, 1, 2])[1] == "2 of your 3 items are not in the expected list"
+    )
+
+
+def test_a_known_slip_gets_its_own_message_and_a_right_answer_never_does():
+    def pitfalls(x):
+        return [(x, "that is x itself"), (2 * x, "doubled")]
+
+    ex = Exercise("demo", "q", lambda x: x + 1, close_to(), [], "", pitfalls=pitfalls)
+    assert ex.check(2.0, x=2.0).message.startswith("that is x itself")
+    assert ex.check(4.0, x=2.0).message.startswith("doubled")
+    assert ex.check(9.0, x=2.0).message.startswith("9 is too large")
+    both = Exercise("demo", "q", lambda x: x, close_to(), [], "", pitfalls=pitfalls)
+    assert both.check(2.0, x=2.0).correct  # a slip equal to the answer does not shadow it
+
+
+def test_a_context_edited_in_place_is_reported_before_judging():
+    def changed(v):
+        return "v was normalized in place" if np.allclose(np.linalg.norm(v, axis=1), 1) else None
+
+    ex = Exercise("demo", "q", lambda v: v.sum(), close_to(), [], "", changed_context=changed)
+    v = np.array([[3.0, 4.0], [1.0, 0.0]])
+    assert ex.check(v.sum(), v=v).correct
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    result = ex.check(v.sum(), v=v)  # right for the edited v, and still not judged correct
+    assert result.status == INCORRECT and result.message == "v was normalized in place"
+    assert ex.check(1.0).message.startswith("call check(answer, v=...)")  # context still named
+
+
 def test_malformed_answer_is_incorrect_not_an_exception():
     ex = Exercise("demo", "q", lambda: [1, 2], same_sequence, [], "answer = [1, 2]")
     result = ex.check("not a list of ids")
@@ -120,8 +161,9 @@ def test_result_and_text_render():
     result = Result(CORRECT, "a < b")
     assert str(result).startswith("✔ correct") and "a &lt; b" in result._repr_html_()
     ex = Exercise("demo", "q", lambda: 1, close_to(), ["first", "second"], "answer = 1")
-    assert str(ex.hint()) == "first" and str(ex.hint(5)) == "second"
-    assert str(ex.hint(-1)) == "second" and str(ex.hint(-2)) == str(ex.hint(-9)) == "first"
+    # A hint with a more explicit one after it says how to ask for it; the last one does not.
+    assert str(ex.hint()) == "first\n(a more explicit hint: demo.hint(1))" == str(ex.hint(-2))
+    assert str(ex.hint(5)) == str(ex.hint(-1)) == "second" and str(ex.hint(-9)) == str(ex.hint())
     assert "answer = 1" in ex.solution()._repr_html_()
 
 

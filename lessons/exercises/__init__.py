@@ -18,7 +18,7 @@ model), never hard-coded, so an exercise stays right on the synthetic fallback d
 
 import html
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,10 @@ def _as_float_array(x: Any) -> np.ndarray:
 
 def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
     """Comparison for ordered lists of ids: same items in the same order."""
+    if isinstance(answer, (set, frozenset, Mapping, KeysView, ValuesView, Iterator)):
+        # np.asarray would make a set one object, reported as "not a whole number"
+        kind = type(answer).__name__
+        return False, f"give an ordered list of ids, best first (a {kind} has no order)"
     ids = _as_array(answer)
     if sum(n > 1 for n in ids.shape) > 1:
         return False, (
@@ -169,7 +173,9 @@ def same_sequence(answer: Any, expected: Any) -> tuple[bool, str]:
         return False, "your list repeats an item"
     if sorted(a) == sorted(e):
         return False, "the right items, in the wrong order"
-    return False, f"{len(set(a) - set(e))} of your {len(a)} items are not in the expected list"
+    missing = len(set(a) - set(e))
+    are = "is" if missing == 1 else "are"
+    return False, f"{missing} of your {len(a)} items {are} not in the expected list"
 
 
 def choice(answer: Any, expected: Any) -> tuple[bool, str]:
@@ -197,6 +203,12 @@ class Exercise:
         solution_code: Code that sets `answer`, runnable in the notebook's namespace.
         explanation: Why the answer is what it is, shown when correct.
         choices: For multiple choice, letter -> option text (shown by `question_text`).
+        pitfalls: `pitfalls(**context)` returns the answers of likely slips, each with what to
+            tell the learner: `[(wrong_answer, message), ...]`, tried when the answer is wrong.
+        changed_context: `changed_context(**context)` returns a message when an object passed
+            to `check` looks edited in place (a learner's `V /= …` on the model's own tensor),
+            or None. Then nothing can be judged: the expected value would be computed from
+            the edited object.
     """
 
     name: str
@@ -207,18 +219,23 @@ class Exercise:
     solution_code: str
     explanation: str = ""
     choices: dict[str, str] = field(default_factory=dict)
+    pitfalls: Callable[..., list[tuple[Any, str]]] | None = None
+    changed_context: Callable[..., str | None] | None = None
 
     def check(self, answer: Any, **context: Any) -> Result:
         """Compare `answer` with the expected value computed from `context`; never raises."""
         if is_placeholder(answer):
             return Result(NOT_ATTEMPTED, f"replace the placeholder with your answer ({self.name})")
+        changed = self._changed(context)
+        if changed:
+            return Result(INCORRECT, changed)
         try:
-            expected = self.expected(**self._context(context))
+            expected = _call(self.expected, context)
         except TypeError as exc:  # the notebook passed the wrong context: say which is needed
-            needed = ", ".join(f"{name}=..." for name in self._needs())
+            needed = ", ".join(f"{name}=..." for name in _needs(self.expected))
             return Result(INCORRECT, f"call check(answer, {needed}): {exc}")
         except Exception as exc:  # e.g. `data` was reassigned in a cell above: feedback, no crash
-            names = ", ".join(self._needs())
+            names = ", ".join(_needs(self.expected))
             return Result(INCORRECT, f"could not compute the expected value from {names} "
                                      f"({type(exc).__name__}: {exc}); if you reassigned one of "
                                      "them, re-run the cell that defines it")  # fmt: skip
@@ -228,6 +245,7 @@ class Exercise:
             return Result(INCORRECT, f"could not compare your answer: {exc}")
         if ok:
             return Result(CORRECT, self.explanation or "well done")
+        detail = self._pitfall(answer, context) or detail
         shared = _shared_input(answer, context)
         if shared:  # `x -= …; answer = x` changed the input that `expected` was computed from
             detail += (f". Your answer shares memory with the `{shared}` passed to check: if you "
@@ -235,23 +253,37 @@ class Exercise:
                        "array instead")  # fmt: skip
         return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
 
-    def _needs(self) -> list[str]:
-        params = inspect.signature(self.expected).parameters.values()
-        return [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    def _changed(self, context: dict[str, Any]) -> str | None:
+        if self.changed_context is None:
+            return None
+        try:
+            return _call(self.changed_context, context)
+        except Exception:  # a missing or odd context is reported by `expected` below
+            return None
 
-    def _context(self, context: dict[str, Any]) -> dict[str, Any]:
-        """The part of `context` that `expected` takes (extra objects are fine to pass)."""
-        params = inspect.signature(self.expected).parameters.values()
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            return context
-        return {k: v for k, v in context.items() if k in self._needs()}
+    def _pitfall(self, answer: Any, context: dict[str, Any]) -> str | None:
+        """What to say when `answer` is one of the exercise's known slips, else None."""
+        if self.pitfalls is None:
+            return None
+        try:
+            for wrong, message in _call(self.pitfalls, context):
+                if self.compare(answer, wrong)[0]:
+                    return message
+        except Exception:  # advice is optional: the comparison's own message still stands
+            return None
+        return None
 
     def hint(self, i: int = 0) -> Text:
-        """The i-th hint: 0 the gentlest, −1 the most explicit (list indexing, clamped at ends)."""
+        """The i-th hint: 0 the gentlest, −1 the most explicit (list indexing, clamped at ends).
+
+        A hint that has a more explicit one after it says how to ask for it.
+        """
         if not self.hints:
             return Text("no hint for this one; see solution()")
         n = len(self.hints)
-        return Text(self.hints[min(max(int(i), -n), n - 1)])
+        at = min(max(int(i), -n), n - 1) % n
+        more = f"\n(a more explicit hint: {self.name}.hint({at + 1}))" if at < n - 1 else ""
+        return Text(self.hints[at] + more)
 
     def solution(self) -> Text:
         """Code that computes the answer (it sets `answer`)."""
@@ -261,6 +293,19 @@ class Exercise:
         """The question, with the options of a multiple-choice exercise."""
         options = "".join(f"\n  ({k}) {v}" for k, v in self.choices.items())
         return Text(self.question + options)
+
+
+def _needs(fn: Callable[..., Any]) -> list[str]:
+    params = inspect.signature(fn).parameters.values()
+    return [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def _call(fn: Callable[..., Any], context: dict[str, Any]) -> Any:
+    """`fn` called with the part of `context` it takes (extra objects are fine to pass)."""
+    params = inspect.signature(fn).parameters.values()
+    if not any(p.kind is p.VAR_KEYWORD for p in params):
+        context = {k: v for k, v in context.items() if k in _needs(fn)}
+    return fn(**context)
 
 
 __all__ = [
