@@ -1,5 +1,6 @@
 """Exercise machinery and the exercises of notebooks 00 and 01: right, wrong and untouched."""
 
+import copy
 import json
 from pathlib import Path
 
@@ -212,10 +213,30 @@ def test_nb01_alpha_top_hand_computed(tiny_mf, tiny_split):
     right = [j for j in np.argsort(-scores) if j not in seen][:5]
     assert nb01.alpha_top.check(right, model=tiny_mf, split=tiny_split).status == CORRECT
     plain = [j for j in np.argsort(-(v @ u)) if j not in seen][:5]  # forgot the ‖V_j‖ divisor
-    if plain != right:
-        assert nb01.alpha_top.check(plain, model=tiny_mf, split=tiny_split).status == INCORRECT
+    assert plain != right  # else the slip below proves nothing
+    result = nb01.alpha_top.check(plain, model=tiny_mf, split=tiny_split)
+    assert result.status == INCORRECT and "dot-product list" in result.message
+    with_seen = list(np.argsort(-scores)[:5])  # forgot to leave out the known items
+    assert with_seen != right
+    result = nb01.alpha_top.check(with_seen, model=tiny_mf, split=tiny_split)
+    assert result.status == INCORRECT and "already has" in result.message
     reversed_ = nb01.alpha_top.check(right[::-1], model=tiny_mf, split=tiny_split)
     assert reversed_.status == INCORRECT and "wrong order" in reversed_.message
+
+
+def test_nb01_alpha_top_sees_v_normalized_in_place(tiny_mf, tiny_split):
+    """The hint's detach().numpy() shares the model's memory: `V /= norms` changed the trained
+    model, and the list computed from it was still marked correct (the ranking by
+    ⟨U_u, V_j⟩ / ‖V_j‖ does not change when every ‖V_j‖ becomes 1)."""
+    model = copy.deepcopy(tiny_mf)
+    u = model.user_embedding.detach().numpy()[0]
+    v = model.item_embeddings().detach().numpy()
+    v /= np.linalg.norm(v, axis=1, keepdims=True)  # in place: the model's own V
+    seen = set(tiny_split.train.loc[tiny_split.train["user"] == 0, "item"])
+    answer = [j for j in np.argsort(-(v @ u)) if j not in seen][:5]
+    result = nb01.alpha_top.check(answer, model=model, split=tiny_split)
+    assert result.status == INCORRECT and "in place" in result.message
+    assert "Re-run the training cell" in result.message
 
 
 def test_nb01_alpha_top_solution_holds_on_a_split_with_validation(tiny_data):

@@ -7,6 +7,7 @@ import torch
 from lessons.data import random_split, synthetic_movielens
 from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb02, nb03
 from lessons.experiments import textbook_dnn
+from lessons.models import SoftmaxDNN
 from tests.helpers import run_solution
 
 
@@ -68,3 +69,62 @@ def test_neighbours():
     right = torch.topk(cos, 5).indices.numpy()
     assert nb03.neighbours.check(right, model=model, split=split).status == CORRECT
     assert nb03.neighbours.check(right[::-1], model=model, split=split).status == INCORRECT
+
+
+def test_neighbours_names_the_usual_slips():
+    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM + 20, seed=1), 0.2)
+    torch.manual_seed(0)
+    model = SoftmaxDNN(split.n_items, dim=8, hidden=(16,), item_bias=True)
+    with torch.no_grad():
+        model.item_bias.normal_()  # an untrained bias is 0: the bias-free cosine would be right
+        V = model.item_embeddings().double()
+
+    def top(rows):
+        scores = rows @ rows[nb03.ITEM]
+        scores[nb03.ITEM] = -float("inf")
+        return torch.topk(scores, 5).indices.numpy()
+
+    unit = torch.nn.functional.normalize
+    right = top(unit(V, dim=1))
+    with_itself = np.r_[nb03.ITEM, right[:4]]
+    slips = {
+        "itself out": with_itself,
+        "dot product": top(V),
+        "without the bias": top(unit(V[:, :-1], dim=1)),
+    }
+    assert nb03.neighbours.check(right, model=model, split=split).correct
+    for words, answer in slips.items():
+        assert not np.array_equal(answer, right), words  # else the slip proves nothing
+        result = nb03.neighbours.check(answer, model=model, split=split)
+        assert result.status == INCORRECT and words in result.message, (words, result)
+
+
+def test_x_width_is_a_whole_number(model):
+    assert nb02.x_width.check(8 + 3 * 8 + 2 + 0.4, model=model).status == INCORRECT
+
+
+def test_smoothed_loss_sees_p_smoothed_in_place():
+    """`p` is train_batch.target: smoothing it in place and then computing the loss correctly
+    was judged against a twice-smoothed target ("7.32 is too small"), with no clue why."""
+    logits = torch.tensor([[np.log(9.0), 0.0, 0.0], [0.0, np.log(3.0), 0.0]])
+    p = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
+    p.mul_(1 - nb02.SMOOTHING).add_(nb02.SMOOTHING / 3)  # in place
+    answer = -(p * torch.log_softmax(logits, dim=1)).sum(1).mean().item()
+    result = nb02.smoothed_loss.check(answer, logits=logits, target=p)
+    assert result.status == INCORRECT and "changed in place" in result.message
+    halved = torch.tensor([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]]).mul_(0.5)  # rows no longer sum to 1
+    assert "changed in place" in nb02.smoothed_loss.check(0.0, logits=logits, target=halved).message
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_neighbours_item_tells_every_slip_apart_on_movielens(ml100k, seed):
+    """The notebook invites changing SEED: at each seed a wrong method must give another list."""
+    from lessons.recipes import train
+
+    split = random_split(ml100k, 0.2, seed=seed)
+    dnn, _ = train("SoftmaxDNN", split, seed=seed, eval_every=None, progress=False)
+    right = nb03.neighbours.expected(model=dnn, split=split)
+    slips = nb03._neighbour_slips(dnn)
+    assert len(slips) == 3
+    for answer, message in slips:
+        assert not np.array_equal(answer, right), message

@@ -15,6 +15,29 @@ def _alpha_top(model: torch.nn.Module, split: Split) -> np.ndarray:
     return recommend(model, split, USER, TOP_N, alpha=ALPHA)["item"].to_numpy()
 
 
+def _alpha_slips(model: torch.nn.Module, split: Split) -> list[tuple[np.ndarray, str]]:
+    def top(**how):
+        return recommend(model, split, USER, TOP_N, **how)["item"].to_numpy()
+
+    return [
+        (top(), "that is the dot-product list ⟨U_u, V_j⟩: divide each score by ‖V_j‖"),
+        (
+            top(alpha=ALPHA, exclude_seen=False),
+            "your list has items the user already has: set their scores to -inf before sorting",
+        ),  # fmt: skip
+    ]
+
+
+def _v_edited(model: torch.nn.Module) -> str | None:
+    """A trained V with every row of norm 1 is one divided by its norms in place."""
+    norms = torch.linalg.vector_norm(model.item_embeddings().detach(), dim=1)
+    if not torch.allclose(norms, torch.ones_like(norms), atol=1e-4):
+        return None
+    return ("every row of the model's V has norm 1: V was divided by its norms in place, which "
+            "changed the trained model (detach().numpy() shares its memory). Re-run the training "
+            "cell, then compute scores = V @ U[0] / norms as new arrays")  # fmt: skip
+
+
 def _arp(table: pd.DataFrame) -> float:
     return float(table.groupby("user")["popularity"].mean().mean())
 
@@ -27,7 +50,8 @@ alpha_top = Exercise(
     expected=_alpha_top,
     compare=same_sequence,
     hints=[
-        "U = model.user_embedding and V = model.item_embeddings() (detach().numpy() both).",
+        "U = model.user_embedding and V = model.item_embeddings() (detach().numpy() both: they "
+        "share memory with the model, so compute new arrays, never V /= …).",
         "Divide V @ U[0] by np.linalg.norm(V, axis=1); set the seen items "
         "(split.seen_matrix()[0].indices) to -np.inf before sorting.",
     ],
@@ -39,6 +63,8 @@ alpha_top = Exercise(
         f"answer = np.argsort(-scores)[:{TOP_N}]"
     ),
     explanation="dividing by ‖V_j‖ ranks by direction only, like cosine scoring",
+    pitfalls=_alpha_slips,
+    changed_context=_v_edited,
 )
 
 arp = Exercise(

@@ -20,12 +20,23 @@ def _smoothed_loss(logits: torch.Tensor, target: torch.Tensor) -> float:
     return float(-(smoothed * torch.log_softmax(logits, dim=1)).sum(1).mean())
 
 
+def _target_edited(target: torch.Tensor) -> str | None:
+    """p is a normalized multi-hot target: rows of 1, zeros outside the user's items."""
+    rows = target.sum(1)
+    if (target > 0).all() or not torch.allclose(rows, torch.ones_like(rows), atol=1e-4):
+        return ("the target passed to check is no longer the normalized multi-hot p (no zero "
+                "entry, or rows not summing to 1): it was changed in place (p *= …, p += … "
+                "change train_batch.target too). Re-run the cell of section 3 that builds "
+                "train_batch, then build p_eps as a new tensor")  # fmt: skip
+    return None
+
+
 x_width = Exercise(
     name="nb02.x_width",
     question="How wide is the input layer x of `model` (history embedding ‖ side embeddings ‖ "
     "dense features)? Compute it from the model's parts, not by reading the first Linear layer.",
     expected=_x_width,
-    compare=close_to(rtol=0, atol=0.5),
+    compare=close_to(rtol=0, atol=1e-9),  # a count of columns: 90.4 is not a width
     hints=[
         "model.query_tower.bag.embedding_dim, the embedding_dim of each table in "
         "model.query_tower.side, and model.query_tower.n_dense.",
@@ -57,6 +68,7 @@ smoothed_loss = Exercise(
         f"p_eps = (1 - {SMOOTHING}) * p + {SMOOTHING} / p.shape[1]\n"
         "answer = -(p_eps * torch.log_softmax(train_logits, dim=1)).sum(1).mean().item()"
     ),
+    changed_context=_target_edited,
     explanation="most of p_ε is the uniform guess, so even p̂ = p_ε scores not far below log n: "
     "that is why the recipe's loss curve moves so little while its ranking improves",
 )
