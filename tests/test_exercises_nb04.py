@@ -49,9 +49,14 @@ def test_corrected_logits():
                       [3.0 - np.log(0.25), 4.0 - np.log(0.5)]])  # fmt: skip
     ctx = {"logits": logits, "log_q": log_q, "items": items}
     assert nb04.corrected_logits.check(right, **ctx).status == CORRECT
-    assert nb04.corrected_logits.check(logits + log_q[items][None, :], **ctx).status == INCORRECT
-    rows = logits - log_q[items][:, None]  # correction per row instead of per column
-    assert nb04.corrected_logits.check(rows, **ctx).status == INCORRECT
+    slips = {
+        "the sign": logits + log_q[items][None, :],
+        "corrects each row": logits - log_q[items][:, None],
+        "unchanged": logits.copy(),  # a copy: the same object is the in-place case below
+    }
+    for words, answer in slips.items():
+        result = nb04.corrected_logits.check(answer, **ctx)
+        assert result.status == INCORRECT and words in result.message, (words, result)
 
 
 def test_corrected_logits_changed_in_place_is_explained():
@@ -61,6 +66,7 @@ def test_corrected_logits_changed_in_place_is_explained():
     logits -= log_q[items][None, :]
     result = nb04.corrected_logits.check(logits, logits=logits, log_q=log_q, items=items)
     assert result.status == INCORRECT and "in place" in result.message
+    assert "unchanged" not in result.message.split(".")[0]  # not the slip read off edited logits
     # A new array that is wrong gets no in-place advice.
     fresh = logits + 1.0
     wrong = nb04.corrected_logits.check(fresh, logits=logits, log_q=log_q, items=items)

@@ -1,10 +1,16 @@
 """Exercises of notebook 06: right, wrong and untouched answers."""
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from lessons.exercises import CORRECT, INCORRECT, NOT_ATTEMPTED, nb06
 from tests.helpers import run_solution
+
+NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "06_serving_and_scale.ipynb"
 
 
 @pytest.fixture
@@ -30,14 +36,32 @@ def test_recall_right_and_wrong(lists):
 
 
 def test_logits_memory_right_and_wrong():
-    ctx = {"batch": 32, "n_items": 1_000_000}
-    assert nb06.logits_memory.check(122.0703125, **ctx).status == CORRECT  # 32e6 · 4 / 2**20
-    notebook = {"BATCH": 32, "SIZES": (1_000, 1_000_000)}  # the solution uses the notebook's names
-    answer = run_solution(nb06.logits_memory, notebook)
+    ctx = {"batch": nb06.TRAIN_BATCH, "n_items": 1_000_000, "dim": 32}
+    right = nb06.TRAIN_BATCH * 1e6 * 4 / 2**20  # 976.5625 MiB at a batch of 256
+    assert nb06.logits_memory.check(right, **ctx).status == CORRECT
+    answer = run_solution(nb06.logits_memory, {"SIZES": (1_000, 1_000_000)})
     assert nb06.logits_memory.check(answer, **ctx).status == CORRECT
-    assert nb06.logits_memory.check(32e6 / 2**20, **ctx).status == INCORRECT  # forgot 4 bytes
-    in_mb = nb06.logits_memory.check(128.0, **ctx)  # 32e6 · 4 / 1e6: megabytes, not MiB
-    assert in_mb.status == INCORRECT and "MB (10⁶ bytes)" in in_mb.message
+    slips = {
+        "4 bytes": right / 4,  # counted floats
+        "MB (10⁶ bytes)": right * 2**20 / 1e6,
+        "GiB": right / 1024,
+        "in bytes": right * 2**20,
+        "size of V": 1e6 * 32 * 4 / 2**20,  # n × d floats, the notebook's DIM = 32
+    }
+    for words, wrong in slips.items():
+        result = nb06.logits_memory.check(wrong, **ctx)
+        assert result.status == INCORRECT and words in result.message, (words, result)
+
+
+def test_logits_memory_batch_differs_from_the_notebooks_dim():
+    """With the notebook's BATCH = DIM = 32 the size of V passed for the logits' size."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    source = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    dim = int(re.search(r"^DIM, BATCH, REPEATS = (\d+),", source, re.M).group(1))
+    assert nb06.TRAIN_BATCH != dim
+    assert "nb06.logits_memory.check(answer, batch=nb06.TRAIN_BATCH" in source
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert f"at a batch of {nb06.TRAIN_BATCH} examples" in text
 
 
 def test_logits_memory_asks_for_its_context():

@@ -245,12 +245,13 @@ class Exercise:
             return Result(INCORRECT, f"could not compare your answer: {exc}")
         if ok:
             return Result(CORRECT, self.explanation or "well done")
-        detail = self._pitfall(answer, context) or detail
         shared = _shared_input(answer, context)
         if shared:  # `x -= …; answer = x` changed the input that `expected` was computed from
-            detail += (f". Your answer shares memory with the `{shared}` passed to check: if you "
-                       "changed it in place, re-run the cell that defines it and build a new "
-                       "array instead")  # fmt: skip
+            detail += (f". Your answer is the `{shared}` passed to check, or shares its memory: "
+                       "either it is unchanged, or you changed it in place (then re-run the cell "
+                       "that defines it); build a new array instead")  # fmt: skip
+        else:  # a slip is judged against the context, which an in-place edit has changed
+            detail = self._pitfall(answer, context) or detail
         return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
 
     def _changed(self, context: dict[str, Any]) -> str | None:

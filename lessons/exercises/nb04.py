@@ -19,6 +19,19 @@ def _corrected(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> np.n
     return np.asarray(logits) - np.asarray(log_q)[np.asarray(items)][None, :]
 
 
+def _correction_slips(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> list:
+    s, c = np.asarray(logits), np.asarray(log_q)[np.asarray(items)]
+    return [
+        (s + c[None, :], "the sign: the correction subtracts log q_j"),
+        (
+            s - c[:, None],
+            "that corrects each row; column j is example j's item, so each "
+            "column gets its own item's log q",
+        ),  # fmt: skip
+        (s, "that is `logits` unchanged"),
+    ]
+
+
 negative_share = Exercise(
     name="nb04.negative_share",
     question="In-batch negatives are drawn with probability q_j = max(c_j, 1) / Σ_k c_k, with c_j "
@@ -54,6 +67,7 @@ corrected_logits = Exercise(
         "logits - log_q[items][None, :]",
     ],
     solution_code="answer = logits - log_q[items][None, :]",
+    pitfalls=_correction_slips,
     explanation="subtracting log q_j raises rare items' logits: it undoes the extra push a "
     "popular item gets from being sampled as a negative so often",
 )

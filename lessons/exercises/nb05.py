@@ -17,10 +17,12 @@ SHORT_K = 5  # a phone screen's list: shorter than the table's K, so it is built
 
 
 def _least_popular(scores: dict, split: Split) -> float:
+    # Popularity is in the dict too: its lists are the most popular ones a user can get, so
+    # it never has the lowest ARP and needs no special case.
     arp = {name: evaluate_dict(s, split, k=SHORT_K, metrics=["arp"])[f"arp@{SHORT_K}"]
-           for name, s in scores.items() if name != "Popularity"}  # fmt: skip
+           for name, s in scores.items()}  # fmt: skip
     if not arp:
-        raise TypeError("scores needs a model besides Popularity (the dict of section 1)")
+        raise TypeError("scores needs at least one model (the dict of section 1)")
     return min(arp.values())
 
 
@@ -42,26 +44,24 @@ coverage = Exercise(
 # the defaults it is the same model at 5, so a name could be copied without building the table.
 least_popular = Exercise(
     name="nb05.least_popular",
-    question=f"Leaving Popularity out, how popular are the least popular top-{SHORT_K} lists (a "
-    f"phone screen)? `compare` reads the top-K lists: build the table again at {SHORT_K} from "
-    f"`scores`, and answer with the lowest ARP@{SHORT_K}. Which model has it, and is it also "
+    question=f"How popular are the least popular top-{SHORT_K} lists (a phone screen)? "
+    f"`compare` reads the top-K lists: build the table again at {SHORT_K} from `scores`, "
+    f"and answer with the lowest ARP@{SHORT_K}. Which model has it, and is it also "
     f"the model that gives the long tail the largest share of its lists (APLT@{SHORT_K})?",
     expected=_least_popular,
     compare=close_to(rtol=1e-4),
     hints=[
         f"compare_models(scores, split, {SHORT_K}) is the table of section 1 at k = {SHORT_K}.",
-        f'Drop the "Popularity" row and take min() of the arp@{SHORT_K} column (idxmin() names '
-        "the model).",
+        f"Take min() of the arp@{SHORT_K} column (idxmin() names the model).",
     ],
     solution_code=(
-        f"table = compare_models(scores, split, {SHORT_K})\n"
-        f'answer = table.drop(index="Popularity")["arp@{SHORT_K}"].min()'
+        f'table = compare_models(scores, split, {SHORT_K})\nanswer = table["arp@{SHORT_K}"].min()'
     ),
     explanation="ARP averages the popularity of every slot while APLT counts only the tail's "
     f"slots, so the two can rank models differently: compare the arp@{SHORT_K} and "
-    f"aplt@{SHORT_K} columns (with the default parameters, ItemKNN has the lowest ARP@{SHORT_K} "
-    f"and MF the largest APLT@{SHORT_K}). Lists of moderately popular items have a low ARP "
-    "without any room for the tail",
+    f"aplt@{SHORT_K} columns (on MovieLens with the default parameters, ItemKNN has the "
+    f"lowest ARP@{SHORT_K} and MF the largest APLT@{SHORT_K}). Lists of moderately popular "
+    "items have a low ARP without any room for the tail",
 )
 
 sampled = Exercise(

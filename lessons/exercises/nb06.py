@@ -6,18 +6,27 @@ from lessons.exercises import Exercise, choice, close_to
 from lessons.serving import recall_against
 
 FLOAT_BYTES = 4  # float32
+# The batch of the memory exercise. Not the notebook's BATCH: that equals its DIM (32), so the
+# size of V (n × d floats) would pass for the size of the logits (B × n).
+TRAIN_BATCH = 256
 
 
 def _logits_mb(batch: int, n_items: int) -> float:
     return batch * n_items * FLOAT_BYTES / 2**20
 
 
-def _mib(answer, expected) -> tuple[bool, str]:
-    """close_to, and a pointer to the unit when the answer is the same size in MB (10⁶ bytes)."""
-    ok, message = close_to(rtol=1e-3)(answer, expected)
-    if not ok and close_to(rtol=1e-3)(answer, expected * 2**20 / 1e6)[0]:
-        message = "that is the size in MB (10⁶ bytes); the question asks for MiB (2²⁰ bytes)"
-    return ok, message
+def _memory_slips(batch: int, n_items: int, dim: int | None = None) -> list[tuple[float, str]]:
+    right, unit = _logits_mb(batch, n_items), "the question asks for MiB (2²⁰ bytes)"
+    slips = [
+        (right * 2**20 / 1e6, f"that is the size in MB (10⁶ bytes); {unit}"),
+        (right / 2**10, f"that is the size in GiB; {unit}"),
+        (right * 2**20, f"that is the size in bytes; {unit}"),
+        (batch * n_items / 2**20, "that counts the floats: each takes 4 bytes"),
+    ]
+    if dim is not None and dim != batch:
+        slips.append((n_items * dim * FLOAT_BYTES / 2**20, "that is the size of V, n × d "
+                      "floats; the logits hold one float per (example, item)"))  # fmt: skip
+    return slips
 
 
 def _recall(approx: np.ndarray, exact: np.ndarray) -> float:
@@ -46,15 +55,16 @@ logits_memory = Exercise(
     name="nb06.logits_memory",
     question="A full-softmax step holds the logits ψ Vᵀ, one float32 (4 bytes) per "
     "(example, item). "
-    "How many MiB (2**20 bytes) do they take for a batch of `BATCH` examples over the largest "
-    "catalogue, `max(SIZES)` items?",
+    f"How many MiB (2**20 bytes) do they take for a batch of {TRAIN_BATCH} examples over the "
+    "largest catalogue, `max(SIZES)` items?",
     expected=_logits_mb,
-    compare=_mib,
+    compare=close_to(rtol=1e-3),
+    pitfalls=_memory_slips,
     hints=[
-        "The logits matrix has shape (BATCH, max(SIZES)).",
-        "BATCH * max(SIZES) * 4 bytes, divided by 2**20.",
+        f"The logits matrix has shape ({TRAIN_BATCH}, max(SIZES)).",
+        f"{TRAIN_BATCH} * max(SIZES) * 4 bytes, divided by 2**20.",
     ],
-    solution_code="answer = BATCH * max(SIZES) * 4 / 2**20",
+    solution_code=f"answer = {TRAIN_BATCH} * max(SIZES) * 4 / 2**20",
     explanation="and autograd keeps about two more tensors of that size (log-softmax and its "
     "gradient): that, not V, bounds the batch of a full softmax over a large catalogue",
 )
