@@ -9,7 +9,7 @@ import torch
 
 from lessons.config import ITEM, RATING, REACH_TOP, TIMESTAMP, USER
 from lessons.data.dataset import Dataset, Split
-from lessons.metrics import evaluate, evaluate_dict, reach_at_k, top_k
+from lessons.metrics import chance_recall, evaluate, evaluate_dict, reach_at_k, top_k
 
 
 def frame(pairs):
@@ -246,3 +246,22 @@ def test_reach_is_a_metric_on_request():
     cold = make_split([(0, 0), (1, 1)], [(0, 23), (1, 24)], 2, 25, candidates=np.arange(20, 25))
     scores = np.random.default_rng(0).random((2, 25))  # candidates never seen: no head to show
     assert math.isnan(evaluate_dict(scores, cold, k=2, metrics=["reach"])["reach@2"])
+
+
+def test_chance_recall_shares_one_order_between_users():
+    # 30 users hold out the same item 13 among candidates 10..19: one shared order puts it in
+    # every top 1 or in none, so each draw is 0 or 1; per-user orders would average ~0.1.
+    train = [(u, u % 10) for u in range(30)]
+    split = make_split(train, [(u, 13) for u in range(30)], 30, 20, candidates=np.arange(10, 20))
+    draws = chance_recall(split, k=1, draws=1000, seed=0)
+    assert draws.shape == (1000,) and set(np.unique(draws)) == {0.0, 1.0}
+    assert draws.mean() == pytest.approx(1 / 10, abs=0.03)  # the mean is still k / n_rankable
+    assert np.array_equal(draws, chance_recall(split, k=1, draws=1000, seed=0))
+    assert not np.array_equal(draws, chance_recall(split, k=1, draws=1000, seed=1))
+
+
+def test_chance_recall_ranks_only_the_items_a_user_can_get():
+    # User 0 has seen item 0 and holds out item 1 of 3: the order ranks items 1 and 2, so
+    # recall@1 is 1/2 on average, not 1/3.
+    split = make_split([(0, 0)], [(0, 1)], 1, 3)
+    assert chance_recall(split, k=1, draws=1000, seed=0).mean() == pytest.approx(0.5, abs=0.05)

@@ -7,6 +7,7 @@ held-out items or training popularity; `evaluate` does both for a `Split` in one
 from lessons.metrics.evaluate import (
     DEFAULT_METRICS,
     METRIC_NAMES,
+    chance_recall,
     evaluate,
     evaluate_dict,
     parse_metrics,
@@ -40,6 +41,7 @@ __all__ = [
     "PAD",
     "aplt_at_k",
     "arp_at_k",
+    "chance_recall",
     "coverage_at_k",
     "evaluate",
     "evaluate_dict",

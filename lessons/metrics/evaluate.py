@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lessons.config import DEFAULT_K, REACH_TOP, RECALL_K
+from lessons.config import DEFAULT_K, DEFAULT_SEED, REACH_TOP, RECALL_K
 from lessons.data.dataset import Split, check_split
 from lessons.metrics.popularity import (
     aplt_at_k,
@@ -224,11 +224,41 @@ def evaluate_dict(
     return {f"{row.metric}@{row.k}": row.value for row in table.itertuples(index=False)}
 
 
+def chance_recall(
+    split: Split, *, k: int = RECALL_K, draws: int = 200, seed: int = DEFAULT_SEED
+) -> np.ndarray:
+    """Recall@k of random rankings, one random order shared by every user in each draw.
+
+    A random order per user has mean Recall@k = k / n_rankable (each test item lands in the
+    top k with that probability). A model whose scores say nothing about the test items but
+    are alike across users (untrained item vectors, a prior on the items' features) ranks
+    like one shared order instead: same mean, a much wider spread, since one draw decides
+    every user's list. Where a score falls in that spread says whether it beats chance.
+
+    Args:
+        split: The split to evaluate on (its candidates and seen items are honoured).
+        k: Recall's cut-off.
+        draws: Number of random orders.
+        seed: Seed of the orders.
+
+    Returns:
+        Recall@k of each draw, shape (draws,).
+    """
+    rng = np.random.default_rng(seed)
+    shape = (split.n_users, split.n_items)
+    return np.array([
+        evaluate_dict(np.broadcast_to(rng.random(split.n_items), shape), split, recall_k=k,
+                      metrics=["recall"])[f"recall@{k}"]
+        for _ in range(draws)
+    ])  # fmt: skip
+
+
 __all__ = [
     "ACCURACY_METRICS",
     "DEFAULT_METRICS",
     "METRIC_NAMES",
     "POPULARITY_METRICS",
+    "chance_recall",
     "evaluate",
     "evaluate_dict",
     "parse_metrics",
