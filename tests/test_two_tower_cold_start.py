@@ -117,3 +117,26 @@ def test_title_words_cost_the_cold_tower_ndcg_on_every_split(ml100k):
             recall_drops.append(base["recall@20"] - titled["recall@20"])
     assert min(ndcg_drops) > 0.01  # all six fell (the smallest fall measured: 0.021)
     assert sum(drop > 0 for drop in recall_drops) == 4
+
+
+@pytest.mark.realdata
+def test_cold_recipe_beats_the_dot_product_profile_on_every_split(ml100k):
+    """nb04's summary: with the recipe's 40 epochs the cold two-tower beats the dot-product
+    content profile on Recall@20 and NDCG@10 at split seeds 0-2 (at 20 epochs it does not at
+    every seed). Measured: Recall@20 0.284/0.319/0.291 against 0.250/0.254/0.261, NDCG@10
+    0.359/0.404/0.330 against 0.217/0.254/0.297."""
+    from lessons.baselines import ContentProfile
+    from lessons.data import cold_start_items
+    from lessons.metrics import evaluate_dict
+    from lessons.recipes import train
+    from lessons.scoring import score_users
+
+    for seed in (0, 1, 2):
+        split = cold_start_items(ml100k, item_frac=0.2, seed=seed)
+        x = split.train_matrix()
+        profile = ContentProfile.from_dataset(ml100k, scoring="dot").fit(x).scores(x)
+        model, _ = train("TwoTower-cold", split, seed=seed, eval_every=None, progress=False)
+        tower = evaluate_dict(score_users(model, split).numpy(), split, metrics=["recall", "ndcg"])
+        base = evaluate_dict(profile, split, metrics=["recall", "ndcg"])
+        assert tower["recall@20"] > base["recall@20"] + 0.02, (seed, tower, base)
+        assert tower["ndcg@10"] > base["ndcg@10"] + 0.02, (seed, tower, base)
