@@ -96,9 +96,27 @@ def test_bad_input_shows_error_then_recovers(split):
     w.train_button.click()
     assert "temperature" in w.error and "temperature" in w.status.value
     assert len(w.runs) == 1  # nothing added, the last table still shown
-    w.temperature.value, w.batch_size.value = 0.1, 8
+    w.temperature.value, w.batch_size.value, w.beta.value = 0.1, 8, 0.5
     w.train_button.click()
     assert w.error is None and w.status.value == "" and list(w.runs["run"]) == [1, 2]
+
+
+def test_a_run_with_the_settings_of_a_row_in_the_table_adds_no_row(split):
+    """The panel starts from section 2's runs, whose last one has the panel's defaults: the
+    first click trained it again and added a row identical to it."""
+    start = pd.DataFrame([logq_run(split, beta=b, batch_size=8, epochs=1) for b in (0.0, 1.0)])
+    w = LogQExplorer(split, runs=start, epochs=1)
+    w.batch_size.value = 8
+    w.train_button.click()  # β = 1: run 2's settings
+    assert len(w.runs) == 2 and "Run 2 had these settings" in w.output.value
+    assert len(w.followed.lists) == 1 and w.error is None  # its list, to compare with the next
+    w.beta.value = 0.5
+    w.train_button.click()
+    assert list(w.runs["run"]) == [1, 2, 3] and "had these settings" not in w.output.value
+    w.beta.value = 0.0
+    w.train_button.click()  # run 1's settings, after another run
+    assert len(w.runs) == 3 and "Run 1 had these settings" in w.output.value
+    assert len(w.followed.lists) == 3
 
 
 def test_an_interrupted_run_records_the_epochs_it_trained_and_says_so(split, monkeypatch):
@@ -119,6 +137,9 @@ def test_an_interrupted_run_records_the_epochs_it_trained_and_says_so(split, mon
     monkeypatch.setattr(recipes, "fit", real_fit)
     w.train_button.click()  # a complete run clears the note
     assert w.runs["epochs"].tolist() == [1, 3] and "interrupted" not in w.output.value
+    w.epochs.value = 1  # run 1 stopped after one epoch of a cosine schedule over three:
+    w.train_button.click()  # not this run, which decays over one, so it gets its own row
+    assert w.runs["epochs"].tolist() == [1, 3, 1] and "had these settings" not in w.output.value
 
 
 @pytest.mark.realdata

@@ -36,7 +36,8 @@ WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within second
 # The in-batch logits grow with the square of a batch's (user, target) pairs: 3 epochs at 128
 # users took 1.9 s and 0.3 GB more memory; at 400, 0.76 GB, and a batch then overflowed.
 MAX_BATCH = 128
-RUN_COLUMNS = ("run", "beta", "temperature", "batch_size", "epochs")
+SETTINGS = ("beta", "temperature", "batch_size", "epochs")  # what a run is trained with
+RUN_COLUMNS = ("run", *SETTINGS)
 
 
 def _number(name: str, value, low: float, strict: bool, example: str) -> float:
@@ -109,7 +110,7 @@ def logq_trained(
     metrics = evaluate_dict(score_users(model, split).numpy(), split, k=k, metrics=LOGQ_METRICS)
     # The epochs that ran: after Kernel ▸ Interrupt, fewer than asked (fit keeps that model).
     trained = len(history.rows)
-    settings = {"beta": beta, "temperature": tau, "batch_size": size, "epochs": trained}
+    settings = dict(zip(SETTINGS, (beta, tau, size, trained), strict=True))
     return model, {**settings, **metrics, "seconds": time.perf_counter() - start}
 
 
@@ -155,7 +156,8 @@ class LogQExplorer(Panel):
             value=epochs, description="epochs", style=style, layout=widgets.Layout(width="120px")
         )
         self.train_button = widgets.Button(description="Train", button_style="primary")
-        self.note = ""  # said above the table about the last run (an interrupt)
+        self.note = ""  # said above the table about the last run (an interrupt, a repeat)
+        self._partial_runs: set[int] = set()  # interrupted: another run's settings, cut short
         self.runs = pd.DataFrame(runs) if runs is not None else pd.DataFrame()
         if len(self.runs) and "run" not in self.runs:
             self.runs.insert(0, "run", np.arange(1, len(self.runs) + 1))
@@ -183,9 +185,26 @@ class LogQExplorer(Panel):
         self.note = (f"<br><i>The last run was interrupted after {row['epochs']} of "
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
                      if self.partial else "")  # fmt: skip
+        repeated = None if self.partial else self._run_with_settings(row)
+        if repeated is not None:  # e.g. the first click at the defaults: section 2's last run
+            self.note = (f"<br><i>Run {repeated} had these settings: training is seeded, so "
+                         "this run repeated it. Its list is above; the table gets no new "
+                         "row.</i>")  # fmt: skip
+            return self.runs
+        if self.partial:
+            self._partial_runs.add(len(self.runs) + 1)
         row = {"run": len(self.runs) + 1, **row}
         self.runs = pd.concat([self.runs, pd.DataFrame([row])], ignore_index=True)
         return self.runs
+
+    def _run_with_settings(self, row: dict) -> int | None:
+        """The number of a complete run in the table with `row`'s settings, if any."""
+        for run in self.runs.itertuples(index=False):
+            if run.run not in self._partial_runs and all(
+                getattr(run, name) == row[name] for name in SETTINGS
+            ):
+                return int(run.run)
+        return None
 
     def render(self, result: pd.DataFrame) -> str:
         settings = {"beta": "{:.3g}", "temperature": "{:.3g}"}  # as typed, not rounded to 0.000
