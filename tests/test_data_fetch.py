@@ -18,6 +18,7 @@ import pytest
 
 from lessons.data import (
     DataFormatError,
+    DataSettingError,
     DataUnavailableError,
     UnsafeArchiveError,
     download,
@@ -285,3 +286,61 @@ def test_cli_speaks_in_its_own_options(tmp_path, fake_ml100k, capsys, monkeypatc
     fake_ml100k(tmp_path)
     assert main(["ml-100k", "--offline", "--data-dir", str(tmp_path)]) == 0
     assert "ml-100k ready in" in capsys.readouterr().out
+
+
+# --- settings from the environment -----------------------------------------------------------
+
+
+def test_a_relative_data_dir_is_reported_as_the_folder_it_names(tmp_path, monkeypatch, capsys):
+    """A relative $LESSONS_DATA_DIR names two folders: `python -m lessons.data` at the project
+    root filled ./data, and a notebook (kernels start in notebooks/) fell back to synthetic
+    data saying 'Place … in data', which hid that it meant notebooks/data."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LESSONS_DATA_DIR", "data")
+    assert resolve_data_dir() == tmp_path / "data" and resolve_data_dir("x") == tmp_path / "x"
+    with pytest.raises(DataUnavailableError, match=f"in {tmp_path / 'data'}, or set"):
+        load_movielens("100k", download=False)
+    assert main(["--offline"]) == 1 and f"in {tmp_path / 'data'}" in capsys.readouterr().err
+
+
+def test_a_malformed_data_url_in_the_environment_is_named(tmp_path, monkeypatch, capsys):
+    """A $LESSONS_DATA_URL without a scheme gave the command a raw ValueError traceback and
+    named no variable, though a teacher may have set it outside the notebook."""
+    monkeypatch.setenv("LESSONS_DATA_URL", "files.example.org/movielens")
+    assert main(["--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: LESSONS_DATA_URL must start with http://") and "unset" in err
+    with pytest.raises(ValueError, match="^download base URL must start") as e:
+        registry.resolve_base_url("ftp://mirror")  # an argument: no variable to blame
+    assert not isinstance(e.value, DataSettingError)
+
+
+def test_cli_takes_the_variant_as_documents_write_it_and_advises_its_own_options(
+    tmp_path, fake_ml100k, capsys, monkeypatch
+):
+    """Every document writes "100K", which the command refused; its errors ended with advice
+    it cannot follow (the notebooks' synthetic fallback) and never named --data-dir."""
+    assert main(["--offline", "--data-dir", str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err
+    assert "synthetic" not in err and "or pass --data-dir (or set LESSONS_DATA_DIR)" in err
+    fake_ml100k(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)  # a relative --data-dir is reported as the full path
+    assert main(["100K", "--offline", "--data-dir", tmp_path.name]) == 0
+    assert f"ml-100k ready in {tmp_path}:" in capsys.readouterr().out
+
+
+def test_a_download_says_what_it_waits_for_unless_quiet(members, monkeypatch, tmp_path, capsys):
+    """A network that accepts the connection and never answers left 30 silent seconds before
+    the fallback, in every notebook: the bar only starts once the server answers."""
+    archive = make_zip(members)
+    register_archive(monkeypatch, archive)
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "ml-100k.zip").write_bytes(archive)
+    monkeypatch.setenv("LESSONS_QUIET", "0")
+    load_movielens("100k", data_dir=tmp_path / "a", base_url=server.as_uri())
+    out = capsys.readouterr().out
+    assert f"downloading {server.as_uri()}/ml-100k.zip (waiting up to 30 s" in out
+    monkeypatch.setenv("LESSONS_QUIET", "1")
+    load_movielens("100k", data_dir=tmp_path / "b", base_url=server.as_uri())
+    assert "downloading" not in capsys.readouterr().out

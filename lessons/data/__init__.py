@@ -7,6 +7,7 @@ from lessons.data.registry import (
     ChecksumError,
     DataError,
     DataFormatError,
+    DataSettingError,
     DataUnavailableError,
     UnsafeArchiveError,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "ChecksumError",
     "DataError",
     "DataFormatError",
+    "DataSettingError",
     "DataUnavailableError",
     "Dataset",
     "Split",

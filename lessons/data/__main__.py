@@ -23,6 +23,16 @@ _OPTION_WORDS = (
     ("and download=False", "and --offline was given"),
     ("pass a writable data_dir=", "pass a writable --data-dir"),
     ("and data_dir= name the folder", "and --data-dir name the folder"),
+    (
+        f"or set {ENV_DATA_DIR} to a folder",
+        f"or pass --data-dir (or set {ENV_DATA_DIR}) to a folder",
+    ),
+    # The notebooks' fallback, which this command does not have.
+    (
+        ", or use the synthetic dataset `synthetic_movielens()` from lessons.data "
+        "(load_lesson_data() does this for you).",
+        ".",
+    ),
 )
 
 
@@ -34,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         "replaces the GroupLens address (a classroom mirror; the checksums still apply).",
     )
     parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS),
-                        type=lambda name: name.removeprefix("ml-"),
-                        help="MovieLens release (default: 100k; 'ml-100k' works too)")  # fmt: skip
+                        type=lambda name: name.lower().removeprefix("ml-"),
+                        help="MovieLens release (default 100k; 'ml-100k', '100K' too)")  # fmt: skip
     parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
                         "$LESSONS_DATA_DIR, else the per-user cache)")  # fmt: skip
     parser.add_argument("--offline", action="store_true", help="never download: use an extracted "

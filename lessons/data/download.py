@@ -19,7 +19,12 @@ from pathlib import Path
 
 from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 from lessons.data.archive import extract_archive, file_sha256, verify_archive
-from lessons.data.registry import ChecksumError, DataFormatError, DataUnavailableError, Variant
+from lessons.data.registry import (
+    ChecksumError,
+    DataFormatError,
+    DataUnavailableError,
+    Variant,
+)
 from lessons.runtime import show_progress
 
 TIMEOUT_S = 30
@@ -41,13 +46,18 @@ def default_cache_dir() -> Path:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The folder that holds (or will hold) `ml-100k/`: argument > $LESSONS_DATA_DIR > cache."""
+    """The folder that holds (or will hold) `ml-100k/`: argument > $LESSONS_DATA_DIR > cache.
+
+    A relative path is made absolute against the working directory, so every message names
+    the real folder: a relative $LESSONS_DATA_DIR means notebooks/<it> to a kernel (kernels
+    start in notebooks/) and <it> to a command run at the project root.
+    """
     if data_dir is not None and not isinstance(data_dir, str | os.PathLike):
         raise ValueError(f"data_dir must be a path or None, got {type(data_dir).__name__}")
     if data_dir is not None and str(data_dir).strip():
-        return Path(data_dir).expanduser()
+        return Path(data_dir).expanduser().absolute()
     env = os.environ.get(ENV_DATA_DIR, "").strip()
-    return Path(env).expanduser() if env else default_cache_dir()
+    return Path(env).expanduser().absolute() if env else default_cache_dir()
 
 
 def _what_to_do(spec: Variant, root: Path) -> str:
@@ -198,6 +208,8 @@ def _stream(url: str, out, spec: Variant, root: Path) -> None:
 
     received, total = 0, None
     request = urllib.request.Request(url, headers={"User-Agent": "lessons-movielens"})
+    if show_progress():  # a stalled network says nothing for up to TIMEOUT_S: say what waits
+        print(f"downloading {url} (waiting up to {TIMEOUT_S} s for an answer)…", flush=True)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             length = response.headers.get("Content-Length", "")

@@ -14,6 +14,12 @@ class DataError(RuntimeError):
     """MovieLens data could not be loaded; the message says which file/URL/folder and what to do."""
 
 
+class DataSettingError(DataError, ValueError):
+    """An environment variable of the loader holds an unusable value ($LESSONS_DATA_URL that
+    is no URL); the message names the variable. Raised, never hidden by a fallback: the
+    setting needs fixing."""
+
+
 class DataUnavailableError(DataError):
     """The data is missing and could not be had: offline, server down, `download=False`, a
     read-only or full data folder, a data folder that is a file, or an unreadable archive.
@@ -130,9 +136,11 @@ def variant_spec(variant: str) -> Variant:
 
 def resolve_base_url(base_url: str | None = None) -> str:
     """Download base URL: argument > $LESSONS_DATA_URL > DEFAULT_BASE_URL (no trailing slash)."""
-    url = base_url or os.environ.get(ENV_DATA_URL, "").strip() or DEFAULT_BASE_URL
+    env = os.environ.get(ENV_DATA_URL, "").strip()
+    url = base_url or env or DEFAULT_BASE_URL
     if not re.match(r"^(https?|file)://", url):
-        raise ValueError(
-            f"download base URL must start with http://, https:// or file://, got {url!r}"
-        )
+        problem = f"must start with http://, https:// or file://, got {url!r}"
+        if not base_url:  # set outside the notebook, maybe by a teacher: say where it came from
+            raise DataSettingError(f"{ENV_DATA_URL} {problem}; fix it, or unset it for GroupLens")
+        raise ValueError(f"download base URL {problem}")
     return url.rstrip("/")
