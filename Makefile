@@ -19,6 +19,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, this is " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	@echo "installing the pinned packages into $(VENV): a few hundred MB to download, 1.8 GB installed, a few minutes the first time"
 	@index=""; \
 	if [ -n "$(TORCH_INDEX)" ] && $(PY) -c "import urllib.request as r; r.urlopen('$(TORCH_INDEX)/torch/', timeout=5)" 2>/dev/null; then \
 	  index="--extra-index-url $(TORCH_INDEX)"; echo "torch: the CPU-only build from $(TORCH_INDEX)"; \
@@ -48,5 +49,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
+# Everything the targets and tools above create; data folders and notebooks are left alone.
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache test-artifacts build dist
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
