@@ -291,6 +291,18 @@ def test_variant_names_may_carry_the_ml_prefix():
         assert registry.variant_spec(f"ml-{name}") is registry.VARIANTS[name]
 
 
+def test_variant_names_may_be_written_as_the_documents_write_them():
+    """nb00's parameter VARIANT = "100K" (as README and the notebooks write it) failed in the
+    first cell with 'unknown MovieLens variant', and every later cell with a NameError."""
+    assert (
+        registry.variant_spec("100K")
+        is registry.variant_spec("ML-100K")
+        is registry.VARIANTS["100k"]
+    )
+    with pytest.raises(ValueError, match="unknown MovieLens variant '10M'"):
+        registry.variant_spec("10M")
+
+
 def test_a_base_url_with_a_trailing_slash_gives_one_slash():
     """Bug: a base URL ending in "/" gave ".../movielens//ml-100k.zip", which some servers
     refuse."""

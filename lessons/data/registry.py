@@ -124,8 +124,9 @@ VARIANTS: dict[str, Variant] = {
 
 
 def variant_spec(variant: str) -> Variant:
-    """The registry entry of `variant` ("100k", "1m", "latest-small"; an "ml-" prefix is fine)."""
-    key = variant.removeprefix("ml-") if isinstance(variant, str) else variant
+    """The registry entry of `variant` ("100k", "1m", "latest-small"; any case, and an "ml-"
+    prefix, are fine: the documents write "100K" and GroupLens "ml-100k")."""
+    key = variant.lower().removeprefix("ml-") if isinstance(variant, str) else variant
     if key not in VARIANTS:
         raise ValueError(
             f"unknown MovieLens variant {variant!r}; valid variants are "
