@@ -44,6 +44,16 @@ def _spec_trusting(members: dict[str, bytes]) -> registry.Variant:
     return replace(registry.VARIANTS["100k"], key_sha256=key)
 
 
+def _serve_fake_archive(members, monkeypatch, tmp_path) -> Path:
+    """A folder serving a fake ml-100k.zip (pass `.as_uri()` as base_url), registered as 100k."""
+    archive = make_zip(members)
+    register_archive(monkeypatch, archive)
+    server = tmp_path / "server"
+    server.mkdir()
+    (server / "ml-100k.zip").write_bytes(archive)
+    return server
+
+
 def _denied(*args, **kwargs):
     """Stands in for a system call on a folder we may not write (root ignores file modes)."""
     raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
@@ -124,11 +134,7 @@ def test_a_data_dir_named_ml_100k_holding_only_the_zip_is_extracted(members, mon
 def test_the_partial_download_is_named_as_stale_cleanup_expects(members, monkeypatch, tmp_path):
     """Bug in download.py (mkstemp suffix changed): the stale-part cleanup was tested with
     hand-made names only, so a download's own partial file could never be cleaned."""
-    archive = make_zip(members)
-    register_archive(monkeypatch, archive)
-    server = tmp_path / "server"
-    server.mkdir()
-    (server / "ml-100k.zip").write_bytes(archive)
+    server = _serve_fake_archive(members, monkeypatch, tmp_path)
     monkeypatch.setenv("LESSONS_QUIET", "1")
     seen, stream = [], download._stream
 
@@ -332,11 +338,7 @@ def test_cli_takes_the_variant_as_documents_write_it_and_advises_its_own_options
 def test_a_download_says_what_it_waits_for_unless_quiet(members, monkeypatch, tmp_path, capsys):
     """A network that accepts the connection and never answers left 30 silent seconds before
     the fallback, in every notebook: the bar only starts once the server answers."""
-    archive = make_zip(members)
-    register_archive(monkeypatch, archive)
-    server = tmp_path / "server"
-    server.mkdir()
-    (server / "ml-100k.zip").write_bytes(archive)
+    server = _serve_fake_archive(members, monkeypatch, tmp_path)
     monkeypatch.setenv("LESSONS_QUIET", "0")
     load_movielens("100k", data_dir=tmp_path / "a", base_url=server.as_uri())
     out = capsys.readouterr().out
