@@ -24,7 +24,7 @@ def _alpha_slips(model: torch.nn.Module, split: Split) -> list[tuple[np.ndarray,
         (
             top(alpha=ALPHA, exclude_seen=False),
             "your list has items the user already has: set their scores to -inf before sorting",
-        ),  # fmt: skip
+        ),
     ]
 
 

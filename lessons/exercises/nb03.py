@@ -37,12 +37,12 @@ def _neighbour_slips(model: torch.nn.Module) -> list[tuple[np.ndarray, str]]:
         (
             np.r_[ITEM, cosine[: TOP_N - 1]],
             f"leave item {ITEM} itself out: it is its own nearest neighbour",
-        ),  # fmt: skip
+        ),
         (
             _top(V),
             "that ranks by the dot product ⟨V_i, V_j⟩, which favours long rows: divide "
             "each row by its norm first",
-        ),  # fmt: skip
+        ),
     ]
     if model.item_bias is not None:  # V without its last coordinate, the bias b
         plain = torch.nn.functional.normalize(V[:, :-1], dim=1)

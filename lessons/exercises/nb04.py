@@ -27,7 +27,7 @@ def _correction_slips(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) 
             s - c[:, None],
             "that corrects each row; column j is example j's item, so each "
             "column gets its own item's log q",
-        ),  # fmt: skip
+        ),
         (s, "that is `logits` unchanged"),
     ]
 
