@@ -118,12 +118,23 @@ CASES = {
 # undefined (pandas' NaN, and the bar chart draws no error bar).
 NAN_IS_RIGHT = {"02 with one user": "grid = run_grid"}
 
+# Lines a case must print: results that follow the new settings, not the defaults'. With
+# ML_CLUSTERS = (8,) and NPROBES = (1, 4) no row of the table probes every list, and notebook
+# 06 once printed "recall with every list probed: []".
+MUST_PRINT = {"06 with K = 20, small grids": "C = 8: recall with every list probed 1.000000"}
+
+
+def printed(notebook) -> str:
+    return "".join(o.get("text", "") for c in notebook.cells for o in c.get("outputs", []))
+
 
 @pytest.mark.parametrize("case", CASES)
 def test_notebook_runs_with_changed_parameters(case):
-    found = nan_cells(run_with(*CASES[case]))
+    notebook = run_with(*CASES[case])
+    found = nan_cells(notebook)
     allowed = NAN_IS_RIGHT.get(case)
     assert [cell for cell in found if not (allowed and cell.startswith(allowed))] == []
+    assert MUST_PRINT.get(case, "") in printed(notebook)
 
 
 def test_a_setting_the_lesson_cannot_use_is_refused_where_it_is_used():
