@@ -253,6 +253,18 @@ def test_ndcg_matches_sklearn(seed):
     assert ndcg_at_k(top_k(scores, k), truth, k) == pytest.approx(expected, rel=1e-12)
 
 
+def test_a_perfect_list_scores_exactly_one_at_every_k():
+    """Not 1.0000000000000004: an NDCG above 1 reads as a bug, and `== 1` checks would fail.
+
+    User 0 has more relevant items than k (the ideal sum runs to k), user 1 has 3 (it stops
+    at 3, with zeros after in the list's DCG).
+    """
+    for k in range(1, 101):
+        truth = sp.csr_matrix(np.vstack([np.ones(k + 5), np.r_[np.ones(3), np.zeros(k + 2)]]))
+        perfect = np.vstack([np.arange(k + 2), np.r_[np.arange(3), np.arange(5, k + 4)]])
+        assert ndcg_at_k(perfect[:, :k], truth, k, reduce=False).tolist() == [1.0, 1.0], k
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_metrics_match_loop_reference(seed):
     rng = np.random.default_rng(seed)
