@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Dataset
 from lessons.features import item_content
+from lessons.metrics import ndcg_at_k, top_k
 from lessons.scoring import check_int
 
 
@@ -152,8 +153,6 @@ class EASE(_Baseline):
             ValueError: When the holdout draws none of `x`'s interactions (a tiny matrix):
                 pass `lam` to skip the search.
         """
-        from lessons.metrics import ndcg_at_k, top_k  # metrics import baselines nowhere
-
         rng = np.random.default_rng(self.seed)
         held = rng.random(x.nnz) < self.valid_frac
         if not held.any():  # NDCG would have no relevant item to average over

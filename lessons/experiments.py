@@ -103,8 +103,7 @@ def playground_run(split: Split, *, hidden: Sequence[int] = (256,), activation: 
 
 def linear_layers(model: SoftmaxDNN) -> list[nn.Linear]:
     """The Linear layers of the query tower's MLP, input first."""
-    mlp = model.query_tower.mlp
-    return [m for m in mlp.modules() if isinstance(m, nn.Linear)] if mlp is not None else []
+    return [m for m in model.query_tower.mlp.modules() if isinstance(m, nn.Linear)]
 
 
 def collapsed(model: SoftmaxDNN) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,5 +1,6 @@
 """Leak-free splits: partition, disjointness, fractions, determinism, time order, cold starts."""
 
+import dataclasses
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -250,8 +251,11 @@ def test_bad_data_raise_clear_errors(tiny, split):
     with pytest.raises(ValueError, match="no interactions"):
         split(empty)
     repeated = pd.concat([tiny.interactions, tiny.interactions.iloc[:1]], ignore_index=True)
-    with pytest.raises(ValueError, match="repeats"):
+    with pytest.raises(ValueError, match="repeats") as refused:
         split(replace(tiny, interactions=repeated))
+    # The advice is code a learner can paste: it once named USER and ITEM, undefined there.
+    advice = str(refused.value).split("e.g. ")[1]
+    split(eval(advice, {"dataclasses": dataclasses, "data": replace(tiny, interactions=repeated)}))
     out_of_range = tiny.interactions.assign(item=tiny.interactions["item"] + 5)
     with pytest.raises(ValueError, match="outside"):
         split(replace(tiny, interactions=out_of_range))

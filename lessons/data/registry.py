@@ -74,9 +74,8 @@ class Variant:
 
 
 VARIANTS: dict[str, Variant] = {
-    # Values given in the project issue; size and SHA-256 also match TensorFlow Datasets'
-    # url_checksums/movielens.txt, and the MD5 matches GroupLens' ml-100k.zip.md5 as quoted
-    # by many projects.
+    # Size and SHA-256: TensorFlow Datasets' url_checksums/movielens.txt; MD5: GroupLens'
+    # ml-100k.zip.md5 as quoted by many projects.
     "100k": Variant(
         name="100k",
         archive="ml-100k.zip",

@@ -43,7 +43,8 @@ def _check_data(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
         # A repeated pair could land in train and test at once: that is leakage.
         raise ValueError(
             f"{data.name} repeats some (user, item) pairs; keep one row per pair first, e.g. "
-            "interactions.drop_duplicates([USER, ITEM], keep='last')"
+            f"dataclasses.replace(data, interactions=data.interactions.drop_duplicates("
+            f"[{USER!r}, {ITEM!r}], keep='last'))"
         )
     return users, items
 

@@ -111,7 +111,7 @@ class SoftmaxDNN(nn.Module):
 
     def loss(self, batch: QueryBatch) -> torch.Tensor:
         target = sparse_target(batch, self.n_items)  # p as (row, item, p_uj) entries
-        # The inputs leave the softmax unless they are targets too (input_mask & (p == 0)).
+        # The inputs leave the softmax unless they are targets too (input_pairs & (p == 0)).
         exclude = input_pairs(batch, self.n_items) if self.mask_inputs else None
         return sparse_softmax_cross_entropy(self(batch), target, exclude=exclude,
                                             label_smoothing=self.label_smoothing,

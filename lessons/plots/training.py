@@ -52,7 +52,8 @@ def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequ
     for ax in axes:  # a single epoch spans less than 1: the locator would tick 0.95, 1.0, 1.05
         ax.xaxis.set_major_locator(
             FixedLocator(frame["epoch"])
-            if len(frame) == 1  # steps 1, 2, 5: ticks 5, 10, 15, 20 where the playground evaluates
+            if len(frame) == 1
+            # steps 1, 2, 5: over 20 epochs, ticks 5, 10, 15, 20, where the playground evaluates
             else MaxNLocator(integer=True, steps=[1, 2, 5, 10])
         )
     return axes

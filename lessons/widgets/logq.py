@@ -37,7 +37,6 @@ WIDGET_EPOCHS = 3  # the recipe trains 10 epochs; 3 keep a retrain within second
 # users took 1.9 s and 0.3 GB more memory; at 400, 0.76 GB, and a batch then overflowed.
 MAX_BATCH = 128
 SETTINGS = ("beta", "temperature", "batch_size", "epochs")  # what a run is trained with
-RUN_COLUMNS = ("run", *SETTINGS)
 
 
 def _number(name: str, value, low: float, strict: bool, example: str) -> float:
