@@ -103,3 +103,40 @@ def test_readme_badge_deep_links_the_first_notebook_of_this_repository():
     assert ref == "main"
     first = sorted((ROOT / "notebooks").glob("0*.ipynb"))[0]
     assert urlpath == f"lab/tree/notebooks/{first.name}"
+
+
+def imported_distributions(folder: Path) -> dict[str, str]:
+    """Third-party distributions that `.py` files under `folder` import: {dist: a file}."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    found = {}
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("lessons", "tests"):
+                    continue
+                for dist in owners.get(top, [top]):
+                    found.setdefault(dist.lower().replace("_", "-"), path.name)
+    return found
+
+
+def test_every_library_the_code_imports_is_pinned():
+    """A library reached only as a dependency of another floats with it: threadpoolctl (in
+    lessons.serving) and nbformat (in a test) once came in through scikit-learn and nbclient."""
+    pinned, _ = pins(ROOT / "requirements.txt")
+    used = imported_distributions(ROOT / "lessons") | imported_distributions(ROOT / "tests")
+    assert {dist: where for dist, where in used.items() if dist not in pinned} == {}
+    ranges = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    declared = {re.match(r"[A-Za-z0-9_.\-]+", spec)[0].lower() for spec in ranges}
+    needed = imported_distributions(ROOT / "lessons")
+    assert {dist: where for dist, where in needed.items() if dist not in declared} == {}
