@@ -164,6 +164,8 @@ def test_bench_cli_reports_a_missing_data_folder_and_how_to_fetch_it(tmp_path, c
     assert out == "" and err.startswith("error: ") and err.count("\n") == 2
     assert str(folder) in err and f"python -m lessons.data 100k --data-dir '{folder}'" in err
     assert "not the synthetic stand-in" in err.splitlines()[1]
+    # The loader's words for its Python arguments, as the command's options (lessons.data's too)
+    assert "--offline was given" in err and "synthetic_movielens" not in err
     assert "LESSONS_DATA_DIR" not in err.splitlines()[1]  # --data-dir wins over it
 
 

@@ -166,7 +166,7 @@ def _how_to_get_the_data(data_dir: str | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print it; returns the exit code (1 without usable data: the error,
     and for missing data how to fetch it, on stderr)."""
-    from lessons.data.registry import DataError, DataUnavailableError
+    from lessons.data.registry import DataError, DataUnavailableError, for_the_command_line
 
     parser = argparse.ArgumentParser(prog="python -m lessons.bench", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = run(args.data_dir, download=not args.offline)
     except DataError as err:  # an instruction to print, not a traceback
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {for_the_command_line(err)}", file=sys.stderr)
         if isinstance(err, DataUnavailableError):  # missing, not damaged: say how to get it
             print(_how_to_get_the_data(args.data_dir), file=sys.stderr)
         return 1

@@ -16,24 +16,7 @@ import sys
 from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 from lessons.data.download import resolve_data_dir
 from lessons.data.loader import load_movielens
-from lessons.data.registry import VARIANTS, DataError
-
-# The loader's errors name its Python arguments; on the command line they are these options.
-_OPTION_WORDS = (
-    ("and download=False", "and --offline was given"),
-    ("pass a writable data_dir=", "pass a writable --data-dir"),
-    ("and data_dir= name the folder", "and --data-dir name the folder"),
-    (
-        f"or set {ENV_DATA_DIR} to a folder",
-        f"or pass --data-dir (or set {ENV_DATA_DIR}) to a folder",
-    ),
-    # The notebooks' fallback, which this command does not have.
-    (
-        ", or use the synthetic dataset `synthetic_movielens()` from lessons.data "
-        "(load_lesson_data() does this for you).",
-        ".",
-    ),
-)
+from lessons.data.registry import VARIANTS, DataError, for_the_command_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ds = load_movielens(args.variant, data_dir=args.data_dir, download=not args.offline)
     except DataError as err:
-        message = str(err)
-        for words, option in _OPTION_WORDS:
-            message = message.replace(words, option)
-        print(f"error: {message}", file=sys.stderr)
+        print(f"error: {for_the_command_line(err)}", file=sys.stderr)
         return 1
     print(f"{ds.name} ready in {resolve_data_dir(args.data_dir)}: {ds.n_users:,} users, "
           f"{ds.n_items:,} items, {len(ds.interactions):,} ratings")  # fmt: skip

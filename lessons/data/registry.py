@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lessons.config import ENV_DATA_URL
+from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
 
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
@@ -144,3 +144,29 @@ def resolve_base_url(base_url: str | None = None) -> str:
             raise DataSettingError(f"{ENV_DATA_URL} {problem}; fix it, or unset it for GroupLens")
         raise ValueError(f"download base URL {problem}")
     return url.rstrip("/")
+
+
+# The loader's errors name its Python arguments; on the command line they are these options.
+_OPTION_WORDS = (
+    ("and download=False", "and --offline was given"),
+    ("pass a writable data_dir=", "pass a writable --data-dir"),
+    ("and data_dir= name the folder", "and --data-dir name the folder"),
+    (
+        f"or set {ENV_DATA_DIR} to a folder",
+        f"or pass --data-dir (or set {ENV_DATA_DIR}) to a folder",
+    ),
+    # The notebooks' fallback, which the commands do not have.
+    (
+        ", or use the synthetic dataset `synthetic_movielens()` from lessons.data "
+        "(load_lesson_data() does this for you).",
+        ".",
+    ),
+)
+
+
+def for_the_command_line(err: DataError) -> str:
+    """The loader's error reworded for `python -m lessons.data` and `python -m lessons.bench`."""
+    message = str(err)
+    for words, option in _OPTION_WORDS:
+        message = message.replace(words, option)
+    return message
