@@ -7,6 +7,7 @@ import torch
 from lessons.baselines import EASE, Popularity
 from lessons.metrics import short_head
 from lessons.models import MatrixFactorization
+from lessons.recommend import recommend
 from lessons.widgets.bias import BiasExplorer, bias_report, compare_models, decile_recall
 
 
@@ -74,6 +75,11 @@ def test_explorer_switches_model_scoring_and_k(split, models):
     assert w.error is None
     # α = 1 ranks like cosine (the user's norm does not change a user's order).
     assert w.result[1]["ndcg@5"] == pytest.approx(dot_free["ndcg@5"])
+    at_1 = recommend(models["MF"], split, 1, 5, alpha=1.0)  # the user's list follows α too
+    assert list(w.result[0]["item"]) == list(at_1["item"])
+    w.alpha.value = 0.0
+    assert list(w.result[0]["item"]) != list(at_1["item"])
+    w.alpha.value = 1.0
     w.k.value = 3
     assert len(w.result[0]) == 3 and "coverage@3" in w.result[1]
     assert "badge" in w.output.value and "All test users" in w.output.value
@@ -120,3 +126,6 @@ def test_the_list_names_its_settings_so_a_kept_one_is_not_misread(split, models)
     w.model.value = "Popularity"  # refused: a baseline has no embeddings to take cosines of
     assert w.error and "last valid input" in w.status.value
     assert "<b>MF, cosine: user 0's top 5</b>" in w.output.value  # kept, and says so
+    w.model.value = "MF"
+    w.user.value = 3
+    assert "<b>MF, cosine: user 3's top 5</b>" in w.output.value

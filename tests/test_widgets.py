@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from lessons.data import cold_start_users
+from lessons.recommend import recommend
 from lessons.widgets import AlphaExplorer, SplitExplorer, alpha_sweep, protocol_table
 from lessons.widgets.alpha import model_scores
 from lessons.widgets.base import Panel, frame_html
@@ -104,6 +105,9 @@ def test_alpha_explorer_updates_list_and_metrics(tiny_mf, tiny_split):
     # A larger α favours short item vectors: the mean norm of the list must not grow.
     assert norms[table2["item"]].mean() <= norms[table0["item"]].mean()
     assert metrics2 != metrics0
+    # The list itself follows α (a list built without α kept equal means and passed the above).
+    assert list(table2["item"]) == list(recommend(tiny_mf, tiny_split, 0, 10, alpha=2.0)["item"])
+    assert list(table2["item"]) != list(table0["item"])
 
 
 def test_alpha_explorer_bad_user_shows_error_and_recovers(tiny_mf, tiny_split):
