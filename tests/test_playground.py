@@ -196,3 +196,27 @@ def test_the_status_line_counts_the_epochs_while_training(tiny_split, monkeypatc
     panel.button.click()
     assert seen == [f"<i>training… epoch {e} of 3</i>" for e in (1, 2, 3)]
     assert panel.status.value == "" and panel.error is None
+
+
+def test_a_run_that_fails_midway_leaves_the_last_good_runs_curves(tiny_split, monkeypatch):
+    """Bug: an error in epoch 6 (out of memory, say) kept the table and said "below: the result
+    of the last valid input", but the curves above showed the failed run's first epochs."""
+    import lessons.train
+
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.layers.value, panel.epochs.value = 0, 8  # redrawn every 4 epochs
+    panel.button.click()
+    runs, curves = panel.runs.copy(), panel.curves.value
+    real, calls = lessons.train._train_epoch, []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("out of memory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lessons.train, "_train_epoch", failing)
+    panel.epochs.value = 9
+    panel.button.click()
+    assert panel.error == "RuntimeError: out of memory" and len(calls) == 6
+    assert panel.runs.equals(runs) and panel.curves.value == curves

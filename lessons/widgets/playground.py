@@ -124,6 +124,14 @@ class DNNPlayground(Panel):
 
     def compute(self) -> dict:
         hidden = parse_widths(self.widths.value, self.layers.value)
+        before = self.curves.value
+        try:
+            return self._train(hidden)
+        except BaseException:  # the failed run's curves would sit beside the last good row
+            self.curves.value = before
+            raise
+
+    def _train(self, hidden: list[int]) -> dict:
         self.status.value = "<i>training…</i>"
         every = max(1, self.epochs.value // 4)  # ~4 metric points, ~2 redraws: both cost time
         curves = LiveCurves(self.curves, 2 * every, self.epochs.value)
