@@ -45,9 +45,11 @@ def test_split_explorer_shows_error_and_recovers(tiny_data):
     # item_frac for the cold protocols), arguments the panel does not show.
     assert w.error == "test share must lie strictly between 0 and 1, got 0.00"
     assert "⚠" in w.status.value and w.output.value == good  # last good result stays
-    assert "(random, test share 0.20)" in w.output.value  # and says which split it is
+    assert "(random: 20% of each user's interactions held out" in w.output.value  # which split
     w.test_frac.value = 0.3
     assert w.error is None and w.status.value == "" and w.output.value != good
+    w.protocol.value = "cold_users"  # the slider's share is then one of users, and it says so
+    assert "(cold_users: 30% of the users held out whole" in w.output.value
     w.protocol.value, w.test_frac.value = "cold_items", 0.2  # 16 of 80 items, under Recall@20
     assert "only 16 cold items" in w.error and "raise the test share" in w.error
 
