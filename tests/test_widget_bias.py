@@ -119,6 +119,7 @@ def test_the_list_names_its_settings_so_a_kept_one_is_not_misread(split, models)
     """Bug: after a refused input the panel kept the last list under controls that now read
     otherwise, and nothing in it said which model, scoring, k or user it was."""
     w = BiasExplorer(models, split, user=0, k=5)
+    assert "<b>Popularity: user 0's top 5</b>" in w.output.value  # its own scores: no dot, no α
     w.model.value = "MF"
     assert "<b>MF, dot, α = 0.00: user 0's top 5</b>" in w.output.value
     w.scoring.value = "cosine"

@@ -119,8 +119,12 @@ class BiasExplorer(Panel):
     def render(self, result: tuple[pd.DataFrame, dict[str, float]]) -> str:
         table, metrics = result
         # Named, because after a refused input the panel keeps this output under other controls.
-        alpha = f", α = {self.alpha.value:.2f}" if self.scoring.value == "dot" else ""
-        heading = (f"<b>{html.escape(self.model.value)}, {self.scoring.value}{alpha}: "
+        # A baseline has its own scores (a count, an item-item regression): no dot product or α.
+        how = ""
+        if isinstance(self.models[self.model.value], torch.nn.Module):
+            alpha = f", α = {self.alpha.value:.2f}" if self.scoring.value == "dot" else ""
+            how = f", {self.scoring.value}{alpha}"
+        heading = (f"<b>{html.escape(self.model.value)}{how}: "
                    f"user {self.user.value}'s top {self.k.value}</b>")  # fmt: skip
         tail = (table["badge"] == "tail").mean()
         summary = pd.DataFrame([{"mean popularity": table["popularity"].mean(),
