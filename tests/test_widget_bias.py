@@ -8,6 +8,7 @@ from lessons.baselines import EASE, Popularity
 from lessons.metrics import short_head
 from lessons.models import MatrixFactorization
 from lessons.recommend import recommend
+from lessons.widgets.alpha import ALPHA_TOOLTIP
 from lessons.widgets.bias import BiasExplorer, bias_report, compare_models, decile_recall
 
 
@@ -113,6 +114,14 @@ def test_explorer_keeps_the_k_it_is_given_or_refuses_it(split, models):
     for bad in (0, split.n_items + 1):
         with pytest.raises(ValueError, match="k must be an integer"):
             BiasExplorer(models, split, k=bad)
+
+
+def test_the_controls_say_what_they_do_where_the_learner_moves_them(split, models):
+    """A teacher projecting the panel has the notebook's text out of view: α and the scoring
+    explain themselves in a tooltip."""
+    w = BiasExplorer(models, split)
+    assert w.alpha.tooltip == ALPHA_TOOLTIP and "‖V_j‖^α" in ALPHA_TOOLTIP
+    assert "cosine: the angle" in w.scoring.tooltip
 
 
 def test_the_list_names_its_settings_so_a_kept_one_is_not_misread(split, models):

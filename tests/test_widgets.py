@@ -96,6 +96,7 @@ def test_alpha_sweep_rows(tiny_mf, tiny_split):
 
 def test_alpha_explorer_updates_list_and_metrics(tiny_mf, tiny_split):
     w = AlphaExplorer(tiny_mf, tiny_split)
+    assert "‖V_j‖^α" in w.alpha.tooltip  # what α does, where the learner moves it
     table0, metrics0 = w.result
     assert len(table0) == 10 and w.error is None
     assert "<b>User 0, α = 0.00</b>" in w.output.value  # whose list, at which α

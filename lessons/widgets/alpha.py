@@ -23,6 +23,11 @@ from lessons.widgets.base import Panel, frame_html
 ALPHA_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt")
 
 
+# Said where a learner moves α (here and in the bias panel), not only in the notebook's text.
+ALPHA_TOOLTIP = ("score_j / ‖V_j‖^α: 0 is the dot product; a larger α favours short item "
+                 "vectors, mostly the less popular items")  # fmt: skip
+
+
 def model_scores(
     model: torch.nn.Module, split: Split, *, alpha: float = 0.0, scoring: str = "dot"
 ) -> np.ndarray:
@@ -75,6 +80,7 @@ class AlphaExplorer(Panel):
         self.model, self.split, self.k = model, split, k
         self.alpha = widgets.FloatSlider(
             value=0.0, min=0.0, max=2.0, step=0.25, description="α",
+            tooltip=ALPHA_TOOLTIP,
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
         self.user = widgets.IntText(value=user, description="user id")

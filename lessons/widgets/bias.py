@@ -20,7 +20,7 @@ from lessons.evaluation_demos import scores_for
 from lessons.metrics import evaluate_dict, recall_by_popularity_decile, short_head, top_k
 from lessons.recommend import recommend
 from lessons.scoring import check_int
-from lessons.widgets.alpha import model_scores
+from lessons.widgets.alpha import ALPHA_TOOLTIP, model_scores
 from lessons.widgets.base import Panel, frame_html
 
 BIAS_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt", "reach")
@@ -96,9 +96,16 @@ class BiasExplorer(Panel):
             raise ValueError("models is empty; pass {name: trained model or fitted baseline}")
         self.models, self.split = dict(models), split
         self.model = widgets.Dropdown(options=list(self.models), description="model")
-        self.scoring = widgets.Dropdown(options=SCORINGS, value="dot", description="scoring")
+        self.scoring = widgets.Dropdown(
+            options=SCORINGS,
+            value="dot",
+            description="scoring",
+            tooltip="dot: the inner product with V_j, which grows with ‖V_j‖; cosine: the angle "
+            "only (models with embeddings)",
+        )
         self.alpha = widgets.FloatSlider(
             value=0.0, min=0.0, max=2.0, step=0.25, description="α",
+            tooltip=ALPHA_TOOLTIP,
             continuous_update=False, readout_format=".2f",
         )  # fmt: skip
         # Checked here: an IntSlider clamps a value outside its range without a word, so a

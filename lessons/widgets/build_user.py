@@ -84,8 +84,9 @@ class BuildAUser(Panel):
         occupations = split_features(split).occupations or ("other",)
         self.liked = widgets.SelectMultiple(options=title_options(split), value=tuple(liked),
                                             rows=10, description="liked movies",
+                                            tooltip="Ctrl/Cmd-click to select several",
                                             style={"description_width": "initial"},
-                                            layout={"width": "460px"})  # fmt: skip
+                                            layout={"width": "560px"})  # fmt: skip
         self.age = widgets.IntSlider(value=30, min=7, max=80, description="age",
                                      continuous_update=False)  # fmt: skip
         self.gender = widgets.Dropdown(options=["F", "M"], value="F", description="gender")

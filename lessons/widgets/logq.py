@@ -141,14 +141,18 @@ class LogQExplorer(Panel):
         style = {"description_width": "initial"}
         self.beta = widgets.FloatSlider(
             value=1.0, min=0.0, max=1.5, step=0.25, description="logQ strength β",
+            tooltip="each in-batch logit minus β · log q_j, q_j the chance item j is in a batch: "
+            "0 is plain in-batch softmax, 1 the full correction",
             continuous_update=False, style=style,
         )  # fmt: skip
         self.temperature = widgets.FloatText(
             value=recipe.model_kwargs["temperature"], step=0.05, description="temperature τ",
+            tooltip="logits divided by τ: a smaller τ sharpens the softmax",
             style=style, layout=widgets.Layout(width="170px"),
         )  # fmt: skip
         self.batch_size = widgets.IntText(
             value=recipe.fit_kwargs["batch_size"], description="batch size", style=style,
+            tooltip="users per batch: the batch's other target items are each one's negatives",
             layout=widgets.Layout(width="150px"),
         )  # fmt: skip
         self.epochs = widgets.IntText(

@@ -81,6 +81,7 @@ class DNNPlayground(Panel):
         self.layers = widgets.IntSlider(value=1, min=0, max=4, description="hidden layers",
                                         continuous_update=False, style=style)  # fmt: skip
         self.widths = widgets.Text(value="256", description="widths", continuous_update=False,
+                                  tooltip="one width for every layer, or one per layer: 256,64",
                                    style=style)  # fmt: skip
         self.activation = widgets.Dropdown(options=["relu", "tanh", "linear"], value="relu",
                                            description="activation", style=style)  # fmt: skip

@@ -53,11 +53,15 @@ class IVFExplorer(Panel):
         self.brute_force_ms = brute_force_ms(queries, items, k)  # what each speedup divides
         self.indexes: dict[int, IVFIndex] = {}
         self.runs = pd.DataFrame()
-        self.n_clusters = widgets.Dropdown(options=CLUSTER_OPTIONS, value=n_clusters,
-                                           description="lists C")  # fmt: skip
+        self.n_clusters = widgets.Dropdown(
+            options=CLUSTER_OPTIONS, value=n_clusters, description="lists C",
+            tooltip="k-means lists the items are split into",
+        )  # fmt: skip
         # Up to the largest C, so every list of every index can be probed (exact recall).
-        self.nprobe = widgets.IntSlider(value=1, min=1, max=max(CLUSTER_OPTIONS),
-                                        description="nprobe", continuous_update=False)  # fmt: skip
+        self.nprobe = widgets.IntSlider(
+            value=1, min=1, max=max(CLUSTER_OPTIONS), description="nprobe",
+            continuous_update=False, tooltip="lists searched per query; nprobe = C is exact",
+        )  # fmt: skip
         super().__init__([self.n_clusters, self.nprobe])
         self.refresh()
 
