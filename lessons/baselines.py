@@ -14,7 +14,7 @@ from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Dataset
 from lessons.features import item_content
 from lessons.metrics import ndcg_at_k, top_k
-from lessons.scoring import check_int
+from lessons.scoring import EPS, SCORINGS, check_int
 
 
 def _check_matrix(x: sp.spmatrix, name: str = "train", allow_empty: bool = False) -> sp.csr_matrix:
@@ -179,9 +179,6 @@ class EASE(_Baseline):
         return np.asarray(x @ self.weights_, dtype=np.float32)
 
 
-SCORINGS = ("cosine", "dot")
-
-
 class ContentProfile(_Baseline):
     """Content-based recommender: match each user's average content to every item's content.
 
@@ -238,7 +235,7 @@ class ContentProfile(_Baseline):
         profile = np.asarray(x @ self.content) / np.maximum(count, 1.0)  # P (n_users, f)
         content = self.content
         if self.scoring == "cosine":  # an all-zero vector scores 0 everywhere
-            profile = profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
+            profile = profile / np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), EPS)
             norms = np.linalg.norm(content, axis=1, keepdims=True)
-            content = content / np.maximum(norms, 1e-12)
+            content = content / np.maximum(norms, EPS)
         return (profile @ content.T).astype(np.float32)

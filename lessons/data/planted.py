@@ -21,9 +21,11 @@ OCCUPATIONS = tuple(
     "lawyer librarian marketing none other programmer retired salesman scientist student "
     "technician writer".split()
 )
+# MovieLens' demographic codes; lessons.features reads these same ones into its side features.
 GENDERS = ("M", "F")
-# Lower edges of the MovieLens-1M age groups: <18, 18-24, 25-34, 35-44, 45-49, 50-55, 56+.
-AGE_BUCKET_EDGES = (18, 25, 35, 45, 50, 56)
+# Lower edges of the MovieLens-1M age groups -> 7 buckets: <18, 18-24, 25-34, 35-44, 45-49,
+# 50-55, 56+.
+AGE_BUCKETS = (18, 25, 35, 45, 50, 56)
 
 # ML-100K marginals. "unknown" gets 0: it only marks two films with missing metadata.
 _GENRE_SHARE = np.array([0, 149, 80, 25, 73, 300, 65, 30, 431, 13, 14, 55, 33, 36, 147, 60,
@@ -50,7 +52,7 @@ class SyntheticTruth:
         item_genre_weights: `ĝ_j`, the genre multi-hot divided by its count, (n_items, n_genres).
         item_quality: Item effect on ratings, shape (n_items,).
         user_bias: User effect on ratings, shape (n_users,).
-        age_effect: Taste shift per age bucket (see `AGE_BUCKET_EDGES`), (7, n_genres).
+        age_effect: Taste shift per age bucket (see `AGE_BUCKETS`), (7, n_genres).
         gender_effect: Taste shift per gender in `GENDERS` order, (2, n_genres).
         occupation_effect: Taste shift per occupation in `OCCUPATIONS` order, (21, n_genres).
         popularity_exponent: Exponent of `item_popularity` (Zipf-Mandelbrot).
@@ -102,7 +104,7 @@ def _users(
     occupation = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
 
     n_genres = len(GENRES)
-    bucket = np.searchsorted(AGE_BUCKET_EDGES, age, side="right")
+    bucket = np.searchsorted(AGE_BUCKETS, age, side="right")
     centres = np.array([14, 21, 30, 40, 47, 53, 62])  # typical age of each bucket
     age_effect = np.outer((centres - 34) / 12, _tilt(_AGE_TILT))
     age_effect += rng.normal(0, 0.4, age_effect.shape)

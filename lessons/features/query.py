@@ -16,10 +16,7 @@ import torch
 
 from lessons.config import ITEM, TIMESTAMP, USER
 from lessons.data.dataset import Dataset
-
-# Lower edges of the MovieLens-1M age groups -> 7 buckets: <18, 18-24, 25-34, 35-44, 45-49,
-# 50-55, 56+.
-AGE_BUCKETS = (18, 25, 35, 45, 50, 56)
+from lessons.data.planted import AGE_BUCKETS, GENDERS
 
 
 def age_bucket(age):
@@ -27,7 +24,6 @@ def age_bucket(age):
     return np.searchsorted(AGE_BUCKETS, age, side="right")
 
 
-GENDERS = ("M", "F")
 DENSE_COLUMNS = ("log1p_interactions", "log1p_days_since_last")
 # Fixed divisor that puts both log1p features near [0, 1.5] on MovieLens. A constant (not a
 # statistic of the training data) so an ad-hoc query gets exactly the same transformation.

@@ -19,12 +19,11 @@ from lessons.data import Split
 from lessons.evaluation_demos import scores_for
 from lessons.metrics import evaluate_dict, recall_by_popularity_decile, short_head, top_k
 from lessons.recommend import recommend
-from lessons.scoring import check_int
+from lessons.scoring import SCORINGS, check_int
 from lessons.widgets.alpha import ALPHA_TOOLTIP, model_scores
 from lessons.widgets.base import Panel, frame_html
 
 BIAS_METRICS = ("recall", "ndcg", "coverage", "arp", "gini", "aplt", "reach")
-SCORINGS = ("dot", "cosine")
 
 
 def compare_models(scores: dict[str, Any], split: Split, k: int = DEFAULT_K) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import torch
 from lessons import theme
 from lessons.config import DEFAULT_K
 from lessons.data import Split
-from lessons.features import AGE_BUCKETS, age_bucket
+from lessons.features import AGE_BUCKETS, GENDERS, age_bucket
 from lessons.recommend import recommend_for_query
 from lessons.scoring import split_features
 from lessons.widgets.base import Panel, distinct_titles, frame_html
@@ -89,7 +89,7 @@ class BuildAUser(Panel):
                                             layout={"width": "560px"})  # fmt: skip
         self.age = widgets.IntSlider(value=30, min=7, max=80, description="age",
                                      continuous_update=False)  # fmt: skip
-        self.gender = widgets.Dropdown(options=["F", "M"], value="F", description="gender")
+        self.gender = widgets.Dropdown(options=sorted(GENDERS), value="F", description="gender")
         self.occupation = widgets.Dropdown(options=list(occupations), description="occupation",
                                            value="student" if "student" in occupations else
                                            occupations[0])  # fmt: skip
