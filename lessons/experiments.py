@@ -173,7 +173,7 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
     return pd.DataFrame(rows)
 
 
-def grid_summary(grid: pd.DataFrame, metric: str = "ndcg@10") -> pd.DataFrame:
+def grid_summary(grid: pd.DataFrame, metric: str = f"ndcg@{DEFAULT_K}") -> pd.DataFrame:
     """Mean and standard deviation over seeds of `metric`, one row per (depth, features)."""
     if metric not in grid:
         raise ValueError(f"unknown metric {metric!r}; choose one of {list(grid.columns)}")

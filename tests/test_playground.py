@@ -220,3 +220,26 @@ def test_a_run_that_fails_midway_leaves_the_last_good_runs_curves(tiny_split, mo
     panel.button.click()
     assert panel.error == "RuntimeError: out of memory" and len(calls) == 6
     assert panel.runs.equals(runs) and panel.curves.value == curves
+
+
+def test_the_run_table_follows_the_configured_k():
+    """Bug: the columns were written "ndcg@10", …, so with another `config.DEFAULT_K` the
+    playground computed ndcg@5 and showed ndcg@10 as NaN. In a fresh interpreter, since the
+    modules read DEFAULT_K when imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import lessons.config as c; c.DEFAULT_K = 5\n"
+        "from lessons.data import random_split, synthetic_movielens\n"
+        "from lessons.widgets.playground import DNNPlayground\n"
+        "w = DNNPlayground(random_split(synthetic_movielens(), seed=0), seed=0)\n"
+        "w.layers.value, w.epochs.value = 0, 1\n"
+        "w.button.click()\n"
+        "assert w.error is None, w.error\n"
+        "assert not w.runs.drop(columns='dropout').isna().any().any(), w.runs.T\n"
+        "assert 'APLT at 5' in w.output.value and 'ndcg@5' in w.runs\n"
+    )
+    env = {"LESSONS_QUIET": "1", "OMP_NUM_THREADS": "1", "PATH": ""}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator
 from sklearn.decomposition import PCA
 
-from lessons.config import DEFAULT_SEED
+from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.history import History
 from lessons.plots.core import PALETTE
 
@@ -108,7 +108,9 @@ class LiveCurves:
         self.drawn = history.rows[-1]["epoch"] if history.rows else None
 
 
-def grid_bars(summary: pd.DataFrame, metric: str = "ndcg@10", ax: Axes | None = None) -> Axes:
+def grid_bars(
+    summary: pd.DataFrame, metric: str = f"ndcg@{DEFAULT_K}", ax: Axes | None = None
+) -> Axes:
     """Bars of the mean `metric` per depth, one colour per feature set, ± 1 std over seeds.
 
     Args:

@@ -13,7 +13,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from lessons.config import DEFAULT_SEED
+from lessons.config import DEFAULT_K, DEFAULT_SEED, RECALL_K
 from lessons.data import Split
 from lessons.experiments import playground_run
 from lessons.plots.training import LiveCurves
@@ -21,8 +21,9 @@ from lessons.recipes import RECIPES
 from lessons.widgets.base import INTERRUPTED_IN_EPOCH_1, MAX_EPOCHS, Panel, frame_html
 from lessons.widgets.followed import FollowedUser
 
+AT_K = ("ndcg", "coverage", "arp", "gini", "aplt")  # shown at DEFAULT_K, recall at RECALL_K
 RUN_COLUMNS = ("layers", "widths", "activation", "side", "dense", "dropout", "epochs", "lr",
-               "recall@20", "ndcg@10", "coverage@10", "arp@10", "gini@10", "aplt@10",
+               f"recall@{RECALL_K}", *(f"{name}@{DEFAULT_K}" for name in AT_K),
                "seconds")  # fmt: skip
 
 
@@ -168,9 +169,10 @@ class DNNPlayground(Panel):
     def render(self, result: dict) -> str:
         # The short list first: the run table below it grows with every run.
         return (self.followed.html()
-                + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's Recall@20, "
-                "and NDCG, coverage, ARP, Gini and APLT at 10. Curves: Recall@10 and NDCG@10 "
-                f"while training.</small>{self.note}"
+                + "<b>Runs so far</b> (newest last)<br><small>Table: the final model's "
+                f"Recall@{RECALL_K}, and NDCG, coverage, ARP, Gini and APLT at {DEFAULT_K}. "
+                f"Curves: Recall@{DEFAULT_K} and NDCG@{DEFAULT_K} while training.</small>"
+                f"{self.note}"
                 + frame_html(compact_runs(self.runs), formats=RUN_FORMATS))  # fmt: skip
 
 
@@ -180,14 +182,14 @@ RUN_FORMATS = {"lr": "{:.3g}", "arp": "{:.1f}", "seconds": "{:.1f}"}
 
 def compact_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The run table as shown: widths as "hidden" (their count is the layers), side and dense
-    as one "features" column, and the metrics at 10 without "@10" (the caption says it). With
-    15 columns and full names it was wider than the notebook beside Lab's sidebar, and the
-    last metric was cut off."""
+    as one "features" column, and the metrics at DEFAULT_K without their "@k" (the caption
+    says it). With 15 columns and full names it was wider than the notebook beside Lab's
+    sidebar, and the last metric was cut off."""
     features = ["+".join(["history"] + [name for name in ("side", "dense") if row[name]])
                 for _, row in runs.iterrows()]  # fmt: skip
-    at_10 = {f"{name}@10": name for name in ("ndcg", "coverage", "arp", "gini", "aplt")}
+    at_k = {f"{name}@{DEFAULT_K}": name for name in AT_K}
     shown = runs.drop(columns=["layers", "side", "dense"])
-    shown = shown.rename(columns={"widths": "hidden", **at_10})
+    shown = shown.rename(columns={"widths": "hidden", **at_k})
     shown.insert(2, "features", features)
     # No dropout without a hidden layer: "-", as for the activation and the widths.
     shown["dropout"] = ["-" if pd.isna(d) else f"{d:.2f}" for d in shown["dropout"]]
