@@ -158,9 +158,12 @@ def run_grid(split: Split, depths: Sequence[int] = (0, 1, 2), seeds: Sequence[in
     examples = {"depths": "(0, 1, 2)", "seeds": "(0, 1)", "feature_sets": str(tuple(FEATURE_SETS))}
     for name, value in (("depths", depths), ("seeds", seeds), ("feature_sets", feature_sets)):
         _check_sequence(name, value, examples[name])
-    unknown = set(feature_sets) - set(FEATURE_SETS)
-    if unknown or not len(depths) or not len(seeds):
-        raise ValueError(f"need depths, seeds and feature sets from {list(FEATURE_SETS)}")
+    unknown = sorted(set(feature_sets) - set(FEATURE_SETS))
+    if unknown:
+        raise ValueError(f"unknown feature sets {unknown}; choose from {list(FEATURE_SETS)}")
+    if not len(depths) or not len(seeds) or not len(feature_sets):
+        raise ValueError("depths, seeds and feature_sets each need at least one value, e.g. "
+                         f"depths={examples['depths']}, seeds={examples['seeds']}")  # fmt: skip
     depths = [check_int("depth", depth, 0, hint=" (hidden layers)") for depth in depths]
     rows = []
     runs = list(product(depths, feature_sets, seeds))  # 12 fits in notebook 02: ~10 s, so a bar

@@ -138,6 +138,11 @@ def test_playground_run_and_grid(split, one_thread, capsys, monkeypatch):
     for bad in (-1, 1.5):  # -1 used to run as depth 0, labelled -1
         with pytest.raises(ValueError, match="depth must be an integer >= 0"):
             run_grid(split, depths=(bad,), seeds=(0,), width=8, epochs=1)
+    # A misspelled feature set and an empty list are two mistakes, each named as such.
+    with pytest.raises(ValueError, match=r"unknown feature sets \['histroy'\]"):
+        run_grid(split, depths=(0,), seeds=(0,), feature_sets=("histroy",))
+    with pytest.raises(ValueError, match="each need at least one value, e.g. depths="):
+        run_grid(split, depths=(0,), seeds=())
 
 
 def test_main_genre_and_map(split):

@@ -219,6 +219,9 @@ class Split:
         return self._matrix(self.test)
 
     def valid_matrix(self) -> sp.csr_matrix:
+        if self.valid is None:
+            raise ValueError(f"this {self.kind!r} split has no validation part: pass valid_frac= "
+                             "to random_split or temporal_split")  # fmt: skip
         return self._matrix(self.valid)
 
     @property

@@ -35,8 +35,9 @@ def _check_data(data: Dataset) -> tuple[np.ndarray, np.ndarray]:
         or items.max() >= data.n_items
     ):
         raise ValueError(
-            f"{data.name} has ids outside 0..n_users-1 / 0..n_items-1; build the Dataset with "
-            "contiguous 0-based ids"
+            f"{data.name} has ids outside 0..{data.n_users - 1} (users) / 0..{data.n_items - 1} "
+            f"(items): users {users.min()}..{users.max()}, items {items.min()}..{items.max()}; "
+            "build the Dataset with contiguous 0-based ids"
         )
     pairs = np.sort(users * data.n_items + items)  # faster than np.unique here
     if (pairs[1:] == pairs[:-1]).any():
