@@ -27,7 +27,11 @@ def parse_table(
     """Read a delimited file with one dtype per column (`str` for text).
 
     Args:
+        path: The file, named in errors (and read unless `data` is given).
+        columns: Column name -> dtype, in file order.
+        sep: The one-character delimiter.
         data: The file's bytes, if already read (and e.g. '::' replaced by one character).
+        encoding: The file's text encoding (MovieLens 100K's is Latin-1).
         header: Expected first line of a CSV with a header (and quoting); None for headerless,
             unquoted files such as u.data, where a '"' is an ordinary character.
     """

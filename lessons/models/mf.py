@@ -73,9 +73,11 @@ class MatrixFactorization(nn.Module):
         return v if b is None else torch.cat([v, b[:, None]], 1)
 
     def forward(self, batch: QueryBatch) -> torch.Tensor:
+        """Scores ⟨U_u, V_j⟩ (+ b_j) of every item, shape (B, n_items)."""
         return self.query_embedding(batch) @ self.item_embeddings().T  # (B, n_items)
 
     def loss(self, batch: QueryBatch) -> torch.Tensor:
+        """Softmax cross-entropy against p, or WLS on the multi-hot x; plus L2 and gravity."""
         target = batch_target(batch, self.n_items)  # p (B, n_items)
         logits = self(batch)  # (B, n_items)
         excluded = batch.exclude_items  # (n_items,) bool or None

@@ -110,6 +110,7 @@ class SoftmaxDNN(nn.Module):
         return nn.functional.linear(self._psi(batch), self._table(), self.item_bias)
 
     def loss(self, batch: QueryBatch) -> torch.Tensor:
+        """Cross-entropy of p̂ against p; the batch's inputs leave the softmax (mask_inputs)."""
         target = sparse_target(batch, self.n_items)  # p as (row, item, p_uj) entries
         # The inputs leave the softmax unless they are targets too (input_pairs & (p == 0)).
         exclude = input_pairs(batch, self.n_items) if self.mask_inputs else None

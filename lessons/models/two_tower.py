@@ -83,9 +83,11 @@ class TwoTower(nn.Module):
         return self._norm(self.item_tower(items))
 
     def forward(self, batch: QueryBatch) -> torch.Tensor:
+        """Scores ⟨ψ(x), φ(x_item)⟩ of every item, shape (B, n_items) (no temperature)."""
         return self.query_embedding(batch) @ self.item_embeddings().T  # (B, n_items)
 
     def loss(self, batch: QueryBatch) -> torch.Tensor:
+        """Full softmax over the catalogue, or in-batch softmax (with β · log q_j), at τ."""
         target = batch_target(batch, self.n_items)  # p (B, n_items)
         psi = self.query_embedding(batch)  # (B, d)
         positive = target > 0

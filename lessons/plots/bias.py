@@ -45,6 +45,7 @@ def feedback_loop(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     Args:
         frame: Output of `lessons.evaluation_demos.feedback_loop`.
+        ax: Axes to draw on; a new figure's when None.
     """
     cov = [c for c in frame.columns if c.startswith("coverage@")]
     if "round" not in frame or "head_share" not in frame or not cov:

@@ -106,6 +106,7 @@ def alpha_sweep(frame: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     Args:
         frame: One row per α with columns `alpha`, and `arp@k`, `coverage@k` for one k
             (the output of `lessons.widgets.alpha.alpha_sweep`).
+        ax: Axes to draw on; a new figure's when None.
     """
     arp = [c for c in frame.columns if c.startswith("arp@")]
     cov = [c for c in frame.columns if c.startswith("coverage@")]

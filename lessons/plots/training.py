@@ -19,9 +19,9 @@ from sklearn.decomposition import PCA
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.history import History
-from lessons.plots.core import PALETTE
+from lessons.plots.core import PALETTE, _axes
 
-FIGSIZE = (9.0, 3.2)
+CURVES_FIGSIZE = (9.0, 3.2)  # loss and metric side by side
 
 
 def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequence[Axes]:
@@ -34,7 +34,7 @@ def history_curves(history: History, axes: Sequence[Axes] | None = None) -> Sequ
     if frame.empty:
         raise ValueError("the History has no epoch yet; train first (fit or recipes.train)")
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=FIGSIZE, layout="constrained")
+        _, axes = plt.subplots(1, 2, figsize=CURVES_FIGSIZE, layout="constrained")
     loss_ax, metric_ax = axes
     loss_ax.plot(frame["epoch"], frame["train_loss"], "o-", ms=3, label="train")
     evaluated = frame.dropna(subset=[f"ndcg@{history.k}"])
@@ -96,7 +96,7 @@ class LiveCurves:
             ValueError: For a History with no completed epoch (no figure is left open).
         """
         # A fixed layout: constrained layout takes most of a redraw's time (~0.5 s).
-        fig, axes = plt.subplots(1, 2, figsize=FIGSIZE)
+        fig, axes = plt.subplots(1, 2, figsize=CURVES_FIGSIZE)
         fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.25)
         try:
             history_curves(history, axes)
@@ -115,13 +115,14 @@ def grid_bars(
 
     Args:
         summary: `lessons.experiments.grid_summary` output (depth, features, mean, std).
+        metric: The summarized metric, for the axis label.
+        ax: Axes to draw on; a new figure's when None.
     """
     if not {"depth", "features", "mean", "std"} <= set(summary.columns):
         raise ValueError("summary needs columns depth, features, mean, std (use grid_summary)")
     if summary.empty:
         raise ValueError("summary has no rows: run_grid found nothing to summarize")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6.0, 3.5), layout="constrained")
+    ax = _axes(ax)
     depths, sets = sorted(summary["depth"].unique()), list(summary["features"].unique())
     width = 0.8 / len(sets)
     for i, name in enumerate(sets):
@@ -154,6 +155,9 @@ def embedding_map(coords: np.ndarray, colour: np.ndarray, *, title: str, log: bo
         coords: (n, 2) coordinates, e.g. `project_2d(V)`.
         colour: (n,) numbers, or category codes when `labels` names them.
         labels: Category names for codes 0..len(labels)-1 (legend instead of a colour bar).
+        title: The figure's title.
+        log: Colour numbers on a log scale (counts spanning decades, such as popularity).
+        ax: Axes to draw on; a new figure's when None.
     """
     coords, colour = np.asarray(coords), np.asarray(colour)  # lists too
     if coords.shape != (len(colour), 2):
