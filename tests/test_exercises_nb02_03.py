@@ -60,19 +60,19 @@ def test_log_z_by_hand():
 
 
 def test_neighbours():
-    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM + 20, seed=1), 0.2)
+    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM_ID + 20, seed=1), 0.2)
     model = textbook_dnn(split, (16,), dim=8)
     V = model.item_embeddings().detach()
     vn = V / V.norm(dim=1, keepdim=True)
-    cos = vn @ vn[nb03.ITEM]
-    cos[nb03.ITEM] = -float("inf")
+    cos = vn @ vn[nb03.ITEM_ID]
+    cos[nb03.ITEM_ID] = -float("inf")
     right = torch.topk(cos, 5).indices.numpy()
     assert nb03.neighbours.check(right, model=model, split=split).status == CORRECT
     assert nb03.neighbours.check(right[::-1], model=model, split=split).status == INCORRECT
 
 
 def test_neighbours_names_the_usual_slips():
-    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM + 20, seed=1), 0.2)
+    split = random_split(synthetic_movielens(n_users=40, n_items=nb03.ITEM_ID + 20, seed=1), 0.2)
     torch.manual_seed(0)
     model = SoftmaxDNN(split.n_items, dim=8, hidden=(16,), item_bias=True)
     with torch.no_grad():
@@ -80,13 +80,13 @@ def test_neighbours_names_the_usual_slips():
         V = model.item_embeddings().double()
 
     def top(rows):
-        scores = rows @ rows[nb03.ITEM]
-        scores[nb03.ITEM] = -float("inf")
+        scores = rows @ rows[nb03.ITEM_ID]
+        scores[nb03.ITEM_ID] = -float("inf")
         return torch.topk(scores, 5).indices.numpy()
 
     unit = torch.nn.functional.normalize
     right = top(unit(V, dim=1))
-    with_itself = np.r_[nb03.ITEM, right[:4]]
+    with_itself = np.r_[nb03.ITEM_ID, right[:4]]
     slips = {
         "itself out": with_itself,
         "dot product": top(V),

@@ -8,16 +8,16 @@ from lessons.data import Split
 from lessons.exercises import Exercise, choice, close_to, same_sequence
 from lessons.recommend import recommend
 
-TOP_N, ALPHA, USER = 5, 1.0, 0
+TOP_N, ALPHA, USER_ID = 5, 1.0, 0
 
 
 def _alpha_top(model: torch.nn.Module, split: Split) -> np.ndarray:
-    return recommend(model, split, USER, TOP_N, alpha=ALPHA)["item"].to_numpy()
+    return recommend(model, split, USER_ID, TOP_N, alpha=ALPHA)["item"].to_numpy()
 
 
 def _alpha_slips(model: torch.nn.Module, split: Split) -> list[tuple[np.ndarray, str]]:
     def top(**how):
-        return recommend(model, split, USER, TOP_N, **how)["item"].to_numpy()
+        return recommend(model, split, USER_ID, TOP_N, **how)["item"].to_numpy()
 
     return [
         (top(), "that is the dot-product list ⟨U_u, V_j⟩: divide each score by ‖V_j‖"),
@@ -44,8 +44,8 @@ def _arp(table: pd.DataFrame) -> float:
 
 alpha_top = Exercise(
     name="nb01.alpha_top",
-    question=f"Without `recommend`, compute the top-{TOP_N} item ids of user {USER} for the score "
-    f"⟨U_u, V_j⟩ / ‖V_j‖^{ALPHA:g}, leaving out the items the user is known to have "
+    question=f"Without `recommend`, compute the top-{TOP_N} item ids of user {USER_ID} for the "
+    f"score ⟨U_u, V_j⟩ / ‖V_j‖^{ALPHA:g}, leaving out the items the user is known to have "
     "(split.seen_matrix(): the training history, and any validation part).",
     expected=_alpha_top,
     compare=same_sequence,
@@ -58,8 +58,8 @@ alpha_top = Exercise(
     solution_code=(
         "U = model.user_embedding.detach().numpy()\n"
         "V = model.item_embeddings().detach().numpy()\n"
-        f"scores = V @ U[{USER}] / np.linalg.norm(V, axis=1) ** {ALPHA}\n"
-        f"scores[split.seen_matrix()[{USER}].indices] = -np.inf\n"
+        f"scores = V @ U[{USER_ID}] / np.linalg.norm(V, axis=1) ** {ALPHA}\n"
+        f"scores[split.seen_matrix()[{USER_ID}].indices] = -np.inf\n"
         f"answer = np.argsort(-scores)[:{TOP_N}]"
     ),
     explanation="dividing by ‖V_j‖ ranks by direction only, like cosine scoring",

@@ -11,7 +11,7 @@ from lessons.recommend import similar_items
 # by cosine differs from those by Euclidean distance, dot product and the cosine without the
 # bias coordinate at split seeds 0-4 (item 288 separated the bias-free cosine at seed 0 only,
 # so a learner who changed SEED could pass with it).
-ITEM, TOP_N = 418, 5
+ITEM_ID, TOP_N = 418, 5
 
 
 def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803 (the lesson's notation)
@@ -20,12 +20,12 @@ def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803 (the less
 
 
 def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
-    return similar_items(model, split, ITEM, TOP_N, scoring="cosine")["item"].to_numpy()
+    return similar_items(model, split, ITEM_ID, TOP_N, scoring="cosine")["item"].to_numpy()
 
 
 def _top(V: torch.Tensor) -> np.ndarray:  # noqa: N803
-    scores = V @ V[ITEM]
-    scores[ITEM] = -float("inf")
+    scores = V @ V[ITEM_ID]
+    scores[ITEM_ID] = -float("inf")
     return torch.topk(scores, TOP_N).indices.numpy()
 
 
@@ -35,8 +35,8 @@ def _neighbour_slips(model: torch.nn.Module) -> list[tuple[np.ndarray, str]]:
     cosine = _top(torch.nn.functional.normalize(V, dim=1))
     slips = [
         (
-            np.r_[ITEM, cosine[: TOP_N - 1]],
-            f"leave item {ITEM} itself out: it is its own nearest neighbour",
+            np.r_[ITEM_ID, cosine[: TOP_N - 1]],
+            f"leave item {ITEM_ID} itself out: it is its own nearest neighbour",
         ),
         (
             _top(V),
@@ -70,18 +70,18 @@ neighbours = Exercise(
     name="nb03.neighbours",
     question=f"Without `similar_items`, list the ids of the {TOP_N} items whose rows V_j of "
     f"`dnn.item_embeddings()` (the V of section 1, bias coordinate included) have the highest "
-    f"cosine similarity with item {ITEM}'s, best first, leaving item {ITEM} itself out.",
+    f"cosine similarity with item {ITEM_ID}'s, best first, leaving item {ITEM_ID} itself out.",
     expected=_neighbours,
     compare=same_sequence,
     hints=[
         "dnn.item_embeddings().detach() is V; divide each row by its norm, "
         "V.norm(dim=1, keepdim=True).",
-        f"Cosines = Vn @ Vn[{ITEM}]; set entry {ITEM} to -inf and take the top {TOP_N}.",
+        f"Cosines = Vn @ Vn[{ITEM_ID}]; set entry {ITEM_ID} to -inf and take the top {TOP_N}.",
     ],
     solution_code=(
         "Vn = torch.nn.functional.normalize(dnn.item_embeddings().detach(), dim=1)\n"
-        f"cos = Vn @ Vn[{ITEM}]\n"
-        f"cos[{ITEM}] = -float('inf')\n"
+        f"cos = Vn @ Vn[{ITEM_ID}]\n"
+        f"cos[{ITEM_ID}] = -float('inf')\n"
         f"answer = torch.topk(cos, {TOP_N}).indices.numpy()"
     ),
     explanation="item-to-item similarity needs no user at all: it is read off V",
