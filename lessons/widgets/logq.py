@@ -141,8 +141,8 @@ class LogQExplorer(Panel):
         style = {"description_width": "initial"}
         self.beta = widgets.FloatSlider(
             value=1.0, min=0.0, max=1.5, step=0.25, description="logQ strength β",
-            tooltip="each in-batch logit minus β · log q_j, q_j the chance item j is in a batch: "
-            "0 is plain in-batch softmax, 1 the full correction",
+            tooltip="each in-batch logit minus β · log q_j, q_j item j's share of the training "
+            "interactions (how often it is drawn as a negative): 0 is plain in-batch softmax",
             continuous_update=False, style=style,
         )  # fmt: skip
         self.temperature = widgets.FloatText(
