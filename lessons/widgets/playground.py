@@ -134,7 +134,7 @@ class DNNPlayground(Panel):
             self.curves.value = before
             raise
 
-    def _train(self, hidden: list[int]) -> dict:
+    def _train(self, hidden: tuple[int, ...]) -> dict:
         self.status.value = "<i>training…</i>"
         every = max(1, self.epochs.value // 4)  # ~4 metric points, ~2 redraws: both cost time
         curves = LiveCurves(self.curves, 2 * every, self.epochs.value)
