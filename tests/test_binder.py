@@ -1,10 +1,13 @@
 """binder/ builds the same environment as requirements.txt, and the README's badge launches it."""
 
+import ast
 import json
 import os
 import re
 import subprocess
+import sys
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,10 +110,6 @@ def test_readme_badge_deep_links_the_first_notebook_of_this_repository():
 
 def imported_distributions(folder: Path) -> dict[str, str]:
     """Third-party distributions that `.py` files under `folder` import: {dist: a file}."""
-    import ast
-    import sys
-    from importlib.metadata import packages_distributions
-
     owners = packages_distributions()
     found = {}
     for path in sorted(folder.rglob("*.py")):

@@ -1,5 +1,8 @@
 """The DNN playground of notebook 02, headless: set controls, click Train, read the run table."""
 
+import subprocess
+import sys
+
 import matplotlib
 import pytest
 
@@ -226,9 +229,6 @@ def test_the_run_table_follows_the_configured_k():
     """Bug: the columns were written "ndcg@10", …, so with another `config.DEFAULT_K` the
     playground computed ndcg@5 and showed ndcg@10 as NaN. In a fresh interpreter, since the
     modules read DEFAULT_K when imported."""
-    import subprocess
-    import sys
-
     code = (
         "import lessons.config as c; c.DEFAULT_K = 5\n"
         "from lessons.data import random_split, synthetic_movielens\n"
