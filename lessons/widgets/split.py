@@ -23,13 +23,14 @@ from lessons.metrics import evaluate_dict
 from lessons.widgets.base import Panel, frame_html
 
 PROTOCOLS = ("random", "temporal", "cold_users", "cold_items")
+QUERY_FRAC = 0.5  # share of each cold user's history revealed as the query
 # What the one "test share" slider holds out under each protocol: at 0.9, cold_users puts 44%
 # of the interactions in test on ML-100K, random 90%.
 HELD_OUT = {
     "random": "{:.0%} of each user's interactions held out at random",
     "temporal": "the latest {:.0%} of each user's interactions held out",
-    "cold_users": "{:.0%} of the users held out whole (the first half of each one's history "
-    "revealed as query)",
+    "cold_users": "{:.0%} of the users held out whole (the first "
+    f"{QUERY_FRAC:.0%} of each one's history revealed as query)",
     "cold_items": "{:.0%} of the items held out whole",
 }
 REPORT_METRICS = ("recall", "ndcg", "coverage", "arp")
@@ -50,7 +51,7 @@ def make_split(data: Dataset, protocol: str, test_frac: float, seed: int = DEFAU
     if protocol == "temporal":
         return temporal_split(data, test_frac)
     if protocol == "cold_users":
-        return cold_start_users(data, user_frac=test_frac, seed=seed)
+        return cold_start_users(data, user_frac=test_frac, query_frac=QUERY_FRAC, seed=seed)
     if protocol == "cold_items":
         return cold_start_items(data, item_frac=test_frac, seed=seed)
     raise ValueError(f"unknown split protocol {protocol!r}; choose one of {PROTOCOLS}")
