@@ -89,15 +89,32 @@ def test_explorer_switches_model_scoring_and_k(split, models):
 def test_explorer_reports_refused_settings_and_recovers(split, models):
     w = BiasExplorer(models, split, user=0, k=5)
     before = w.result
-    w.scoring.value = "cosine"  # Popularity has no embeddings
-    assert "no embeddings" in w.error and w.result is before
-    assert "no embeddings" in w.status.value
-    w.model.value = "MF"
-    assert w.error is None and w.status.value == ""
     w.user.value = 10_000
-    assert "unknown user" in w.error
+    assert "unknown user" in w.error and w.result is before
+    assert "unknown user" in w.status.value
     w.user.value = 2
+    assert w.error is None and w.status.value == ""
+
+
+def test_controls_that_cannot_apply_are_disabled_not_refused(split, models):
+    """Bug: a baseline with cosine, or α with cosine, was refused after the move, with a
+    message, though the panel knew beforehand: those controls are now greyed out, keep their
+    values for the model or scoring they apply to, and the panel computes what they show."""
+    w = BiasExplorer(models, split, user=1, k=5)
+    assert w.scoring.disabled and w.alpha.disabled  # Popularity: its own scores
+    w.alpha.value, w.scoring.value = 1.5, "cosine"
     assert w.error is None
+    popular = recommend(models["Popularity"], split, 1, 5)
+    assert list(w.result[0]["item"]) == list(popular["item"])
+    w.model.value = "MF"  # cosine now applies, α still not (cosine divides by ‖V_j‖ itself)
+    assert not w.scoring.disabled and w.alpha.disabled and w.error is None
+    cosine = recommend(models["MF"], split, 1, 5, scoring="cosine")
+    assert list(w.result[0]["item"]) == list(cosine["item"])
+    w.scoring.value = "dot"  # α is back, at the value the learner left it
+    assert not w.alpha.disabled and w.alpha.value == 1.5
+    at_15 = recommend(models["MF"], split, 1, 5, alpha=1.5)
+    assert list(w.result[0]["item"]) == list(at_15["item"])
+    assert "<b>MF, dot, α = 1.50: user 1's top 5</b>" in w.output.value
 
 
 def test_explorer_needs_models(split):
@@ -133,9 +150,10 @@ def test_the_list_names_its_settings_so_a_kept_one_is_not_misread(split, models)
     assert "<b>MF, dot, α = 0.00: user 0's top 5</b>" in w.output.value
     w.scoring.value = "cosine"
     assert "<b>MF, cosine: user 0's top 5</b>" in w.output.value
-    w.model.value = "Popularity"  # refused: a baseline has no embeddings to take cosines of
+    w.user.value = 10_000  # refused
     assert w.error and "last valid input" in w.status.value
     assert "<b>MF, cosine: user 0's top 5</b>" in w.output.value  # kept, and says so
-    w.model.value = "MF"
     w.user.value = 3
     assert "<b>MF, cosine: user 3's top 5</b>" in w.output.value
+    w.model.value = "Popularity"  # the scoring stays "cosine", greyed out: not in the heading
+    assert "<b>Popularity: user 3's top 5</b>" in w.output.value

@@ -87,7 +87,8 @@ class BiasExplorer(Panel):
 
     Headless use: `w = BiasExplorer({"EASE": ease, "MF": mf}, split); w.model.value = "MF";
     w.scoring.value = "cosine"`; `w.result` is `(table, metrics)`, and a refused setting (e.g.
-    α on a baseline) leaves its message in `w.error`.
+    an unknown user id) leaves its message in `w.error`. The scoring is disabled for a
+    baseline, and α for a baseline or cosine: they do not apply there.
     """
 
     def __init__(self, models: dict[str, Any], split: Split, user: int = 0, k: int = DEFAULT_K):
@@ -114,21 +115,37 @@ class BiasExplorer(Panel):
                                    continuous_update=False)  # fmt: skip
         self.user = widgets.IntText(value=user, description="user id")
         super().__init__([self.model, self.scoring, self.alpha, self.k, self.user])
+        self._enable_scoring_controls()
         self.refresh()
 
+    def _baseline(self) -> bool:
+        """A baseline has its own scores (a count, an item-item regression): no embeddings."""
+        return not isinstance(self.models[self.model.value], torch.nn.Module)
+
+    def _enable_scoring_controls(self) -> None:
+        # Greyed out where they cannot apply, rather than refused after the move: cosine
+        # already divides by ‖V_j‖, and a baseline has no V_j. Their values are kept for later.
+        self.scoring.disabled = self._baseline()
+        self.alpha.disabled = self._baseline() or self.scoring.value == "cosine"
+
+    def _on_change(self, change: Any = None) -> None:
+        self._enable_scoring_controls()  # before the refresh, which reads the enabled ones
+        super()._on_change(change)
+
     def compute(self) -> tuple[pd.DataFrame, dict[str, float]]:
+        scoring = "dot" if self.scoring.disabled else self.scoring.value
+        alpha = 0.0 if self.alpha.disabled else self.alpha.value
         return bias_report(
             self.models[self.model.value], self.split, self.user.value,
-            scoring=self.scoring.value, alpha=self.alpha.value, k=self.k.value,
+            scoring=scoring, alpha=alpha, k=self.k.value,
         )  # fmt: skip
 
     def render(self, result: tuple[pd.DataFrame, dict[str, float]]) -> str:
         table, metrics = result
         # Named, because after a refused input the panel keeps this output under other controls.
-        # A baseline has its own scores (a count, an item-item regression): no dot product or α.
         how = ""
-        if isinstance(self.models[self.model.value], torch.nn.Module):
-            alpha = f", α = {self.alpha.value:.2f}" if self.scoring.value == "dot" else ""
+        if not self.scoring.disabled:
+            alpha = "" if self.alpha.disabled else f", α = {self.alpha.value:.2f}"
             how = f", {self.scoring.value}{alpha}"
         heading = (f"<b>{html.escape(self.model.value)}{how}: "
                    f"user {self.user.value}'s top {self.k.value}</b>")  # fmt: skip
