@@ -185,6 +185,32 @@ def test_a_second_click_with_the_same_settings_does_not_train_again(tiny_split, 
     assert len(panel.runs) == 4 and panel.runs.iloc[-1]["epochs"] == 3
 
 
+def test_settings_that_make_the_same_model_are_the_same_settings(tiny_split):
+    """A learner who retyped the widths with a space, or tried another activation with no
+    hidden layer, retrained the same seeded model and got a duplicate row."""
+    panel = DNNPlayground(tiny_split, seed=0)
+    panel.layers.value, panel.epochs.value, panel.widths.value = 2, 2, "8"
+    panel.button.click()
+    for widths in (" 8 ", "8,8", "8 8"):
+        panel.widths.value = widths
+        panel.button.click()
+        assert len(panel.runs) == 1 and "same settings" in panel.status.value, widths
+    panel.widths.value = "8,4"
+    panel.button.click()
+    assert len(panel.runs) == 2
+    panel.layers.value = 0
+    panel.button.click()
+    for control, value in ((panel.activation, "tanh"), (panel.dropout, 0.5),
+                           (panel.widths, "64")):  # fmt: skip
+        control.value = value
+        panel.button.click()
+        assert len(panel.runs) == 3 and "same settings" in panel.status.value, control
+    panel.widths.value = "0"  # still refused with its message once a layer reads it
+    panel.layers.value = 1
+    panel.button.click()
+    assert "positive" in panel.error and len(panel.runs) == 3
+
+
 def test_the_status_line_counts_the_epochs_while_training(tiny_split, monkeypatch):
     """A run showed one static "training…" between two redraws; the logQ panel counted."""
     run, seen = playground.playground_run, []

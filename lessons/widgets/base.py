@@ -125,6 +125,11 @@ class Panel(widgets.VBox):
     def _on_change(self, change: Any = None) -> None:
         self.refresh()
 
+    def settings(self) -> tuple:
+        """What a triggered run depends on, compared with the last complete run's: by default
+        the controls' values. A subclass may say which values are the same run."""
+        return _settings(self.controls)
+
     @contextmanager
     def _busy(self) -> Iterator[None]:
         """The trigger button disabled while the body runs (and enabled again however it ends)."""
@@ -144,7 +149,7 @@ class Panel(widgets.VBox):
         Either way it appears in the panel: an exception escaping a widget callback would only
         reach JupyterLab's log console.
         """
-        settings = _settings(self.controls)
+        settings = self.settings()
         if self.trigger is not None and settings == self._last_run:
             # The panel shows that run's result again, with no error of a later attempt.
             self.error, self.status.value = None, f"<i>{SAME_SETTINGS}</i>"

@@ -116,6 +116,18 @@ class DNNPlayground(Panel):
             "<i>Press Train: the DNN retrains in a few seconds, and each run adds a row here.</i>"
         )
 
+    def settings(self) -> tuple:
+        """The run's settings as training reads them: "256" and " 256 ", or "256" and "256,256"
+        at 2 layers, are one model, and without a hidden layer the activation and dropout
+        change nothing. Training is seeded, so those would have repeated the last run."""
+        try:
+            hidden: tuple[int, ...] | str = parse_widths(self.widths.value, self.layers.value)
+        except ValueError:  # refused by compute(), with its message
+            hidden = self.widths.value
+        per_layer = (self.activation.value, self.dropout.value) if hidden else ()
+        return (hidden, *per_layer, self.side.value, self.dense.value, self.epochs.value,
+                self.lr.value)  # fmt: skip
+
     def _enable_layer_controls(self) -> None:
         for control in (self.widths, self.activation, self.dropout):
             control.disabled = self.layers.value == 0
