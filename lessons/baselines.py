@@ -186,8 +186,9 @@ class ContentProfile(_Baseline):
     `lessons.features.item_content`); profile P_u = (1/|x_u|) Σ_i X_ui c_i, the mean content of
     u's history; score(u, j) = cos(P_u, c_j) (scoring="cosine") or ⟨P_u, c_j⟩ ("dot").
     It reads no interaction of item j, so it scores items never seen in training: the
-    reference a cold-start two-tower model must beat. The dot product keeps the profile's
-    mass, which acts as a prior towards the user's most-watched genres and release dates.
+    reference a cold-start two-tower model must beat. The dot product does not divide by
+    ‖c_j‖, so it favours items with many genres that match the profile (the profile's own norm
+    is one number per user and cannot change that user's order).
 
     Args:
         item_content: (n_items, n_features) content vectors c_j.

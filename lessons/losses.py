@@ -135,7 +135,7 @@ def in_batch_softmax(
     Row i is one (query, positive item) pair; the columns are the positives of all B pairs.
     Popular items appear as in-batch negatives more often than uniform sampling would make
     them, so they are over-penalised; subtracting log q_k (q_k = probability that item k is
-    in the batch, e.g. its training frequency; scale it by α for a partial correction)
+    in the batch, e.g. its training frequency; scale it by β for a partial correction)
     corrects that bias (logQ correction). E_i are columns left out of row i's softmax:
     pass the columns whose item is a known positive of query i (a duplicate of its own
     positive, another of its targets), else a popular item is its own negative.

@@ -40,8 +40,9 @@ class SoftmaxDNN(nn.Module):
     are n×d, so any hidden, residual or feature setting allows it): one table, fewer
     parameters; it is off by default and no recipe uses it.
     Shapes: ψ (B, d); V (n_items, d); logits (B, n_items). hidden=() on the history alone
-    (no side or dense features) gives the linear model ψ = x, which with a one-hot user-id
-    input is exactly softmax matrix factorization.
+    (no side or dense features) gives the linear model ψ = x, the mean of the history's item
+    embeddings. Softmax matrix factorization is the case of a one-hot user-id input with
+    ψ = W x, W = [0 | Uᵀ] (notebook 03, section 4).
     """
 
     uses_history = True

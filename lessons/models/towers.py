@@ -56,8 +56,8 @@ def mlp(
     """in_width → hidden[0] → … → dim, with `activation` and dropout after each hidden layer.
 
     With no hidden layers the map is the identity when in_width == dim (then a query tower
-    over a bag alone is exactly an embedding lookup/mean, i.e. matrix factorization),
-    and a single affine layer W x + b otherwise.
+    over a bag alone is the mean of the bag's item embeddings), and a single affine layer
+    W x + b otherwise.
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; expected one of {tuple(ACTIVATIONS)}")

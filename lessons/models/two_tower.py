@@ -28,10 +28,11 @@ class TwoTower(nn.Module):
                      `batch.exclude_items` (cold-start items no row can target).
     loss="in_batch": every (row i, positive k) of batch.target is one example e; with
                      Φ_P = φ(k_1..k_P) (P, d) the negatives are the other examples' items,
-                     L = -(1/P) Σ_e log softmax_{E_e}(ψ_e Φ_Pᵀ / τ − α log q)_e   (Yi et al. 2019),
+                     L = -(1/P) Σ_e log softmax_{E_e}(ψ_e Φ_Pᵀ / τ − β log q)_e   (Yi et al. 2019),
                      E_e leaving out columns whose item is a known positive of e's row (its
-                     input or target items: duplicates of e's own item included); α log q
-                     the optional logQ correction (log_q: (n_items,), `losses.item_log_q`).
+                     input or target items: duplicates of e's own item included); β log q
+                     the optional logQ correction (log_q: (n_items,), `losses.item_log_q`;
+                     β = log_q_weight).
                      Batches of B users give P ≈ B × (targets per user) examples.
     ψ: `QueryTower` (mean of the history's embeddings, e = embedding_dim → query_hidden → d).
     φ: `ItemTower` (genre, release-date bucket, optional title words and item id, each
