@@ -6,6 +6,7 @@
 * `run_grid` / `grid_summary`: depth × feature-set grid over seeds (Covington et al. 2016, Fig. 6).
 * `log_softmax_gap`: log p̂_j = ⟨ψ(x), V_j⟩ − log Z, checked on the model's own outputs.
 * `mf_as_dnn` / `mf_dnn_gap`: a one-hot user-id input with no hidden layer is softmax MF.
+* `new_user_table`: the DNN ranks for users absent from training; MF cannot (measured).
 """
 
 import numbers
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lessons.baselines import EASE, Popularity
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Split, check_split
 from lessons.features import QueryBatch
@@ -225,6 +227,40 @@ def mf_dnn_gap(mf: MatrixFactorization, users: Sequence[int]) -> float:
     batch = one_hot_batch(users, mf.n_users)
     with evaluating(mf):
         return float((mf(batch) - mf_as_dnn(mf)(batch)).abs().max())
+
+
+def new_user_table(
+    split: Split, *, seed: int = DEFAULT_SEED, k: int = DEFAULT_K
+) -> tuple[pd.DataFrame, str]:
+    """Recall@20, NDCG@k and coverage@k on users absent from training, and MF's refusal.
+
+    `split` holds out whole users (`lessons.data.cold_start_users`): each reveals the start
+    of their history (`split.query`) and is tested on the rest. The SoftmaxDNN recipe reads
+    that history as its input x; Popularity needs no user, and EASE, an item-item model
+    (score = X_u B), reads the history too. Matrix factorization has no row U_u for them.
+
+    Returns:
+        (one row per model: Popularity, EASE, SoftmaxDNN; the message of MF's refusal).
+
+    Raises:
+        ValueError: On a split that does not hold out whole users.
+    """
+    if check_split(split, "split").kind != "cold_users":
+        raise ValueError(f"new_user_table needs users held out whole, got a {split.kind!r} "
+                         "split: build it with lessons.data.cold_start_users(data)")  # fmt: skip
+    train_x, history = split.train_matrix(), split.history_matrix()
+    dnn, _ = train("SoftmaxDNN", split, seed=seed, eval_every=None, progress=False)
+    scores = {"Popularity": Popularity().fit(train_x).scores(history),
+              "EASE": EASE(seed=seed).fit(train_x).scores(history),
+              "SoftmaxDNN": score_users(dnn, split)}  # fmt: skip
+    metrics = ("recall", "ndcg", "coverage")
+    table = pd.DataFrame({name: evaluate_dict(s, split, k=k, metrics=metrics)
+                          for name, s in scores.items()}).T  # fmt: skip
+    try:  # refused before the first epoch: fit checks that it can score the test users
+        train("MF", split, seed=seed, epochs=1, eval_every=None, progress=False)
+    except ValueError as refusal:  # what the lesson shows: MF has no row for a new user
+        return table, str(refusal)
+    raise AssertionError("MF accepted users it never saw")  # pragma: no cover - a bug
 
 
 def main_genre(dataset, genres: Sequence[str]) -> tuple[np.ndarray, list[str]]:

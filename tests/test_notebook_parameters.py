@@ -95,7 +95,8 @@ CASES = {
     ),
     "03 with K = 20, one movie": (
         "03_softmax_embeddings.ipynb",
-        'K = 20\nMOVIES = ("Fargo (1996)",)\nMAP_GENRES = ("Horror",)\nMF_EPOCHS = 5',
+        'K = 20\nMOVIES = ("Fargo (1996)",)\nMAP_GENRES = ("Horror",)\nMF_EPOCHS = 5\n'
+        "NEW_USERS = 0.3",
     ),
     "04 with K = 20, more cold items": (
         "04_two_tower.ipynb",
