@@ -18,7 +18,7 @@ from lessons.bench.core import to_markdown
 from lessons.config import ITEM, RATING, TIMESTAMP, USER
 from lessons.data import Split, synthetic_movielens
 from lessons.models import MatrixFactorization, SoftmaxDNN
-from tests.helpers import bench_results_all_goals_met
+from tests.helpers import bench_results_all_goals_met, bench_results_for_markdown
 
 
 def _results() -> dict:
@@ -88,22 +88,7 @@ def test_the_goal_table_has_the_rows_cells_in_header_order():
 def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
     """Bug: the bare matrix products were divided by the epoch time instead of the FLOP floor,
     printing a believable but wrong "× the floor"."""
-    model_row = {"recall@20": 0.3, "ndcg@10": 0.2, "coverage@10": 0.1, "arp@10": 50.0,
-                 "fit_s": 1.0, "epoch_s": 0.05, "peak_mb": 300.0}  # fmt: skip
-    section = {k: model_row[k] for k in ("recall@20", "ndcg@10", "coverage@10", "arp@10", "fit_s")}
-    results = {
-        "protocol": "hand-made", "load_s": 0.1, "models": {"SoftmaxDNN": model_row},
-        "cold_start": {"item_frac": 0.2, "held_out_items": 4, "models": {"TwoTower-cold": section},
-                       "ratio": {"ContentProfile": 1.6}},
-        "logq": {"TwoTower": section},
-        "speed": {"fit_s": 1.0, "epoch_s": 0.045, "epoch_gemm_s": 0.030, "epoch_floor_s": 0.015,
-                  "flops_per_epoch": 1.5e9, "matmul_gflops_per_fit": [100.0, 100.0],
-                  "epoch_over_floor": 3.0, "epoch_over_floor_range": (2.9, 3.1),
-                  "score_all_users_s": 0.02},
-        "machine": {"cores": 2, "torch": "x", "torch_threads": 2, "matmul_gflops": 100.0,
-                    "peak_rss_mb": 400.0},
-        "goals": [],
-    }  # fmt: skip
+    results = bench_results_for_markdown()
     text = to_markdown(results)
     assert "take 30 ms (2.0 × the floor)" in text  # 0.030 s / 0.015 s
     # A range whose ends print alike is one figure: "at 100 GFLOP/s", not "at 100–100".

@@ -22,6 +22,7 @@ from lessons.experiments import (
 from lessons.models import MatrixFactorization, SoftmaxDNN
 from lessons.plots import training as pt
 from lessons.scoring import split_features, user_batches
+from tests.helpers import ShiftedLogits
 
 matplotlib.use("Agg")
 
@@ -83,19 +84,8 @@ def test_log_softmax_identity_and_its_failure(split, batch):
     model = textbook_dnn(split, (16,), dim=8)
     assert log_softmax_gap(model, batch) < 1e-5
 
-    class Shifted(torch.nn.Module):  # logits that are NOT ψVᵀ: the gap must show it
-        uses_history = True
-
-        def query_embedding(self, b):
-            return model.query_embedding(b)
-
-        def item_embeddings(self):
-            return model.item_embeddings()
-
-        def forward(self, b):
-            return model(b) + torch.arange(model.n_items, dtype=torch.float32) * 0.01
-
-    assert log_softmax_gap(Shifted(), batch) > 0.1
+    shifted = ShiftedLogits(model, torch.arange(model.n_items, dtype=torch.float32) * 0.01)
+    assert log_softmax_gap(shifted, batch) > 0.1  # logits that are NOT ψVᵀ: the gap shows it
 
 
 def test_mf_as_dnn_copies_mf_exactly(split):

@@ -24,6 +24,7 @@ from lessons.data import cold_start_items
 from lessons.data.registry import ChecksumError
 from lessons.history import History
 from lessons.models import SoftmaxDNN
+from tests.helpers import bench_results_for_markdown
 
 
 class _Stop(Exception):
@@ -254,21 +255,7 @@ def test_the_speed_line_prints_each_figure_of_the_speed_section():
     """Mutants bench/core.py:121 (epoch ms from the bare-GEMM time), :121 (× floor recomputed as
     epoch_s / epoch_floor_s instead of the median of per-fit ratios) and :127 (scoring ms
     scaled by 100): the README's speed sentence. Every figure here is distinct."""
-    section = {"recall@20": 0.3, "ndcg@10": 0.2, "coverage@10": 0.1, "arp@10": 50.0, "fit_s": 1.0}
-    results = {
-        "protocol": "hand-made", "load_s": 0.1,
-        "models": {"SoftmaxDNN": {**section, "epoch_s": 0.05}},
-        "cold_start": {"item_frac": 0.2, "held_out_items": 4, "models": {"TwoTower-cold": section},
-                       "ratio": {"ContentProfile": 1.6}},
-        "logq": {"TwoTower": section},
-        "speed": {"fit_s": 1.0, "epoch_s": 0.045, "epoch_gemm_s": 0.030, "epoch_floor_s": 0.015,
-                  "flops_per_epoch": 1.5e9, "matmul_gflops_per_fit": [100.0, 100.0],
-                  "epoch_over_floor": 2.7, "epoch_over_floor_range": (2.5, 2.9),
-                  "score_all_users_s": 0.02},
-        "machine": {"cores": 2, "torch": "x", "torch_threads": 2, "matmul_gflops": 100.0,
-                    "peak_rss_mb": 400.0},
-        "goals": [],
-    }  # fmt: skip
+    results = bench_results_for_markdown(epoch_over_floor=2.7, epoch_over_floor_range=(2.5, 2.9))
     text = core.to_markdown(results)
     assert "epoch 45 ms = 2.7 × its FLOP floor" in text
     assert "scoring all users 20 ms." in text

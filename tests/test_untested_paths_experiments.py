@@ -22,6 +22,7 @@ from lessons.evaluation_demos import (
 from lessons.metrics import evaluate_dict
 from lessons.models import SoftmaxDNN
 from lessons.scoring import split_features, user_batches
+from tests.helpers import ShiftedLogits
 
 # --- lessons.training_cost ----------------------------------------------------------------
 
@@ -189,19 +190,8 @@ def test_log_softmax_gap_reports_the_size_of_a_mismatch(tiny_split):
     with torch.no_grad():
         assert torch.softmax(model.eval()(batch), 1)[:, 0].max() < 0.5
 
-    class Lowered(torch.nn.Module):
-        uses_history = True
-
-        def query_embedding(self, b):
-            return model.query_embedding(b)
-
-        def item_embeddings(self):
-            return model.item_embeddings()
-
-        def forward(self, b):
-            return model(b) - 5.0 * (torch.arange(model.n_items) == 0)
-
-    assert experiments.log_softmax_gap(Lowered(), batch) > 4
+    lowered = ShiftedLogits(model, -5.0 * (torch.arange(model.n_items) == 0))
+    assert experiments.log_softmax_gap(lowered, batch) > 4
 
 
 def test_log_softmax_gap_of_a_model_left_in_training_mode(tiny_split):
