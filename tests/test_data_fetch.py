@@ -254,6 +254,20 @@ def test_cli_unknown_variant_is_a_usage_error(capsys):
     assert info.value.code == 2 and "invalid choice: '10m'" in capsys.readouterr().err
 
 
+def test_cli_names_a_mistyped_option(tmp_path, fake_ml100k, capsys):
+    """Bug: `--datadir /srv` was reported as "invalid choice: '/srv'", the typo hidden."""
+    for args, message in (
+        (["--datadir", "/srv"], "unrecognized option --datadir (did you mean --data-dir?)"),
+        (["--ofline"], "unrecognized option --ofline (did you mean --offline?)"),
+        (["-x"], "unrecognized option -x\n"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        assert info.value.code == 2 and message in capsys.readouterr().err
+    fake_ml100k(tmp_path)  # argparse's prefixes of a known option still work
+    assert main(["--off", f"--data={tmp_path}"]) == 0
+
+
 def test_cli_exit_status_reaches_the_shell(tmp_path):
     """Bug in __main__.py (`sys.exit(main())` -> `main()`): binder/postBuild relies on
     `if ! python -m lessons.data 100k`, which only the process's exit status tells."""

@@ -11,6 +11,7 @@ failure prints what went wrong and what to do, with exit code 1, not a traceback
 """
 
 import argparse
+import difflib
 import sys
 
 from lessons.config import ENV_DATA_DIR, ENV_DATA_URL
@@ -29,10 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variant", nargs="?", default="100k", choices=sorted(VARIANTS),
                         type=lambda name: name.lower().removeprefix("ml-"),
                         help="MovieLens release (default 100k; 'ml-100k', '100K' too)")  # fmt: skip
-    parser.add_argument("--data-dir", help="folder to hold ml-<variant>/ (default: "
-                        "$LESSONS_DATA_DIR, else the per-user cache)")  # fmt: skip
-    parser.add_argument("--offline", action="store_true", help="never download: use an extracted "
-                        "folder, or verify and extract a zip placed there")  # fmt: skip
+    data_dir = parser.add_argument(
+        "--data-dir",
+        help="folder to hold ml-<variant>/ (default: $LESSONS_DATA_DIR, else the per-user cache)",
+    )
+    offline = parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: use an extracted folder, or verify and extract a zip placed there",
+    )
+    options = ["-h", "--help", *data_dir.option_strings, *offline.option_strings]
+    _refuse_unknown_options(parser, options, sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         ds = load_movielens(args.variant, data_dir=args.data_dir, download=not args.offline)
@@ -42,6 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{ds.name} ready in {resolve_data_dir(args.data_dir)}: {ds.n_users:,} users, "
           f"{ds.n_items:,} items, {len(ds.interactions):,} ratings")  # fmt: skip
     return 0
+
+
+def _refuse_unknown_options(
+    parser: argparse.ArgumentParser, known: list[str], argv: list[str]
+) -> None:
+    """Name a mistyped option before argparse reads its value as the variant.
+
+    Unchecked, `--datadir /srv` was reported as "invalid choice: '/srv'", which hides the typo.
+    A prefix of a known option stays valid, as argparse allows (`--off` for `--offline`).
+    """
+    for arg in argv:
+        option = arg.split("=", 1)[0]
+        if option.startswith("-") and not any(name.startswith(option) for name in known):
+            close = difflib.get_close_matches(option, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            parser.error(f"unrecognized option {option}{hint}")
 
 
 if __name__ == "__main__":
