@@ -135,8 +135,9 @@ def test_markdown_has_every_column_section_and_speed_figure(results):
 
     # The speed line: FLOPs per epoch of the default SoftmaxDNN and the matmul peaks in GFLOP/s.
     speed = results["speed"]
-    line = re.search(r"Default SoftmaxDNN speed: fit [\d.]+ s .* its FLOP floor \(([\d.]+) GFLOP "
-                     r"per epoch; median of 5 fits.*, at (\d+)(?:–(\d+))? GFLOP/s\)",
+    line = re.search(r"Default SoftmaxDNN speed:\n\n- fit: [\d.]+ s, .*\n- epoch: .* its FLOP "
+                     r"floor \(([\d.]+) GFLOP per epoch\)\. The ratio is the median of 5 fits.*, "
+                     r"at (\d+)(?:–(\d+))? GFLOP/s;",
                      text)  # fmt: skip
     assert line is not None
     gflop, peak_low, peak_high = line.groups()

@@ -90,9 +90,9 @@ def test_the_speed_line_compares_the_bare_gemms_with_the_flop_floor():
     printing a believable but wrong "× the floor"."""
     results = bench_results_for_markdown()
     text = to_markdown(results)
-    assert "take 30 ms (2.0 × the floor)" in text  # 0.030 s / 0.015 s
+    assert "timed bare: 30 ms (2.0 × the floor)" in text  # 0.030 s / 0.015 s
     # A range whose ends print alike is one figure: "at 100 GFLOP/s", not "at 100–100".
-    assert "2.9–3.1 ×, at 100 GFLOP/s)" in text
+    assert "2.9–3.1 ×, at 100 GFLOP/s;" in text
 
 
 def _split_with_short_histories():

@@ -254,11 +254,11 @@ def test_damaged_data_gets_the_error_but_no_fetch_advice(monkeypatch, capsys):
 def test_the_speed_line_prints_each_figure_of_the_speed_section():
     """Mutants bench/core.py:121 (epoch ms from the bare-GEMM time), :121 (× floor recomputed as
     epoch_s / epoch_floor_s instead of the median of per-fit ratios) and :127 (scoring ms
-    scaled by 100): the README's speed sentence. Every figure here is distinct."""
+    scaled by 100): the README's speed lines. Every figure here is distinct."""
     results = bench_results_for_markdown(epoch_over_floor=2.7, epoch_over_floor_range=(2.5, 2.9))
     text = core.to_markdown(results)
-    assert "epoch 45 ms = 2.7 × its FLOP floor" in text
-    assert "scoring all users 20 ms." in text
+    assert "- epoch: 45 ms = 2.7 × its FLOP floor" in text
+    assert "- scoring all users: 20 ms." in text
 
 
 def test_peak_rss_is_the_largest_sample_not_the_last(monkeypatch):

@@ -116,15 +116,17 @@ def to_markdown(results: dict) -> str:
     peaks, (low, high) = s["matmul_gflops_per_fit"], s["epoch_over_floor_range"]
     lines += [
         "",
-        f"Default SoftmaxDNN speed: fit {s['fit_s']:.2f} s (the best of {len(peaks)}, evaluation "
-        f"included; the table above times one); epoch "
-        f"{s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
-        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch; median of {len(peaks)} fits, each "
-        f"against the matmul peak measured just before it: {_span(low, high, '.1f')} ×, at "
-        f"{_span(min(peaks), max(peaks), '.0f')} GFLOP/s), of which its matrix products, "
-        f"timed bare, take {s['epoch_gemm_s'] * 1e3:.0f} ms "
-        f"({s['epoch_gemm_s'] / s['epoch_floor_s']:.1f} × the floor); scoring all users "
-        f"{s['score_all_users_s'] * 1e3:.0f} ms.",
+        "Default SoftmaxDNN speed:",
+        "",
+        f"- fit: {s['fit_s']:.2f} s, the best of {len(peaks)}, evaluation included (the table "
+        "above times one);",
+        f"- epoch: {s['epoch_s'] * 1e3:.0f} ms = {s['epoch_over_floor']:.1f} × its FLOP floor "
+        f"({s['flops_per_epoch'] / 1e9:.2f} GFLOP per epoch). The ratio is the median of "
+        f"{len(peaks)} fits, each against the matmul peak measured just before it: "
+        f"{_span(low, high, '.1f')} ×, at {_span(min(peaks), max(peaks), '.0f')} GFLOP/s;",
+        f"- the epoch's matrix products, timed bare: {s['epoch_gemm_s'] * 1e3:.0f} ms "
+        f"({s['epoch_gemm_s'] / s['epoch_floor_s']:.1f} × the floor);",
+        f"- scoring all users: {s['score_all_users_s'] * 1e3:.0f} ms.",
         "",
         f"Machine: {m['cores']} cores, torch {m['torch']} with {m['torch_threads']} threads, "
         f"float32 matmul {m['matmul_gflops']} GFLOP/s at start; "
