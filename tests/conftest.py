@@ -2,9 +2,11 @@
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,16 +95,25 @@ def fake_ml100k(monkeypatch) -> Callable[[Path], Path]:
     return write
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """Run a module's tests on one torch thread, then restore the count."""
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Torch on one thread inside the block, then the count it had before."""
     import torch
 
     # Shared 2-core CI box: OpenMP threads spin-wait for busy cores; one thread is faster here.
     before = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run a module's tests on one torch thread, then restore the count."""
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +140,122 @@ def tiny_mf(tiny_split):
 
     torch.manual_seed(0)
     return MatrixFactorization(tiny_split.n_users, tiny_split.n_items, dim=8)
+
+
+# ------------------------------------------------------------------------------------------
+# Real-data runs that several tests/test_lesson_figures_nb0*.py files read, built once per
+# session. Each trains on one torch thread itself (`one_thread` is module-scoped), so its values
+# do not depend on which module asks first. Tests only read these objects, never train them.
+
+LESSON_SEED = 0  # the notebooks' parameters cells: SEED, TEST_FRAC, EASE_LAMBDA
+LESSON_TEST_FRAC = 0.2
+LESSON_EASE_LAMBDA = 500.0
+MF_SHARE_EPOCHS = (10, 50)  # notebook 01, cell 6: the share of p̂ "grows from 34% to 40%"
+
+
+@dataclass
+class RecipeRun:
+    """A recipe trained as a notebook trains it."""
+
+    model: Any
+    frame: Any  # the History as a DataFrame, one row per epoch, indexed by epoch
+    metrics: dict = field(default_factory=dict)  # evaluate_model on test, where a test reads it
+    recorded: dict = field(default_factory=dict)  # what the run's callbacks recorded
+
+
+@pytest.fixture(scope="session")
+def ml100k_split(ml100k):
+    """The notebooks' split: random_split(data, TEST_FRAC = 0.2, seed=SEED = 0)."""
+    from lessons.data import random_split
+
+    return random_split(ml100k, LESSON_TEST_FRAC, seed=LESSON_SEED)
+
+
+@pytest.fixture(scope="session")
+def ml100k_cold_split(ml100k):
+    """Notebooks 01 (section 5) and 04 (sections 3-4): cold_start_items(data, 0.2, seed=0)."""
+    from lessons.data import cold_start_items
+
+    return cold_start_items(ml100k, LESSON_TEST_FRAC, seed=LESSON_SEED)
+
+
+@pytest.fixture(scope="session")
+def ml100k_ease(ml100k_split):
+    """EASE(λ = 500) fitted on `ml100k_split`'s training rows: notebook 00's honest row
+    (cell 26), notebook 01's EASE row (cell 25) and notebook 05's EASE (cell 5)."""
+    from lessons.baselines import EASE
+
+    with one_torch_thread():
+        return EASE(lam=LESSON_EASE_LAMBDA).fit(ml100k_split.train_matrix())
+
+
+@pytest.fixture(scope="session")
+def mf_recipe_run(ml100k_split) -> RecipeRun:
+    """Notebook 01, cell 5: train("MF", split, seed=0, eval_every=10). Two callbacks record,
+    in `recorded`:
+
+    - "l2_term", {epoch: λ·(mean_u ‖U_u‖² + mean_j ‖V_j‖²)} after every epoch, over all users
+      (the loss takes the mean over a batch's users);
+    - "p_hat_share", {epoch: the share of p̂ = softmax(U_u Vᵀ) over ALL items that lands on
+      user u's own training items, averaged over users} after epochs 10 and 50.
+
+    Callbacks run on a fork of the RNG and evaluation draws nothing, so the weights are the
+    notebook's own, and those of notebook 05's train("MF", split, seed=0, eval_every=None)
+    (cell 5): the same to the bit, checked while merging these runs."""
+    import numpy as np
+    import torch
+
+    from lessons.recipes import train
+    from lessons.scoring import score_users
+
+    split = ml100k_split
+    X = split.train_matrix()  # (943, 1682) 0/1
+    users = np.arange(split.n_users)
+    l2_term, shares = {}, {}
+
+    def record_l2(history, model):
+        U, V = model.user_embedding.detach(), model.item_embedding.detach()
+        penalty = U.pow(2).sum(1).mean() + V.pow(2).sum(1).mean()
+        l2_term[history.rows[-1]["epoch"]] = float(model.l2 * penalty)
+
+    def record_share(history, model):
+        epoch = history.rows[-1]["epoch"]
+        if epoch in MF_SHARE_EPOCHS:
+            p_hat = torch.softmax(score_users(model, split, users), dim=1).numpy()
+            per_user = np.asarray(X.multiply(p_hat).sum(axis=1)).ravel()  # Σ_{j ∈ train_u} p̂_uj
+            shares[epoch] = float(per_user.mean())
+
+    with one_torch_thread():
+        model, history = train("MF", split, seed=LESSON_SEED, eval_every=10, progress=False,
+                               callbacks=[record_l2, record_share])  # fmt: skip
+    assert (np.diff(X.indptr) > 0).all()  # every user has training items: the mean is fair
+    frame = history.to_frame().set_index("epoch")
+    return RecipeRun(model, frame, recorded={"l2_term": l2_term, "p_hat_share": shares})
+
+
+@pytest.fixture(scope="session")
+def softmax_dnn_recipe_run(ml100k_split) -> RecipeRun:
+    """Notebook 02, cell 18: train("SoftmaxDNN", split, seed=0, progress=False), which
+    evaluates after every epoch, with `metrics` = evaluate_model on test. Evaluation draws no
+    random numbers, so the weights are those of the same call with eval_every=None (notebook
+    03's `dnn`, cell 3; notebook 05, cell 5) and of the recipe built and fitted on the history
+    alone (the SoftmaxDNN docstring's "0.44 without"): the same to the bit, checked. 1.5 s."""
+    from lessons.experiments import evaluate_model
+    from lessons.recipes import train
+
+    with one_torch_thread():
+        model, history = train("SoftmaxDNN", ml100k_split, seed=LESSON_SEED, progress=False)
+        metrics = evaluate_model(model, ml100k_split)
+    return RecipeRun(model, history.to_frame().set_index("epoch"), metrics)
+
+
+@pytest.fixture(scope="session")
+def two_tower_recipe_model(ml100k_split):
+    """The "TwoTower" recipe at its full training (40 epochs), seed 0, eval_every=None: a row of
+    the benchmark's logQ table (notebook 04, cell 13) and notebook 05's TwoTower (cell 5)."""
+    from lessons.recipes import train
+
+    with one_torch_thread():
+        model, _ = train("TwoTower", ml100k_split, seed=LESSON_SEED, eval_every=None,
+                         progress=False)  # fmt: skip
+    return model

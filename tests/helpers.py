@@ -235,3 +235,9 @@ def write_latest_small(parent: Path, movies: bytes, ratings: str = "1,1,4.0,9649
     (folder / "movies.csv").write_bytes(movies)
     (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n" + ratings)
     return folder
+
+
+def in_rounding_band(value: float, printed: float, decimals: int) -> bool:
+    """Whether `value` prints as `printed` at `decimals` places (half-open band, no ties)."""
+    half = 0.5 * 10.0**-decimals
+    return printed - half <= value < printed + half

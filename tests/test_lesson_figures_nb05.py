@@ -4,13 +4,14 @@ CI re-runs the notebook but compares only a few cell outputs, so these tests re-
 notebook's own calls at its parameters cell (SEED = 0, TEST_FRAC = 0.2, K = 10,
 EASE_LAMBDA = 500, N_NEGATIVES = 100, LOOP_ROUNDS = 5, LOOP_CONSUME = 1) and check each
 sentence. If a code change makes a sentence false, the suite fails. The same values came out
-on 1 and 2 torch threads.
+on 1 and 2 torch threads. The split, EASE and the three neural recipes' runs are conftest's,
+built once per session (notebooks 00, 01, 02 and 04 read them too).
 
 Tolerances: ±0.003 on a metric in [0, 1] (or the sentence's rounding band when that is wider),
 ±1 on an ARP (a mean training count of about 240), and the sentence's own relation ("most
 accurate", "falls round after round"). Figures pinned elsewhere are not repeated here: the
-NDCG@10 of MF (test_lesson_claims_mf), of the SoftmaxDNN (test_lesson_claims_dnn), of ItemKNN
-(the checked cell 19) and EASE's floor (test_baselines).
+NDCG@10 of MF (test_lesson_figures_nb01), of the SoftmaxDNN (test_lesson_figures_nb02), of
+ItemKNN (the checked cell 19) and EASE's floor (test_baselines).
 """
 
 import numpy as np
@@ -20,10 +21,8 @@ import pytest
 pytestmark = [pytest.mark.realdata, pytest.mark.usefixtures("one_thread")]
 
 SEED = 0  # the notebook's parameters cell
-TEST_FRAC = 0.2
 K = 10
 EASE_LAMBDA = 500.0
-NEURAL = ("MF", "SoftmaxDNN", "TwoTower")
 N_NEGATIVES = 100
 LOOP_ROUNDS = 5
 LOOP_CONSUME = 1
@@ -35,24 +34,23 @@ ARP, GINI, APLT, REACH = f"arp@{K}", f"gini@{K}", f"aplt@{K}", f"reach@{K}"
 
 
 @pytest.fixture(scope="module")
-def split(ml100k):
-    from lessons.data import random_split
-
-    return random_split(ml100k, TEST_FRAC, seed=SEED)
+def split(ml100k_split):
+    """The notebook's split: random_split(data, TEST_FRAC, seed=SEED)."""
+    return ml100k_split
 
 
 @pytest.fixture(scope="module")
-def models(split):
-    """Cell 5: the three baselines in closed form, the three neural recipes trained once."""
-    from lessons.baselines import EASE, ItemKNN, Popularity
-    from lessons.recipes import train
+def models(split, ml100k_ease, mf_recipe_run, softmax_dnn_recipe_run, two_tower_recipe_model):
+    """Cell 5: the three baselines in closed form, the three neural recipes trained once:
+    train(name, split, seed=SEED, eval_every=None). The neural runs are the session's (the
+    notebooks 01, 02 and 04 calls, which evaluate along the way: evaluation and callbacks draw
+    no training random numbers, so the weights are the same to the bit), as is EASE."""
+    from lessons.baselines import ItemKNN, Popularity
 
     x = split.train_matrix()
-    fitted = {"Popularity": Popularity().fit(x), "ItemKNN": ItemKNN().fit(x),
-              "EASE": EASE(lam=EASE_LAMBDA).fit(x)}  # fmt: skip
-    for name in NEURAL:
-        fitted[name], _ = train(name, split, seed=SEED, eval_every=None, progress=False)
-    return fitted
+    return {"Popularity": Popularity().fit(x), "ItemKNN": ItemKNN().fit(x), "EASE": ml100k_ease,
+            "MF": mf_recipe_run.model, "SoftmaxDNN": softmax_dnn_recipe_run.model,
+            "TwoTower": two_tower_recipe_model}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

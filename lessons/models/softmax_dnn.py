@@ -85,7 +85,7 @@ class SoftmaxDNN(nn.Module):
         # features, and it learns at hidden_lr_scale like the block. A random projection
         # trained at the full rate scrambled the item space: on ML-100K, NDCG@10 0.38 with the
         # demographics and 0.31 with constant (information-free) ones, against 0.44 without
-        # (means over seeds 0-2; tests/test_lesson_claims_dnn.py).
+        # (means over seeds 0-2; tests/test_lesson_figures_nb02.py).
         self.residual = residual
         if residual:  # then the tower's MLP is nn.Identity (history alone) or that one Linear
             _start_at_history(self.query_tower)
