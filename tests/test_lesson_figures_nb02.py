@@ -150,9 +150,11 @@ def test_plain_deep_stacks_reach_about_017_linear_and_019_relu(plain_stacks):
     hidden layer 0.4366 (pinned by test_experiments_measurements). "Most of the gap": for
     every seed the ReLU stack loses over half of what the linear stack loses (0.58 of it at
     seed 1, 0.94 at seed 0). The seed-1 value, 0.28496, rounds to 0.28, as the text now says.
-    Bounds ±0.003."""
+    Bounds ±0.003, except the linear stack's: its training is chaotic, and with torch's scalar
+    kernels (ATEN_CPU_CAPABILITY=default, as on a CPU without AVX) it reached 0.156, so it gets
+    ±0.025 ("about 0.17"); every other figure here moved by under 0.001 there."""
     linear, none, relu = plain_stacks["linear"], plain_stacks["none"], plain_stacks["relu"]
-    assert linear == pytest.approx(0.1742, abs=0.003)
+    assert linear == pytest.approx(0.1742, abs=0.025)
     assert relu[0] == pytest.approx(0.1899, abs=0.003)
     assert min(relu.values()) == pytest.approx(0.1899, abs=0.003)  # "0.19 to 0.28"
     assert max(relu.values()) == pytest.approx(0.2850, abs=0.003)
