@@ -201,14 +201,14 @@ def test_nb01_item_norm_grows_with_popularity_above_20_interactions(deciles):
 
 def test_nb01_rarest_items_keep_a_norm_floor_and_point_away_from_the_users(deciles):
     """Notebook 01, markdown cell 13: "Items with 0-15 interactions sit on a floor near 0.8.
-    The rarest deciles have slightly *larger* median norms than deciles 3-4. The smallest
-    norms of the catalogue belong to items with some 10-30 interactions." And: "the rarest
-    items point almost exactly *away* from the average user (cosine near -1) [...] The vector
-    first shrinks (deciles 3-4) while its cosine with the mean user rises. Then it grows
-    (deciles 6-10), and from decile 7 it crosses to the users' side (a positive cosine)."
+    The rarest deciles have slightly *larger* median norms than deciles 3-4. The 20 smallest
+    norms of the catalogue belong to items with 13-41 interactions, most of them under 30." And:
+    "the rarest items point almost exactly *away* from the average user (cosine near -1) [...]
+    The vector first shrinks (deciles 3-4) while its cosine with the mean user rises. Then it
+    grows (deciles 6-10), and from decile 7 it crosses to the users' side (a positive cosine)."
 
     Measured: median norm of items with c_j <= 15 0.802; decile medians 0.816, 0.806, 0.777,
-    0.756; the 20 shortest vectors have c_j 13..41 (median 21.5); decile 1's median cosine
+    0.756; the 20 shortest vectors have c_j 13..41 (17 of them under 30); decile 1's median cosine
     -0.977, rising at every decile, -0.19 at decile 6, +0.06 at decile 7."""
     floor = deciles.loc[deciles["c_j"] <= 15, "norm"].median()
     assert floor == pytest.approx(0.80, abs=0.03)
@@ -219,7 +219,9 @@ def test_nb01_rarest_items_keep_a_norm_floor_and_point_away_from_the_users(decil
     assert norm[2] > norm[3] > norm[4]  # shrinks in deciles 3-4
     assert np.all(np.diff(norm.loc[6:10].to_numpy()) > 0)  # grows in deciles 6-10
     shortest = deciles.nsmallest(20, "norm")["c_j"]
-    assert shortest.min() >= 10 and 10 <= shortest.median() <= 30
+    # Which item is 20th shortest may change with float noise: the range gets a little room.
+    assert 12 <= shortest.min() <= 15 and 38 <= shortest.max() <= 45
+    assert (shortest < 30).sum() > len(shortest) / 2  # "most of them under 30"
     assert cos[1] == pytest.approx(-0.98, abs=0.01)  # "near -1"
     assert np.all(np.diff(cos.to_numpy()) > 0)  # the cosine rises with popularity
     assert cos[6] < 0 < cos[7]  # positive from decile 7
