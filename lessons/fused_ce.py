@@ -178,7 +178,8 @@ def sparse_softmax_cross_entropy(
     values = target.values
     values = torch.ones(target.rows.shape, dtype=logits.dtype) if values is None else values
     if values.numel() and values.min() < 0:
-        raise ValueError("target values must be non-negative probabilities p_uj")
+        raise ValueError(f"target values must be non-negative probabilities p_uj, got "
+                         f"{float(values.min()):g}")  # fmt: skip
     ex_items = ex_keys = None
     if exclude_items is not None:
         if exclude_items.dtype != torch.bool or exclude_items.shape != (n,):

@@ -101,7 +101,7 @@ def test_sparse_softmax_cross_entropy_rejects_bad_input():
         ce(logits, _pairs([0], [3]))
     with pytest.raises(ValueError, match=r"exclude.rows must lie in \[0, 2\)"):
         ce(logits, one, exclude=_pairs([2], [1]))
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="non-negative probabilities p_uj, got -1"):
         ce(logits, _pairs([0, 1], [0, 2], [1.0, -1.0]))
     with pytest.raises(ValueError, match="1-D int64"):
         ce(logits, SparseRows(one.rows, one.items.float()))

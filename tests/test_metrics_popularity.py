@@ -135,8 +135,10 @@ def test_recall_by_decile_bin_without_test_items_is_nan():
 
 def test_popularity_metrics_reject_bad_input():
     topk = np.array([[0, 1]])
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="non-negative .* got -2 for item 1"):
         arp_at_k(topk, np.array([1, -2, 3]), 2)
+    with pytest.raises(ValueError, match="must hold numbers"):
+        arp_at_k(topk, np.array(["1", "2", "3"], dtype=object), 2)
     with pytest.raises(ValueError, match="1-D"):
         arp_at_k(topk, np.ones((3, 2)), 2)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):

@@ -54,7 +54,8 @@ def make_batch(
     if targets is not None:
         t = as_csr(targets, "targets")[users]
         if t.nnz and t.data.min() < 0:
-            raise ValueError("targets must be non-negative (a binary user×item matrix)")
+            raise ValueError(f"targets must be non-negative (a binary user×item matrix), got "
+                             f"{t.data.min():g}")  # fmt: skip
         total = np.asarray(t.sum(axis=1)).ravel()
         keep = total > 0
         users, t = users[keep], t[keep]

@@ -74,7 +74,8 @@ class EpochSampler:
         x.sum_duplicates()  # one entry per (user, item), and no stored zeros: not interactions
         x.eliminate_zeros()
         if x.nnz and x.data.min() < 0:
-            raise ValueError("train must be non-negative (a binary user×item matrix)")
+            raise ValueError(f"train must be non-negative (a binary user×item matrix), got "
+                             f"{x.data.min():g}")  # fmt: skip
         self.matrix, self.history = x, target_share is not None
         self.binary = bool((x.data == 1).all())  # then p_uj = 1 / |target_u|, no weights to read
         counts = np.diff(x.indptr)

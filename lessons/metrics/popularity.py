@@ -22,12 +22,12 @@ def _counts(train_counts: np.ndarray) -> np.ndarray:
             f"train_counts must be a non-empty 1-D array (one count per item), got shape "
             f"{counts.shape}; use split.item_popularity()"
         )
-    if (
-        not np.issubdtype(counts.dtype, np.number)
-        or not np.isfinite(counts).all()
-        or (counts < 0).any()
-    ):
-        raise ValueError("train_counts must hold finite, non-negative interaction counts per item")
+    if not np.issubdtype(counts.dtype, np.number):
+        raise ValueError(f"train_counts must hold numbers (interaction counts), got {counts.dtype}")
+    bad = np.flatnonzero(~np.isfinite(counts) | (counts < 0))
+    if bad.size:  # name the first bad item: a NaN from a division, a -1 used as a marker
+        raise ValueError(f"train_counts must hold finite, non-negative interaction counts per "
+                         f"item, got {counts[bad[0]]} for item {bad[0]}")  # fmt: skip
     # Signed, because orderings negate the counts and -c wraps around for unsigned integers
     # (the column sums of a uint8 matrix are uint64).
     return counts.astype(np.int64) if counts.dtype.kind == "u" else counts
