@@ -172,8 +172,8 @@ def test_top_k_rejects_bad_input(kwargs, message):
 
 
 def test_top_k_rejects_bad_scores():
-    with pytest.raises(ValueError, match="NaN"):
-        top_k(np.array([[1.0, np.nan]]), 1)
+    with pytest.raises(ValueError, match="NaN in 1 of 2 rows"):
+        top_k(np.array([[1.0, np.nan], [1.0, 2.0]]), 1)
     with pytest.raises(ValueError, match="n_users, n_items"):
         top_k(np.ones(5), 1)
     with pytest.raises(ValueError, match="n_users, n_items"):

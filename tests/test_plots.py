@@ -175,6 +175,13 @@ def test_grid_bars_start_at_zero_so_bar_lengths_are_the_values():
     plt.close(ax.figure)
 
 
+def test_grid_bars_name_the_columns_a_raw_grid_lacks():
+    """run_grid's table (one row per run) passed for grid_summary's: say what is missing."""
+    runs = pd.DataFrame({"depth": [0, 1], "features": ["history"] * 2, "ndcg@10": [0.4, 0.41]})
+    with pytest.raises(ValueError, match="missing mean, std .use grid_summary"):
+        pt.grid_bars(runs)
+
+
 def _ivf_table(ms=(0.29, 0.035, 0.034, 0.037, 0.06, 0.108), clusters=128):
     return pd.DataFrame({
         "method": ["brute force"] + ["IVF"] * (len(ms) - 1),

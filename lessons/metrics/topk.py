@@ -198,7 +198,10 @@ def top_k(
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ValueError(f"scores must be real numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
-        raise ValueError("scores contain NaN; check the model output (use -inf to hide an item)")
+        # Every row NaN is a diverged model; a few rows point at those users' inputs.
+        rows = int(np.isnan(arr).any(axis=1).sum())
+        raise ValueError(f"scores contain NaN in {rows} of {len(arr)} rows; check the model output "
+                         "(use -inf to hide an item)")  # fmt: skip
     n_users, n_items = arr.shape
     cand = None if candidates is None else validate_candidates(candidates, n_items)
     n_rankable = n_items if cand is None else cand.size

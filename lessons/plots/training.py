@@ -118,8 +118,10 @@ def grid_bars(
         metric: The summarized metric, for the axis label.
         ax: Axes to draw on; a new figure's when None.
     """
-    if not {"depth", "features", "mean", "std"} <= set(summary.columns):
-        raise ValueError("summary needs columns depth, features, mean, std (use grid_summary)")
+    missing = [c for c in ("depth", "features", "mean", "std") if c not in summary.columns]
+    if missing:  # run_grid's own table has one row per run, without mean and std
+        raise ValueError(f"summary needs columns depth, features, mean, std; missing "
+                         f"{', '.join(missing)} (use grid_summary)")  # fmt: skip
     if summary.empty:
         raise ValueError("summary has no rows: run_grid found nothing to summarize")
     ax = _axes(ax)
