@@ -114,9 +114,18 @@ def item_log_q(counts) -> torch.Tensor:
         (n_items,) float32 tensor of log q.
     """
     c = torch.as_tensor(counts, dtype=torch.float64)
-    if c.ndim != 1 or c.numel() == 0 or not c.isfinite().all() or (c < 0).any() or c.sum() <= 0:
-        raise ValueError("counts must be a non-empty 1-D array of finite, non-negative counts "
-                         "with a positive total, e.g. split.item_popularity()")  # fmt: skip
+    hint = "e.g. split.item_popularity()"
+    if c.ndim != 1 or c.numel() == 0:
+        raise ValueError(
+            f"counts must be a non-empty 1-D array, got shape {tuple(c.shape)}; {hint}"
+        )
+    bad = torch.nonzero(~c.isfinite() | (c < 0)).ravel()
+    if bad.numel():
+        item = int(bad[0])
+        raise ValueError(f"counts must be finite and non-negative, got {c[item].item():g} for "
+                         f"item {item}; {hint}")  # fmt: skip
+    if c.sum() <= 0:  # q_j would divide by 0: no item was ever drawn
+        raise ValueError(f"counts must have a positive total, got {c.numel()} zeros; {hint}")
     return torch.log(c.clamp_min(1) / c.sum()).float()
 
 

@@ -148,8 +148,11 @@ def test_item_log_q_by_hand():
     got = item_log_q([6, 0, 2])
     expected = [math.log(6 / 8), math.log(1 / 8), math.log(2 / 8)]
     assert got.dtype == torch.float32 and got.tolist() == pytest.approx(expected, rel=1e-6)
-    for bad in ([], [0, 0], [1, -1], [[1, 2]], [float("nan"), 3, 1], [float("inf"), 1]):
-        with pytest.raises(ValueError, match="counts"):
+    for bad, message in [([], r"shape \(0,\)"), ([[1, 2]], r"shape \(1, 2\)"),
+                         ([0, 0], "got 2 zeros"), ([1, -1], "got -1 for item 1"),
+                         ([float("nan"), 3, 1], "got nan for item 0"),
+                         ([float("inf"), 1], "got inf for item 0")]:  # fmt: skip
+        with pytest.raises(ValueError, match=f"counts must .*{message}"):
             item_log_q(bad)
 
 

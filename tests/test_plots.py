@@ -192,6 +192,12 @@ def _ivf_table(ms=(0.29, 0.035, 0.034, 0.037, 0.06, 0.108), clusters=128):
     })  # fmt: skip
 
 
+def test_recall_latency_names_the_several_c_it_cannot_draw_on_one_curve():
+    table = pd.concat([_ivf_table(), _ivf_table(clusters=32).iloc[1:]], ignore_index=True)
+    with pytest.raises(ValueError, match=r"several numbers of lists C \(32, 128\)"):
+        sv.recall_latency(table, k=10)
+
+
 def test_recall_latency_labels_enough_ticks_to_read_a_sub_decade_range():
     # The latencies span 0.034-0.29 ms, under one decade: matplotlib's default log axis labels
     # only 10^-1 there, so no point's latency could be read off the figure.

@@ -53,7 +53,9 @@ def recall_latency(table: pd.DataFrame, *, k: int, ax: Axes | None = None, title
     if not (np.isfinite(ms) & (ms > 0)).all():
         raise ValueError(f"ms_per_query must be positive and finite on a log axis, got {ms}")
     if ivf["n_clusters"].nunique() > 1:
-        raise ValueError("the table holds several numbers of lists C; select one C first")
+        several = ", ".join(map(str, sorted(ivf["n_clusters"].unique())))
+        raise ValueError(f"the table holds several numbers of lists C ({several}); select "
+                         "one C first")  # fmt: skip
     ax = _axes(ax)
     clusters = int(ivf["n_clusters"].iloc[0]) if len(ivf) else 0
     ax.plot(ivf["ms_per_query"], ivf["recall"], "o-", label=f"IVF, C={clusters} (labels: nprobe)")
