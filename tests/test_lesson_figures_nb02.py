@@ -222,8 +222,8 @@ def full_length_block(split, recipe_run, one_thread):
 
 def test_at_full_length_the_block_adds_about_0003(full_length_block):
     """Notebook 02, markdown cell 27: "Given the recipe's full 20 epochs instead of 10, its one
-    hidden layer does add a little: NDCG@10 0.439 against 0.436 with none, in the mean over
-    training seeds 0–2 (+0.001 to +0.005 on each seed)."
+    hidden layer does add a little: NDCG@10 0.439 against 0.436 with no hidden layer, in the
+    mean over training seeds 0–2 (+0.001 to +0.005 on each seed)."
 
     Measured: with the block 0.4395, 0.4363, 0.4417 (mean 0.4392); with none 0.4366, 0.4352,
     0.4368 (mean 0.4362); gains +0.0030, +0.0011, +0.0049. On split seeds 1 and 2 the gain
