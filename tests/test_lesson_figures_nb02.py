@@ -123,6 +123,11 @@ def test_a_p_hat_equal_to_the_smoothed_target_would_score_about_7_06(split, reci
     assert floor < recipe_run.frame["train_loss"].min() - 0.15  # the trained model is above it
 
 
+def _playground_ndcg(split, seed: int = SEED, **settings) -> float:
+    """NDCG@10 on test of playground_run(split, seed=seed, **settings): the recipe, changed."""
+    return playground_run(split, seed=seed, **settings)[2][f"ndcg@{K}"]
+
+
 @pytest.fixture(scope="module")
 def plain_stacks(split, one_thread):
     """Notebook 02, cell 23: playground_run(split, hidden=..., activation=..., residual=False,
@@ -130,8 +135,7 @@ def plain_stacks(split, one_thread):
     cell 24's "over seeds 0 to 2": the split stays seed 0). About 0.7 s per fit."""
 
     def ndcg(hidden, activation, seed=SEED):
-        return playground_run(split, hidden=hidden, activation=activation, residual=False,
-                              seed=seed)[2]["ndcg@10"]  # fmt: skip
+        return _playground_ndcg(split, seed, hidden=hidden, activation=activation, residual=False)
 
     return {
         "linear": ndcg((256, 256), "linear"),
@@ -214,11 +218,10 @@ def full_length_block(split, recipe_run, plain_stacks, one_thread):
     by seed. Seed 0's runs are `recipe_run` and `plain_stacks`' "none" (with no hidden layer,
     the activation and `residual` change nothing); 4 more fits, about 1.5 s each."""
 
-    def ndcg(hidden, seed):
-        return playground_run(split, hidden=hidden, seed=seed)[2]["ndcg@10"]
-
-    block = {0: recipe_run.metrics["ndcg@10"], 1: ndcg((256,), 1), 2: ndcg((256,), 2)}
-    return {"block": block, "none": {0: plain_stacks["none"], 1: ndcg((), 1), 2: ndcg((), 2)}}
+    block = {seed: _playground_ndcg(split, seed, hidden=(256,)) for seed in (1, 2)}
+    none = {seed: _playground_ndcg(split, seed, hidden=()) for seed in (1, 2)}
+    block[0], none[0] = recipe_run.metrics[f"ndcg@{K}"], plain_stacks["none"]
+    return {"block": block, "none": none}
 
 
 def test_at_full_length_the_block_adds_about_0003(full_length_block):
