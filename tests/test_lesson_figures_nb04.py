@@ -213,8 +213,8 @@ def test_the_popularity_gap_is_not_a_side_effect_of_accuracy(ten_epoch_runs, rec
     β = 1: 0.2242, 194.18, 0.1807. Values ±0.003 (ARP ±1). Relations: τ = 0.2 beats the
     recipe's τ = 0.1 uncorrected (0.1951; the other temperatures: the next test); τ = 1 is
     below the corrected recipe (0.3409); the two runs' recalls within 0.03 of each other, yet
-    ARP apart by more than 60 and coverage by more than 0.4 in the corrected model's favour of
-    the popular items."""
+    the corrected run's ARP more than 60 higher and its coverage more than 0.4 lower: it leans
+    to the popular items."""
     plain, corrected = ten_epoch_runs["uncorrected, tau 0.2"], ten_epoch_runs["corrected, tau 1"]
     assert _near(plain["recall@20"], 0.2047) and _near(corrected["recall@20"], 0.2242)
     assert _near(plain["arp@10"], 103.88, tol=1) and _near(corrected["arp@10"], 194.18, tol=1)
