@@ -25,7 +25,11 @@ def ranked(tiny_split):
 def test_coverage(lists):
     # Distinct items 0, 1, 2, 3, 5 out of 10: 0.5 (the -1 slot is not an item).
     assert nb05.coverage.check(0.5, lists=lists, n_items=10).status == CORRECT
-    assert nb05.coverage.check(0.6, lists=lists, n_items=10).status == INCORRECT  # counted -1
+    counted_empty = nb05.coverage.check(0.6, lists=lists, n_items=10)
+    assert counted_empty.status == INCORRECT and "counted -1" in counted_empty.message
+    per_slot = nb05.coverage.check(5 / 9, lists=lists, n_items=10)  # 5 distinct ids in 9 slots
+    assert per_slot.status == INCORRECT and "n_items" in per_slot.message
+    assert "too large" in nb05.coverage.check(0.7, lists=lists, n_items=10).message  # no slip
     assert nb05.coverage.check(..., lists=lists, n_items=10).status == NOT_ATTEMPTED
     code = nb05.coverage.solution().text
     scope = {"np": np, "lists": lists, "n_items": 10}

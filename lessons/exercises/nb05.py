@@ -13,6 +13,17 @@ def _coverage(lists: np.ndarray, n_items: int) -> float:
     return coverage_at_k(lists, n_items, lists.shape[1])
 
 
+def _coverage_slips(lists: np.ndarray, n_items: int) -> list[tuple[float, str]]:
+    lists = np.asarray(lists)
+    # Only slips that differ from the answer can be matched: without an empty slot the first
+    # one is the answer itself, and a correct answer never reaches the pitfalls.
+    return [
+        (np.unique(lists).size / n_items, "you counted -1, the mark of an empty slot, as an item"),
+        (np.unique(lists[lists >= 0]).size / lists.size,
+         "that divides by the number of slots: Coverage divides by the catalogue's size, n_items"),
+    ]  # fmt: skip
+
+
 SHORT_K = 5  # a phone screen's list: shorter than the table's K, so it is built again
 
 
@@ -37,6 +48,7 @@ coverage = Exercise(
         "np.unique(lists[lists >= 0]).size, divided by n_items.",
     ],
     solution_code="answer = np.unique(lists[lists >= 0]).size / n_items",
+    pitfalls=_coverage_slips,
     explanation="that is lessons.metrics.coverage_at_k: the share of the catalogue anyone is shown",
 )
 
