@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from lessons.data import synthetic_movielens
 from lessons.exercises import (
     CORRECT,
     INCORRECT,
@@ -180,6 +181,17 @@ def test_nb00_rare_items(tiny_data):
     slip = int((tiny_data.interactions["item"].value_counts() < nb00.RARE_THRESHOLD).sum())
     if slip != right:
         assert nb00.rare_items.check(slip, data=tiny_data).status == INCORRECT
+
+
+def test_nb00_rare_items_names_the_slips():
+    data = synthetic_movielens(n_users=30, n_items=60, seed=0)
+    counts = np.bincount(data.interactions["item"], minlength=data.n_items)
+    limit = nb00.RARE_THRESHOLD
+    assert (counts == limit).any() and (counts == 0).any()  # so that both slips differ
+    at_most = nb00.rare_items.check(int((counts <= limit).sum()), data=data)
+    assert at_most.status == INCORRECT and f"at most {limit}" in at_most.message
+    rated_only = nb00.rare_items.check(int((counts[counts > 0] < limit).sum()), data=data)
+    assert rated_only.status == INCORRECT and "nobody rated" in rated_only.message
 
 
 def test_nb00_head_density(tiny_data):

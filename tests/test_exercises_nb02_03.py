@@ -41,7 +41,10 @@ def test_smoothed_loss_by_hand():
     plain = (-np.log(0.9) + row2) / 2
     ctx = {"logits": logits, "target": target}
     assert nb02.smoothed_loss.check(smoothed, **ctx).status == CORRECT
-    assert nb02.smoothed_loss.check(plain, **ctx).status == INCORRECT  # forgot the smoothing
+    unsmoothed = nb02.smoothed_loss.check(plain, **ctx)
+    assert unsmoothed.status == INCORRECT and "against p itself" in unsmoothed.message
+    summed = nb02.smoothed_loss.check(2 * smoothed, **ctx)  # summed over the two rows
+    assert summed.status == INCORRECT and "sums over the rows" in summed.message
     answer = run_solution(nb02.smoothed_loss, {"p": target, "train_logits": logits, "torch": torch})
     assert nb02.smoothed_loss.check(answer, **ctx).status == CORRECT
 
@@ -101,6 +104,16 @@ def test_neighbours_names_the_usual_slips():
 
 def test_x_width_is_a_whole_number(model):
     assert nb02.x_width.check(8 + 3 * 8 + 2 + 0.4, model=model).status == INCORRECT
+
+
+def test_smoothed_loss_spreads_epsilon_over_the_items():
+    logits, target = torch.zeros(1, 4), torch.tensor([[1.0, 0.0, 0.0, 0.0]])  # p̂ uniform: 1/4
+    # ε = 0.8 over B = 1 row instead of n = 4 items: p_ε = 0.2 p + 0.8 = (1, .8, .8, .8) sums
+    # to 3.4, so L = 3.4 log 4.
+    over_rows = nb02.smoothed_loss.check(3.4 * np.log(4), logits=logits, target=target)
+    assert over_rows.status == INCORRECT and "over the n items" in over_rows.message
+    right = nb02.smoothed_loss.check(np.log(4), logits=logits, target=target)  # p_ε sums to 1
+    assert right.status == CORRECT
 
 
 def test_smoothed_loss_sees_p_smoothed_in_place():

@@ -55,11 +55,14 @@ def test_least_popular(ranked):
     tail, head = _hand_arp(split, -counts, 5), _hand_arp(split, counts, 5)
     assert tail < head
     assert nb05.least_popular.check(tail, **ranked).status == CORRECT
-    too_large = nb05.least_popular.check(head, **ranked)  # the other model's ARP@5
-    assert too_large.status == INCORRECT and "too large" in too_large.message
+    highest = nb05.least_popular.check(head, **ranked)  # max() instead of min()
+    assert highest.status == INCORRECT and "the highest ARP@5" in highest.message
     at_10 = _hand_arp(split, -counts, 10)  # the table of section 1, read at K = 10
     assert at_10 != pytest.approx(tail, rel=1e-3)
-    assert nb05.least_popular.check(at_10, **ranked).status == INCORRECT
+    read_at_10 = nb05.least_popular.check(at_10, **ranked)
+    assert read_at_10.status == INCORRECT and "again at k = 5" in read_at_10.message
+    between = nb05.least_popular.check((tail + head) / 2, **ranked)  # no slip: just the direction
+    assert between.status == INCORRECT and "too large" in between.message
     named = nb05.least_popular.check("Tail", **ranked)  # the old exercise asked for the name
     assert named.status == INCORRECT and "a number" in named.message
     assert nb05.least_popular.check(None, **ranked).status == NOT_ATTEMPTED

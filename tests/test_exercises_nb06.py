@@ -31,7 +31,9 @@ def test_untouched_scaffold_is_not_attempted(lists):
 def test_recall_right_and_wrong(lists):
     assert nb06.recall.check(7 / 12, **lists).status == CORRECT
     assert nb06.recall.check(run_solution(nb06.recall, lists), **lists).status == CORRECT
-    wrong = nb06.recall.check(7 / 4, **lists)  # forgot to divide by k
+    per_query = nb06.recall.check(7 / 3, **lists)  # forgot to divide by k: 7 ids in 3 queries
+    assert per_query.status == INCORRECT and "divide it by k = 4" in per_query.message
+    wrong = nb06.recall.check(7 / 4, **lists)  # no known slip: the checker says which way
     assert wrong.status == INCORRECT and "too large" in wrong.message
 
 

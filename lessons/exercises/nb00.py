@@ -9,9 +9,23 @@ from lessons.exercises import Exercise, choice, close_to
 RARE_THRESHOLD = 10  # the notebook prints the count below 5; the exercise asks for another
 
 
+def _counts(data: Dataset) -> np.ndarray:
+    return np.bincount(data.interactions[ITEM].to_numpy(), minlength=data.n_items)
+
+
 def _rare_items(data: Dataset) -> int:
-    counts = np.bincount(data.interactions[ITEM].to_numpy(), minlength=data.n_items)
-    return int((counts < RARE_THRESHOLD).sum())
+    return int((_counts(data) < RARE_THRESHOLD).sum())
+
+
+def _rare_slips(data: Dataset) -> list[tuple[int, str]]:
+    counts, rated = _counts(data), data.interactions[ITEM].nunique()
+    return [
+        (int((counts <= RARE_THRESHOLD).sum()), f"that counts the items with at most "
+         f"{RARE_THRESHOLD} interactions; the question asks for fewer than {RARE_THRESHOLD}"),
+        (int((counts[counts > 0] < RARE_THRESHOLD).sum()), f"that leaves out the "
+         f"{data.n_items - rated} items nobody rated: they have 0 interactions, fewer than "
+         f"{RARE_THRESHOLD} too"),
+    ]  # fmt: skip
 
 
 def _head_density(data: Dataset) -> float:
@@ -26,6 +40,7 @@ rare_items = Exercise(
     "(items nobody rated count too)?",
     expected=_rare_items,
     compare=close_to(rtol=0, atol=0),
+    pitfalls=_rare_slips,
     hints=[
         "Count the interactions of every item with np.bincount on the item column.",
         "Pass minlength=data.n_items so that items with no interaction get a 0.",

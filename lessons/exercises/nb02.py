@@ -15,9 +15,27 @@ def _x_width(model: SoftmaxDNN) -> int:
 SMOOTHING = 0.8  # the recipe's label smoothing ε
 
 
+def _row_losses(logits: torch.Tensor, target: torch.Tensor, n: int) -> torch.Tensor:
+    """-Σ_j p_ε,uj log p̂_uj for each row u, with ε spread uniformly over n entries."""
+    smoothed = (1 - SMOOTHING) * target + SMOOTHING / n
+    return -(smoothed * torch.log_softmax(logits, dim=1)).sum(1)
+
+
 def _smoothed_loss(logits: torch.Tensor, target: torch.Tensor) -> float:
-    smoothed = (1 - SMOOTHING) * target + SMOOTHING / target.shape[1]  # uniform over all n
-    return float(-(smoothed * torch.log_softmax(logits, dim=1)).sum(1).mean())
+    return float(_row_losses(logits, target, target.shape[1]).mean())  # uniform over all n
+
+
+def _smoothing_slips(logits: torch.Tensor, target: torch.Tensor) -> list[tuple[float, str]]:
+    batch, n = target.shape
+    plain = -(target * torch.log_softmax(logits, dim=1)).sum(1).mean()
+    return [
+        (float(plain), "that is the cross-entropy against p itself: smooth the target into p_ε "
+         "first"),
+        (float(_row_losses(logits, target, n).sum()), "that sums over the rows: average over "
+         "the B examples (.mean() after .sum(1))"),
+        (float(_row_losses(logits, target, batch).mean()), "ε / n spreads ε over the n items, "
+         "p.shape[1], not over the batch's rows"),
+    ]  # fmt: skip
 
 
 def _target_edited(target: torch.Tensor) -> str | None:
@@ -59,6 +77,7 @@ smoothed_loss = Exercise(
     "multi-hot target `p` (B, n_items), with p̂ = softmax(train_logits).",
     expected=_smoothed_loss,
     compare=close_to(rtol=1e-4),
+    pitfalls=_smoothing_slips,
     hints=[
         f"p_eps = (1 - {SMOOTHING}) * p + {SMOOTHING} / p.shape[1]; its rows still sum to 1.",
         "torch.log_softmax(train_logits, dim=1) is log p̂: multiply by p_eps, sum over items "

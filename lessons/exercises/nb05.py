@@ -3,6 +3,7 @@
 
 import numpy as np
 
+from lessons.config import DEFAULT_K
 from lessons.data import Split
 from lessons.exercises import Exercise, choice, close_to
 from lessons.metrics import coverage_at_k, evaluate_dict
@@ -27,14 +28,25 @@ def _coverage_slips(lists: np.ndarray, n_items: int) -> list[tuple[float, str]]:
 SHORT_K = 5  # a phone screen's list: shorter than the table's K, so it is built again
 
 
+def _arps(scores: dict, split: Split, k: int) -> list[float]:
+    return [evaluate_dict(s, split, k=k, metrics=["arp"])[f"arp@{k}"] for s in scores.values()]
+
+
 def _least_popular(scores: dict, split: Split) -> float:
     # Popularity is in the dict too: its lists are the most popular ones a user can get, so
     # it never has the lowest ARP and needs no special case.
-    arp = {name: evaluate_dict(s, split, k=SHORT_K, metrics=["arp"])[f"arp@{SHORT_K}"]
-           for name, s in scores.items()}  # fmt: skip
-    if not arp:
+    if not scores:
         raise TypeError("scores needs at least one model (the dict of section 1)")
-    return min(arp.values())
+    return min(_arps(scores, split, SHORT_K))
+
+
+def _least_popular_slips(scores: dict, split: Split) -> list[tuple[float, str]]:
+    return [
+        (min(_arps(scores, split, DEFAULT_K)), f"that is the lowest ARP@{DEFAULT_K}, read from "
+         f"section 1's table: build the table again at k = {SHORT_K}"),
+        (max(_arps(scores, split, SHORT_K)), f"that is the highest ARP@{SHORT_K}: the question "
+         "asks for the least popular lists, the lowest"),
+    ]  # fmt: skip
 
 
 coverage = Exercise(
@@ -62,6 +74,7 @@ least_popular = Exercise(
     f"the model that gives the long tail the largest share of its lists (APLT@{SHORT_K})?",
     expected=_least_popular,
     compare=close_to(rtol=1e-4),
+    pitfalls=_least_popular_slips,
     hints=[
         f"compare_models(scores, split, {SHORT_K}) is the table of section 1 at k = {SHORT_K}.",
         f"Take min() of the arp@{SHORT_K} column (idxmin() names the model).",

@@ -33,6 +33,12 @@ def _recall(approx: np.ndarray, exact: np.ndarray) -> float:
     return recall_against(approx, exact)
 
 
+def _recall_slips(approx: np.ndarray, exact: np.ndarray) -> list[tuple[float, str]]:
+    k = np.asarray(exact).shape[1]
+    return [(recall_against(approx, exact) * k, f"that is the mean number of shared ids: divide "
+             f"it by k = {k} for the share of the exact top-k")]  # fmt: skip
+
+
 recall = Exercise(
     name="nb06.recall",
     question="`exact` holds the brute-force top-k of each query (one row per query) and `approx` "
@@ -40,6 +46,7 @@ recall = Exercise(
     "|approx_q ∩ exact_q| / k.",
     expected=_recall,
     compare=close_to(rtol=1e-6),
+    pitfalls=_recall_slips,
     hints=[
         "Loop over the rows with zip(approx, exact) and count the common ids of each pair.",
         "np.intersect1d(a, e).size counts the common ids; divide the mean by exact.shape[1].",
