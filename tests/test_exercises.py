@@ -200,11 +200,15 @@ def test_nb00_head_density(tiny_data):
     n_head = tiny_data.n_items // 5
     right = counts[::-1][:n_head].sum() / (tiny_data.n_users * n_head)
     assert nb00.head_density.check(right, data=tiny_data).status == CORRECT
-    # Slips: the density of all of X, or of the least-interacted fifth.
-    overall = len(tiny_data.interactions) / (tiny_data.n_users * tiny_data.n_items)
+    # Slips: the density of all of X, the head's ones over all cells, the least-interacted fifth.
+    cells = tiny_data.n_users * tiny_data.n_items
+    overall = len(tiny_data.interactions) / cells
+    over_all_cells = counts[::-1][:n_head].sum() / cells
     rarest = counts[:n_head].sum() / (tiny_data.n_users * n_head)
-    for wrong in (overall, rarest, right * 1.1):
-        assert nb00.head_density.check(wrong, data=tiny_data).status == INCORRECT
+    for wrong, named in ((overall, "all of X"), (over_all_cells, "every cell"),
+                         (rarest, "least-interacted"), (right * 1.1, "too large")):  # fmt: skip
+        result = nb00.head_density.check(wrong, data=tiny_data)
+        assert result.status == INCORRECT and named in result.message
 
 
 def test_nb00_protocol():

@@ -30,6 +30,10 @@ def test_untouched_scaffold_is_not_attempted(exercise):
 def test_x_width(model):
     assert nb02.x_width.check(8 + 3 * 8 + 2, model=model).status == CORRECT
     assert nb02.x_width.check(8, model=model).status == INCORRECT
+    no_side = nb02.x_width.check(8 + 2, model=model)
+    assert no_side.status == INCORRECT and "side embeddings" in no_side.message
+    no_dense = nb02.x_width.check(8 + 3 * 8, model=model)
+    assert no_dense.status == INCORRECT and "2 dense features" in no_dense.message
 
 
 def test_smoothed_loss_by_hand():

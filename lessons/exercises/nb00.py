@@ -28,10 +28,28 @@ def _rare_slips(data: Dataset) -> list[tuple[int, str]]:
     ]  # fmt: skip
 
 
-def _head_density(data: Dataset) -> float:
+def _density(data: Dataset, most_interacted: bool = True, cells: int | None = None) -> float:
+    """Share of ones in the columns of the n_items // 5 most (or least) interacted items."""
     x = data.matrix()
-    head = np.argsort(-np.asarray(x.sum(axis=0)).ravel())[: x.shape[1] // 5]
-    return x[:, head].nnz / (x.shape[0] * len(head))
+    counts = np.asarray(x.sum(axis=0)).ravel()
+    fifth = np.argsort(-counts if most_interacted else counts)[: x.shape[1] // 5]
+    return x[:, fifth].nnz / (cells or x.shape[0] * len(fifth))
+
+
+def _head_density(data: Dataset) -> float:
+    return _density(data)
+
+
+def _density_slips(data: Dataset) -> list[tuple[float, str]]:
+    all_cells = data.n_users * data.n_items
+    return [
+        (len(data.interactions) / all_cells, "that is the density of all of X, printed in "
+         "section 4: count the ones of the head's columns only"),
+        (_density(data, cells=all_cells), "that divides by every cell of X: divide by the "
+         "head's cells, n_users · (n_items // 5)"),
+        (_density(data, most_interacted=False), "those are the least-interacted items: sort "
+         "the counts in descending order, np.argsort(-counts)"),
+    ]  # fmt: skip
 
 
 rare_items = Exercise(
@@ -59,6 +77,7 @@ head_density = Exercise(
     "columns / (n_users · n_items // 5))?",
     expected=_head_density,
     compare=close_to(rtol=1e-3),
+    pitfalls=_density_slips,
     hints=[
         "The column sums of the binary matrix X = data.matrix() are the items' interaction counts.",
         "np.argsort(-counts)[: X.shape[1] // 5] are the head's columns; X[:, head].nnz counts "

@@ -12,6 +12,17 @@ def _x_width(model: SoftmaxDNN) -> int:
     return tower.bag.embedding_dim + side + tower.n_dense
 
 
+def _width_slips(model: SoftmaxDNN) -> list[tuple[int, str]]:
+    tower, right = model.query_tower, _x_width(model)
+    side = sum(emb.embedding_dim for emb in tower.side)
+    return [
+        (right - side, f"that leaves out the side embeddings: add the embedding_dim of each "
+         f"of the {len(tower.side)} tables in model.query_tower.side"),
+        (right - tower.n_dense, f"that leaves out the {tower.n_dense} dense features: add "
+         "model.query_tower.n_dense"),
+    ]  # fmt: skip
+
+
 SMOOTHING = 0.8  # the recipe's label smoothing ε
 
 
@@ -55,6 +66,7 @@ x_width = Exercise(
     "dense features)? Compute it from the model's parts, not by reading the first Linear layer.",
     expected=_x_width,
     compare=close_to(rtol=0, atol=1e-9),  # a count of columns: 90.4 is not a width
+    pitfalls=_width_slips,
     hints=[
         "model.query_tower.bag.embedding_dim, the embedding_dim of each table in "
         "model.query_tower.side, and model.query_tower.n_dense.",
