@@ -26,7 +26,7 @@ def test_coverage(lists):
     # Distinct items 0, 1, 2, 3, 5 out of 10: 0.5 (the -1 slot is not an item).
     assert nb05.coverage.check(0.5, lists=lists, n_items=10).status == CORRECT
     counted_empty = nb05.coverage.check(0.6, lists=lists, n_items=10)
-    assert counted_empty.status == INCORRECT and "counted -1" in counted_empty.message
+    assert counted_empty.status == INCORRECT and "counts -1" in counted_empty.message
     per_slot = nb05.coverage.check(5 / 9, lists=lists, n_items=10)  # 5 distinct ids in 9 slots
     assert per_slot.status == INCORRECT and "n_items" in per_slot.message
     assert "too large" in nb05.coverage.check(0.7, lists=lists, n_items=10).message  # no slip

@@ -19,7 +19,7 @@ def _coverage_slips(lists: np.ndarray, n_items: int) -> list[tuple[float, str]]:
     # Only slips that differ from the answer can be matched: without an empty slot the first
     # one is the answer itself, and a correct answer never reaches the pitfalls.
     return [
-        (np.unique(lists).size / n_items, "you counted -1, the mark of an empty slot, as an item"),
+        (np.unique(lists).size / n_items, "that counts -1, the mark of an empty slot, as an item"),
         (np.unique(lists[lists >= 0]).size / lists.size,
          "that divides by the number of slots: Coverage divides by the catalogue's size, n_items"),
     ]  # fmt: skip
