@@ -273,8 +273,8 @@ def test_nb01_arp_hand_computed():
     table = pd.DataFrame({"user": [0, 0, 1], "item": [5, 6, 7], "popularity": [10, 20, 60]})
     right = (15 + 60) / 2  # per-user means 15 and 60, then their mean
     assert nb01.arp.check(right, table=table).status == CORRECT
-    pooled = (10 + 20 + 60) / 3  # the pooled mean weights users by list length: wrong
-    assert nb01.arp.check(pooled, table=table).status == INCORRECT
+    pooled = nb01.arp.check((10 + 20 + 60) / 3, table=table)  # weights users by list length
+    assert pooled.status == INCORRECT and "a longer list weighs more" in pooled.message
 
 
 def test_nb01_new_user():

@@ -42,6 +42,12 @@ def _arp(table: pd.DataFrame) -> float:
     return float(table.groupby("user")["popularity"].mean().mean())
 
 
+def _arp_slips(table: pd.DataFrame) -> list[tuple[float, str]]:
+    pooled = float(table["popularity"].mean())  # every row counts once: long lists weigh more
+    return [(pooled, "that is the mean over every row, so a longer list weighs more: average "
+                     "each user's list first, then the users")]  # fmt: skip
+
+
 alpha_top = Exercise(
     name="nb01.alpha_top",
     question=f"Without `recommend`, compute the top-{TOP_N} item ids of user {USER_ID} for the "
@@ -73,6 +79,7 @@ arp = Exercise(
     "Compute it for the lists in `table` (columns user, item, popularity).",
     expected=_arp,
     compare=close_to(rtol=1e-6),
+    pitfalls=_arp_slips,
     hints=[
         "First the mean popularity of each user's list, then the mean over users.",
         'table.groupby("user")["popularity"].mean() gives the per-user means.',
