@@ -64,6 +64,8 @@ def test_log_z_by_hand():
     psi, V = torch.tensor([1.0, 0.0]), torch.tensor([[0.0, 1.0], [np.log(3.0), 0.0]])
     assert nb03.log_z.check(np.log(4.0), psi=psi, V=V).status == CORRECT  # log(e⁰ + 3)
     assert nb03.log_z.check(np.log(3.0), psi=psi, V=V).status == INCORRECT
+    z = nb03.log_z.check(4.0, psi=psi, V=V)  # Z = e⁰ + 3, without the log
+    assert z.status == INCORRECT and "Z itself" in z.message
 
 
 def test_neighbours():

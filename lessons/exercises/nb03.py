@@ -14,9 +14,23 @@ from lessons.recommend import similar_items
 ITEM_ID, TOP_N = 418, 5
 
 
-def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803 (the lesson's notation)
+def _logits(psi: torch.Tensor, V: torch.Tensor) -> torch.Tensor:  # noqa: N803 (lesson notation)
+    """⟨ψ, V_k⟩ for every item k, in float64."""
     v, q = (torch.as_tensor(t, dtype=torch.float64) for t in (V, psi))
-    return float(torch.logsumexp(v @ q, dim=0))
+    return v @ q
+
+
+def _log_z(psi: torch.Tensor, V: torch.Tensor) -> float:  # noqa: N803
+    return float(torch.logsumexp(_logits(psi, V), dim=0))
+
+
+def _log_z_slips(psi: torch.Tensor, V: torch.Tensor) -> list[tuple[float, str]]:  # noqa: N803
+    logits = _logits(psi, V)
+    return [
+        (float(torch.exp(logits).sum()), "that is Z itself: take its log"),
+        (float(logits.max()), "that is the largest logit alone: log Z adds up every item's "
+         "exp⟨ψ, V_k⟩ before taking the log"),
+    ]  # fmt: skip
 
 
 def _neighbours(model: torch.nn.Module, split: Split) -> np.ndarray:
@@ -58,6 +72,7 @@ log_z = Exercise(
     "item embeddings `V` (n_items, d + 1), compute log Z = log Σ_k exp⟨ψ, V_k⟩.",
     expected=_log_z,
     compare=close_to(rtol=1e-5),
+    pitfalls=_log_z_slips,
     hints=[
         "V @ psi3 gives every ⟨ψ, V_k⟩ at once.",
         "torch.logsumexp(..., dim=0) computes log Σ exp without overflow.",
