@@ -6,19 +6,22 @@ from lessons.exercises import Exercise, choice, close_to
 from lessons.models import SoftmaxDNN
 
 
-def _x_width(model: SoftmaxDNN) -> int:
+def _widths(model: SoftmaxDNN) -> tuple[int, int, int]:
+    """Widths of x's three parts: history embedding, side embeddings, dense features."""
     tower = model.query_tower
-    side = sum(emb.embedding_dim for emb in tower.side)
-    return tower.bag.embedding_dim + side + tower.n_dense
+    return tower.bag.embedding_dim, sum(emb.embedding_dim for emb in tower.side), tower.n_dense
+
+
+def _x_width(model: SoftmaxDNN) -> int:
+    return sum(_widths(model))
 
 
 def _width_slips(model: SoftmaxDNN) -> list[tuple[int, str]]:
-    tower, right = model.query_tower, _x_width(model)
-    side = sum(emb.embedding_dim for emb in tower.side)
+    history, side, dense = _widths(model)
     return [
-        (right - side, f"that leaves out the side embeddings: add the embedding_dim of each "
-         f"of the {len(tower.side)} tables in model.query_tower.side"),
-        (right - tower.n_dense, f"that leaves out the {tower.n_dense} dense features: add "
+        (history + dense, f"that leaves out the side embeddings: add the embedding_dim of each "
+         f"of the {len(model.query_tower.side)} tables in model.query_tower.side"),
+        (history + side, f"that leaves out the {dense} dense features: add "
          "model.query_tower.n_dense"),
     ]  # fmt: skip
 
