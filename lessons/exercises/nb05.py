@@ -20,7 +20,7 @@ def _coverage_slips(lists: np.ndarray, n_items: int) -> list[tuple[float, str]]:
     # one is the answer itself, and a correct answer never reaches the pitfalls.
     return [
         (np.unique(lists).size / n_items, "that counts -1, the mark of an empty slot, as an item"),
-        (np.unique(lists[lists >= 0]).size / lists.size,
+        (_coverage(lists, n_items) * n_items / lists.size,
          "that divides by the number of slots: Coverage divides by the catalogue's size, n_items"),
     ]  # fmt: skip
 
