@@ -61,6 +61,11 @@ def test_least_popular(ranked):
     assert at_10 != pytest.approx(tail, rel=1e-3)
     read_at_10 = nb05.least_popular.check(at_10, **ranked)
     assert read_at_10.status == INCORRECT and "again at k = 5" in read_at_10.message
+    at_7 = _hand_arp(split, -counts, 7)  # the notebook ran with K = 7 and passes k=K
+    assert at_7 != pytest.approx(at_10, rel=1e-3) and at_7 != pytest.approx(tail, rel=1e-3)
+    read_at_7 = nb05.least_popular.check(at_7, **ranked, k=7)
+    assert read_at_7.status == INCORRECT and "lowest ARP@7, read from" in read_at_7.message
+    assert nb05.least_popular.check(tail, **ranked, k=7).correct  # k changes the slip only
     between = nb05.least_popular.check((tail + head) / 2, **ranked)  # no slip: just the direction
     assert between.status == INCORRECT and "too large" in between.message
     named = nb05.least_popular.check("Tail", **ranked)  # the old exercise asked for the name
