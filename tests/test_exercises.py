@@ -137,6 +137,19 @@ def test_a_known_slip_gets_its_own_message_and_a_right_answer_never_does():
     assert both.check(2.0, x=2.0).correct  # a slip equal to the answer does not shadow it
 
 
+def test_a_wrong_option_is_told_why_and_a_stray_letter_is_refused():
+    options = {"a": "one", "b": "two", "c": "three"}
+    ex = Exercise("demo", "q", lambda: "b", choice, [], "", choices=options,
+                  why_not={"a": "one is too few"})  # fmt: skip
+    assert ex.check("(A)").message.startswith("'(A)' is not the right option: one is too few.")
+    assert ex.check("c").message.startswith("'c' is not the right option. Try")  # no reason given
+    assert ex.check("b").correct
+    with pytest.raises(
+        ValueError, match=r"demo: why_not names options that are not choices: \['e'\]"
+    ):
+        Exercise("demo", "q", lambda: "b", choice, [], "", choices=options, why_not={"e": "?"})
+
+
 def test_a_context_edited_in_place_is_reported_before_judging():
     def changed(v):
         return "v was normalized in place" if np.allclose(np.linalg.norm(v, axis=1), 1) else None

@@ -110,6 +110,8 @@ class Exercise:
         solution_code: Code that sets `answer`, runnable in the notebook's namespace.
         explanation: Why the answer is what it is, shown when correct.
         choices: For multiple choice, letter -> option text (shown by `question_text`).
+        why_not: For multiple choice, wrong letter -> why that option is wrong, added to the
+            message when a learner picks it ("'a' is not the right option: …").
         pitfalls: `pitfalls(**context)` returns the answers of likely slips, each with what to
             tell the learner: `[(wrong_answer, message), ...]`, tried when the answer is wrong.
         changed_context: `changed_context(**context)` returns a message when an object passed
@@ -126,8 +128,14 @@ class Exercise:
     solution_code: str
     explanation: str = ""
     choices: dict[str, str] = field(default_factory=dict)
+    why_not: dict[str, str] = field(default_factory=dict)
     pitfalls: Callable[..., list[tuple[Any, str]]] | None = None
     changed_context: Callable[..., str | None] | None = None
+
+    def __post_init__(self) -> None:
+        stray = sorted(set(self.why_not) - set(self.choices))
+        if stray:  # a typo'd letter would silently never be shown
+            raise ValueError(f"{self.name}: why_not names options that are not choices: {stray}")
 
     def check(self, answer: Any, **context: Any) -> Result:
         """Compare `answer` with the expected value computed from `context`; never raises."""
@@ -159,6 +167,10 @@ class Exercise:
                        "that defines it); build a new array instead")  # fmt: skip
         else:  # a slip is judged against the context, which an in-place edit has changed
             detail = self._pitfall(answer, context) or detail
+            reason = next((why for letter, why in self.why_not.items()
+                           if choice(answer, letter)[0]), None)  # fmt: skip
+            if reason:
+                detail = f"{detail}: {reason}"
         return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
 
     def _changed(self, context: dict[str, Any]) -> str | None:

@@ -14,11 +14,17 @@ import importlib
 NOTEBOOKS = ("nb00", "nb01", "nb02", "nb03", "nb04", "nb05", "nb06")
 
 
+def _option(exercise, letter: str) -> str:
+    """One option of a multiple-choice question, with why it is wrong when it is."""
+    why = exercise.why_not.get(letter)
+    return f"\n- ({letter}) {exercise.choices[letter]}" + (f"\n  - why not: {why}" if why else "")
+
+
 def key(notebook: str) -> str:
     """One notebook's exercises as Markdown: question and options, hints, solution, why."""
     parts = [f"## {notebook}"]
     for exercise in importlib.import_module(f"lessons.exercises.{notebook}").EXERCISES:
-        options = "".join(f"\n- ({k}) {v}" for k, v in exercise.choices.items())
+        options = "".join(_option(exercise, letter) for letter in exercise.choices)
         hints = "".join(f"\n{i}. {hint}" for i, hint in enumerate(exercise.hints, 1))
         why = f"\n\nWhy: {exercise.explanation}" if exercise.explanation else ""
         solution = f"```python\n{exercise.solution_code}\n```"
