@@ -1,6 +1,7 @@
 """Exercise machinery and the exercises of notebooks 00 and 01: right, wrong and untouched."""
 
 import copy
+import importlib
 import json
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from lessons.exercises import (
     nb05,
     same_sequence,
 )
+from lessons.exercises.__main__ import NOTEBOOKS as NOTEBOOK_MODULES
 from tests.helpers import run_solution
 
 # --- machinery -------------------------------------------------------------------------------
@@ -148,6 +150,21 @@ def test_a_wrong_option_is_told_why_and_a_stray_letter_is_refused():
         ValueError, match=r"demo: why_not names options that are not choices: \['e'\]"
     ):
         Exercise("demo", "q", lambda: "b", choice, [], "", choices=options, why_not={"e": "?"})
+
+
+def _multiple_choice():
+    modules = [importlib.import_module(f"lessons.exercises.{name}") for name in NOTEBOOK_MODULES]
+    return [ex for module in modules for ex in module.EXERCISES if ex.choices]
+
+
+@pytest.mark.parametrize("ex", _multiple_choice(), ids=lambda e: e.name)
+def test_every_wrong_option_says_why_it_is_wrong(ex):
+    right = ex.expected()  # a multiple-choice answer needs no context
+    assert set(ex.why_not) == set(ex.choices) - {right}
+    for letter, why in ex.why_not.items():
+        message = ex.check(letter).message
+        assert message.startswith(f"'{letter}' is not the right option: {why}."), message
+    assert ex.check(right).correct
 
 
 def test_a_context_edited_in_place_is_reported_before_judging():
@@ -357,6 +374,9 @@ def test_the_teachers_key_prints_each_exercise_with_hints_and_solution(capsys):
         assert f"```python\n{exercise.solution_code}\n```" in out
         assert all(f"{i}. {hint}" in out for i, hint in enumerate(exercise.hints, 1))
         assert all(f"- ({k}) {v}" in out for k, v in exercise.choices.items())
+        assert all(f"- ({k}) {exercise.choices[k]}\n  - why not: {why}" in out
+                   for k, why in exercise.why_not.items())  # fmt: skip
+    assert nb04.popularity_aversion.why_not  # so the line above checked something
     assert main([]) == 0
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("## ")] == [
         f"## {notebook}" for notebook in NOTEBOOKS

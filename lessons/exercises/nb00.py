@@ -105,6 +105,15 @@ protocol = Exercise(
         "c": "cold_items: hold out whole items",
         "d": "any split, as long as seen items are not excluded",
     },
+    why_not={
+        "a": "a random hold-out leaves some of each user's later interactions in training, a "
+        "look at her future that next month's model will not have (section 6 measures it)",
+        "c": "holding out whole items measures cold start, movies nobody has rated yet, not "
+        "next month's interactions with the catalogue the model knows",
+        "d": "section 6 measures the same model reading higher on the random split than on the "
+        "temporal one, so the split does matter. And seen items are excluded under every split, "
+        "since a movie she has already rated is no recommendation",
+    },
     hints=["In which split is every test interaction of a user later than that user's training?"],
     solution_code='answer = "b"',
     explanation="of these, only the temporal split keeps each user's own future out of training "

@@ -100,6 +100,13 @@ new_user = Exercise(
         "c": "add her age and occupation to the model's input",
         "d": "switch to cosine scoring",
     },
+    why_not={
+        "a": "the mean row is the same for every newcomer and ignores her five ratings, so all "
+        "of them would get one and the same list",
+        "c": "MF's score ⟨U_u, V_j⟩ has no input for age or occupation; reading features is "
+        "what the softmax DNN of notebook 02 adds",
+        "d": "cosine normalises ⟨U_u, V_j⟩, but she still has no row U_u to normalise",
+    },
     hints=[
         "Which parameter of s_uj = ⟨U_u, V_j⟩ belongs to the user, and where does it come from?"
     ],

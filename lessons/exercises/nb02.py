@@ -121,6 +121,12 @@ collapse = Exercise(
         "b": "exactly the affine maps ψ = W x + b, as a single layer would",
         "c": "only functions with more parameters than a single layer",
     },
+    why_not={
+        "a": "that needs a nonlinearity between the layers (the universal approximation "
+        "theorem); with activation='linear' there is none",
+        "c": "more parameters are not more functions; multiplied out, the layers are one matrix "
+        "and one bias",
+    },
 )
 
 EXERCISES = (x_width, smoothed_loss, collapse)

@@ -116,6 +116,12 @@ generalizes = Exercise(
         "b": "one whose input is the user's demographics only",
         "c": "one whose input is the one-hot user id, with no hidden layer",
     },
+    why_not={
+        "a": "two users with the same history get the same ψ from it, while MF gives every user "
+        "a free row U_u, so it cannot give MF's logits exactly",
+        "b": "users who share age, gender and occupation get the same ψ, while MF gives every "
+        "user a row U_u of their own",
+    },
 )
 
 EXERCISES = (log_z, neighbours, generalizes)

@@ -85,6 +85,14 @@ popularity_aversion = Exercise(
         "often than a uniform sample would make it: its score is pushed down too hard",
         "d": "the item tower cannot represent popularity from genres and release year",
     },
+    why_not={
+        "a": "τ divides every logit by the same number, popular item or not, and it is the "
+        "same with the correction as without, so it cannot make the difference",
+        "b": "every training pair is the positive of its own row, so a popular item is a "
+        "positive as often as it is in the data",
+        "d": "the two models have the same item tower, and the corrected one's lists are "
+        "popular again; the difference is in the training, not in what φ can represent",
+    },
     hints=["How often does an item with 400 training interactions appear in a random batch?"],
     solution_code='answer = "c"',
     explanation="sampling negatives ∝ q_j over-penalises popular items; − log q_j cancels it "

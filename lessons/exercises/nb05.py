@@ -105,6 +105,15 @@ sampled = Exercise(
         "to beat a few real competitors; users see the ranking over the whole catalogue",
         "d": "it is not misleading: sampled and full metrics rank models the same way",
     },
+    why_not={
+        "a": "fewer negatives make it easier still; among 10, the test item is in the top 10 "
+        "of 11 unless it is ranked last",
+        "b": "the negatives are drawn when the model is evaluated; nothing about them reaches "
+        "training",
+        "d": "sampled and full metrics can disagree; beating a few real competitors among 100 "
+        "random items is not beating the whole catalogue, and Krichene & Rendle (2020) show "
+        "sampled metrics reordering models",
+    },
     hints=["Which items does a uniform draw of 100 out of ~1,600 mostly pick, popular or rare?"],
     solution_code='answer = "c"',
     explanation="sampled HR@10 asks 'is the item in the top 10 of 101?', a much easier and "
@@ -123,6 +132,14 @@ coverage_alone = Exercise(
         "one list, and the lists stay as head-heavy as before; read it with ARP and Gini",
         "c": "the re-rank leaks test items into the lists",
         "d": "NDCG cannot see changes in the last slot of a list",
+    },
+    why_not={
+        "a": "ARP@10 barely moved, so the lists are about as popular on average as before; the "
+        "bias did not fall with the coverage",
+        "c": "the re-rank takes each swap from the user's own ranking by the model's scores, "
+        "items unseen in training only; no test item guides it",
+        "d": "NDCG@10 weighs the tenth slot too, by 1/log₂(11) ≈ 0.29; and the question is "
+        "what the coverage figure says about popularity",
     },
     hints=["How many lists does each item that the re-rank adds appear in?"],
     solution_code='answer = "b"',

@@ -90,6 +90,14 @@ dense_update = Exercise(
         "only the rows of the batch",
         "d": "like B²·d: Adam keeps its moments per pair of examples in the batch",
     },
+    why_not={
+        "a": "the loss builds only B × B logits, but the step also updates V; look at what the "
+        "optimizer does to a parameter of shape (n, d)",
+        "b": "Adam computes no logits; it updates each parameter elementwise, from its gradient "
+        "and its two moments",
+        "d": "Adam's moments have the shape of the parameter, (n, d) for V, not one per pair of "
+        "examples",
+    },
     hints=[
         "Compare the `Adam` and `none` columns of the update table as n grows tenfold.",
         "How many numbers does Adam read and write per step for a parameter of shape (n, d)?",
