@@ -26,9 +26,12 @@ def test_negative_share(split):
     assert nb04.negative_share.check(right, split=split).status == CORRECT
     assert nb04.negative_share.check(run_solution(nb04.negative_share, {"split": split}),
                                      split=split).status == CORRECT  # fmt: skip
-    # The ten least-watched, or the share of the ten under uniform sampling, are wrong.
-    assert nb04.negative_share.check(np.sort(q)[:10].sum(), split=split).status == INCORRECT
-    assert nb04.negative_share.check(10 / split.n_items, split=split).status == INCORRECT
+    # The ten least-watched, or the share of the ten under uniform sampling: named slips.
+    least = nb04.negative_share.check(np.sort(q)[:10].sum(), split=split)
+    assert least.status == INCORRECT and "the 10 smallest q_j" in least.message
+    uniform = nb04.negative_share.check(10 / split.n_items, split=split)
+    assert uniform.status == INCORRECT and "the uniform share, 10/n" in uniform.message
+    assert "too large" in nb04.negative_share.check(2 * right, split=split).message  # no slip
 
 
 def test_negative_share_hand_computed():

@@ -8,10 +8,23 @@ from lessons.exercises import Exercise, choice, close_to
 HEAD = 10  # the most-watched movies whose share of the negatives the learner computes
 
 
-def _negative_share(split: Split) -> float:
+def _q(split: Split) -> np.ndarray:
     counts = split.item_popularity()
-    q = np.maximum(counts, 1) / counts.sum()
-    return float(np.sort(q)[-HEAD:].sum())
+    return np.maximum(counts, 1) / counts.sum()
+
+
+def _negative_share(split: Split) -> float:
+    return float(np.sort(_q(split))[-HEAD:].sum())
+
+
+def _negative_share_slips(split: Split) -> list[tuple[float, str]]:
+    q = _q(split)
+    return [
+        (float(np.sort(q)[:HEAD].sum()), f"that sums the {HEAD} smallest q_j: np.sort is "
+         "ascending, so the most-watched movies are at its end"),
+        (HEAD / q.size, f"that is the uniform share, {HEAD}/n: in-batch negatives are the other "
+         "examples' items, so they come in proportion to q_j"),
+    ]  # fmt: skip
 
 
 def _corrected(logits: np.ndarray, log_q: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -41,6 +54,7 @@ negative_share = Exercise(
     # 1e-3: q as defined sums to 1.00045 (items with no count get 1), so an answer that
     # renormalizes it (0.049040 against 0.049063) is the same idea, not a slip.
     compare=close_to(rtol=1e-3),
+    pitfalls=_negative_share_slips,
     hints=[
         "c = split.item_popularity(); q = np.maximum(c, 1) / c.sum()",
         f"np.sort(q) puts the largest q_j last: sum its last {HEAD} entries.",
