@@ -189,7 +189,8 @@ class LogQExplorer(Panel):
                      f"{self.epochs.value} epochs: its row covers those epochs only.</i>"
                      if self.partial else "")  # fmt: skip
         repeated = None if self.partial else self._run_with_settings(row)
-        if repeated is not None:  # e.g. the first click at the defaults: section 2's last run
+        # e.g. the first click at the defaults, which is notebook 04, section 2's last run
+        if repeated is not None:
             self.note = (f"<br><i>Run {repeated} had these settings: training is seeded, so "
                          "this run repeated it. Its list is above; the table gets no new "
                          "row.</i>")  # fmt: skip
