@@ -72,6 +72,31 @@ def test_a_logq_figure_equal_to_plain_in_batch_does_not_meet_a_strict_goal():
     assert [r["met"] for r in rows[5:7]] == [False, False]
 
 
+def test_a_figure_rounded_onto_its_target_prints_the_digits_that_decide():
+    """Bug: an epoch at 3.04 × its floor printed "3.0 ×" beside "≤ 3.0 ×" and "no" (a run on
+    2026-12-01 did): a reader who checks the figures finds the verdict wrong. Where rounding
+    would read against the verdict, figure and target both get the digits that decide."""
+    results = _results()
+    results["models"]["SoftmaxDNN"]["ndcg@10"] = 0.4339  # EASE's 0.444 − 0.01 = 0.434
+    results["cold_start"]["ratio"]["ContentProfile (dot)"] = 1.497
+    results["logq"]["TwoTower-inbatch-logQ"]["arp@10"] = 199.96  # plain in-batch: 200.0
+    results["speed"] = {"fit_s": 2.004, "epoch_over_floor": 3.04, "score_all_users_s": 0.1004}
+    rows = {r["goal"]: r for r in goals_module.goals(results)}
+    assert [(r["target"], r["measured"], r["met"]) for r in rows.values()] == [
+        ("≥ 0.4340", "0.4339", False),
+        ("≥ 0.376", "0.400 (2.13 × EASE)", True),
+        ("≥ 0.400", "0.420", True),
+        ("≥ 1.50 ×", "1.60 ×", True),
+        ("≥ 1.500 ×", "1.497 ×", False),
+        ("< 200.00", "199.96", True),
+        ("> 0.200", "0.300", True),
+        ("≤ 2.00 s", "2.004 s", False),
+        ("≤ 3.00 ×", "3.04 ×", False),
+        ("≤ 100.0 ms", "100.4 ms", False),
+        ("≤ 1024 MB", "500 MB", True),
+    ]
+
+
 def test_the_goal_table_has_the_rows_cells_in_header_order():
     """Bug: the markdown put `measured` under the `target` header (and vice versa), so the
     README disagrees with the JSON of the same run."""
