@@ -112,7 +112,8 @@ def test_every_section_pointer_reaches_the_section_it_means():
             seen.add((notebook, section))
             heading = headings.get(notebook, {}).get(section)
             if notebook is None:
-                problems.append(f"{where}: 'section {section}' names no notebook")
+                problems.append(f"{where}: 'section {section}' names no notebook: write "
+                                f"'notebook NN, section {section}'")  # fmt: skip
             elif heading is None:
                 problems.append(f"{where}: notebook {notebook} has no section {section}")
             elif (notebook, section) not in TOPICS:
