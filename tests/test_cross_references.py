@@ -1,9 +1,10 @@
 """Every "section N" in the lessons, the package and the docs points at the section it means.
 
-Notebooks, exercises, hints and docstrings send the reader to "section 6" or "notebook 03,
-section 5". A section inserted or renumbered would leave those pointers aimed at another
-topic, and nothing else would notice. Each pointed-at section is pinned here to a word of its
-heading: a renumbered section fails on that word, and a new pointer fails until it is pinned.
+Notebooks, exercises, hints, docstrings and the teaching plan send the reader to "section 6",
+"notebook 03, section 5" or "§1–4". A section inserted or renumbered would leave those
+pointers aimed at another topic, and nothing else would notice. Each pointed-at section is
+pinned here to a word of its heading: a renumbered section fails on that word, and a new
+pointer fails until it is pinned.
 """
 
 import json
@@ -19,22 +20,28 @@ TOPICS = {
     ("00", "3"): "long tail",
     ("00", "4"): "interaction matrix",
     ("00", "6"): "Leakage",
+    ("01", "1"): "Train matrix factorization",
+    ("01", "2"): "Dot product or cosine",
     ("01", "3"): "norm",
+    ("01", "4"): "knob",
     ("01", "5"): "cannot be scored",
     ("01", "6"): "Popularity bias",
     ("02", "1"): "input layer",
+    ("02", "2"): "Hidden layers",
     ("02", "3"): "cross-entropy",
     ("02", "4"): "tuned recipe",
     ("02", "5"): "Linear collapse",
     ("02", "6"): "features",
     ("03", "1"): "identity",
     ("03", "2"): "nearest neighbours",
+    ("03", "3"): "map of $V$",
     ("03", "4"): "generalizes matrix factorization",
     ("03", "5"): "never saw",
     ("03", "6"): "side features",
     ("04", "2"): "logQ",
     ("04", "3"): "Cold-start",
     ("05", "1"): "side by side",
+    ("05", "2"): "evaluation mistakes",
     ("05", "2.1"): "target left in the input",
     ("05", "2.4"): "Coverage read alone",
     ("06", "3"): "larger catalogue",
@@ -45,6 +52,8 @@ _NUMBER = r"\d+(?:\.\d+)?"
 _POINTER = re.compile(rf"\b[Ss]ections? ({_NUMBER})(?: and ({_NUMBER}))?")
 _NOTEBOOK_BEFORE = re.compile(r"[Nn]otebook (\d\d)(?:, | \()$")  # "notebook 03, section 5"
 _NOTEBOOK_AFTER = re.compile(r" of notebook (\d\d)")  # "section 3 of notebook 00"
+_SIGN = re.compile(rf"§(\d+)–(\d+)|§({_NUMBER})")  # "§1–4", "§2.4" (the teaching plan's tables)
+_SIGN_NOTEBOOK = re.compile(r"\b(\d\d) $|^\|[^|]*\| (\d\d) \|")  # "06 §4", a row of notebook 02
 _HEADING = re.compile(rf"^#{{2,3}} ({_NUMBER})\.? (.+)$", re.MULTILINE)
 
 
@@ -92,6 +101,12 @@ def pointers(text: str, home: str | None) -> list[tuple[str | None, str]]:
         after = _NOTEBOOK_AFTER.match(text, m.end())
         notebook = (before or after)[1] if before or after else home
         found += [(notebook, section) for section in m.groups() if section]
+    for m in _SIGN.finditer(text):
+        line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        named = _NOTEBOOK_BEFORE.search(line) or _SIGN_NOTEBOOK.search(line)
+        notebook = next(n for n in named.groups() if n) if named else home
+        sections = [m[3]] if m[3] else [str(n) for n in range(int(m[1]), int(m[2]) + 1)]
+        found += [(notebook, section) for section in sections]
     return found
 
 
@@ -102,6 +117,11 @@ def test_pointers_are_read_as_written():
     assert pointers("sections 2.1 and 2.4 use them", "05") == [("05", "2.1"), ("05", "2.4")]
     assert pointers("than section 6's table and notebook 02's", "03") == [("03", "6")]
     assert pointers("Section 4 printed", None) == [(None, "4")]
+    assert pointers("if the kernel dies in 06 §4, set", None) == [("06", "4")]
+    row = "| 35–65 | 02 | §1–2 (x; ψ(x) and h), the playground | §5: state the results |"
+    assert pointers(row, None) == [("02", "1"), ("02", "2"), ("02", "5")]
+    assert pointers("(§2 needs the first two)", "05") == [("05", "2")]
+    assert pointers("at 237 (notebook 05, §2.4).", None) == [("05", "2.4")]
 
 
 def test_every_section_pointer_reaches_the_section_it_means():
