@@ -6,7 +6,7 @@ get their target from the same run. The benchmark still asserts nothing: an unme
 printed as "no", so the README's table shows where the models fall short as well.
 """
 
-import operator
+from operator import ge, gt, le, lt
 
 NDCG_MARGIN = 0.01  # SoftmaxDNN NDCG@10 >= EASE's - this
 COVERAGE_FACTOR = 2.0  # SoftmaxDNN Coverage@10 >= this × EASE's
@@ -18,7 +18,7 @@ SCORE_S = 0.1  # scoring every user
 PEAK_MB = 1024.0  # the whole benchmark's peak RSS (1 GB)
 
 
-_SIGNS = {operator.ge: "≥", operator.le: "≤", operator.gt: ">", operator.lt: "<"}
+_SIGNS = {ge: "≥", le: "≤", gt: ">", lt: "<"}
 
 
 def _row(
@@ -52,7 +52,6 @@ def goals(results: dict) -> list[dict]:
     """One row (goal, target, measured, met) per goal, from `lessons.bench.core.run`'s results."""
     models, speed, logq = results["models"], results["speed"], results["logq"]
     dnn, ease = models["SoftmaxDNN"], models["EASE"]
-    ge, le = operator.ge, operator.le
     rows = [
         _row(f"SoftmaxDNN NDCG@10 ≥ EASE's − {NDCG_MARGIN:g}", dnn["ndcg@10"], ge,
              ease["ndcg@10"] - NDCG_MARGIN, 3),
@@ -66,10 +65,10 @@ def goals(results: dict) -> list[dict]:
         rows.append(_row(goal, ratio, ge, COLD_FACTOR, 2, unit=" ×"))
     plain, corrected = logq["TwoTower-inbatch"], logq["TwoTower-inbatch-logQ"]
     rows += [
-        _row("logQ: lower ARP@10 than plain in-batch", corrected["arp@10"], operator.lt,
+        _row("logQ: lower ARP@10 than plain in-batch", corrected["arp@10"], lt,
              plain["arp@10"], 1),
         _row("logQ: higher Coverage@10 than plain in-batch", corrected["coverage@10"],
-             operator.gt, plain["coverage@10"], 3),
+             gt, plain["coverage@10"], 3),
         _row("SoftmaxDNN fit (evaluation included)", speed["fit_s"], le, FIT_S, 2, unit=" s",
              limit_digits=1),
         _row("SoftmaxDNN epoch / FLOP floor", speed["epoch_over_floor"], le, FLOOR_FACTOR, 1,
