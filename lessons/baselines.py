@@ -9,6 +9,7 @@ histories in X. Ranking, masking of seen items and metrics live in `lessons.metr
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data.dataset import Dataset
@@ -98,9 +99,36 @@ class ItemKNN(_Baseline):
         return np.asarray(x @ self.similarity_, dtype=np.float32)
 
 
+def ridge_inverse(gram: np.ndarray, lam: float) -> np.ndarray:
+    """P = (G + λI)⁻¹ for a Gram matrix G = XᵀX and λ > 0.
+
+    G + λI is symmetric positive definite, so P comes from its Cholesky factor (LAPACK potrf,
+    potri): about twice as fast as `np.linalg.inv`'s LU on ML-100K's 1682 items, and the same
+    P to float64 rounding.
+
+    Raises:
+        ValueError: When G has NaN or infinite entries, or G + λI is not positive definite
+            (G is not a Gram matrix).
+    """
+    if not np.isfinite(gram).all():  # LAPACK would return NaNs without an error
+        raise ValueError("the Gram matrix XᵀX has NaN or infinite entries; X must be finite")
+    a = gram.copy()
+    a.flat[:: len(a) + 1] += lam  # + λI
+    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (a,))
+    factor, info = potrf(a, lower=False, clean=True, overwrite_a=True)
+    if info == 0:
+        p, info = potri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        raise ValueError(f"G + λI (λ = {lam}) is not positive definite; is G really XᵀX?")
+    # potri writes the upper triangle; the factor's strict lower triangle is zero (clean).
+    full = p + p.T
+    np.fill_diagonal(full, np.diag(p))  # p + pᵀ counted the diagonal twice
+    return full
+
+
 def _ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
     """Closed-form EASE item-item weights B for one λ (Steck 2019, eq. 8)."""
-    p = np.linalg.inv(gram + lam * np.eye(len(gram), dtype=gram.dtype))
+    p = ridge_inverse(gram, lam)
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     return b

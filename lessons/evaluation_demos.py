@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 import torch
 
+from lessons.baselines import ridge_inverse
 from lessons.config import DEFAULT_K, DEFAULT_SEED
 from lessons.data import Dataset, Split, random_split, temporal_split
 from lessons.data.dataset import check_split
@@ -87,7 +88,7 @@ class UnconstrainedEASE:
         if x.nnz == 0:
             raise ValueError("train is empty; pass the binary user×item training matrix")
         gram = (x.T @ x).toarray()
-        p = np.linalg.inv(gram + self.lam * np.eye(x.shape[1]))
+        p = ridge_inverse(gram, self.lam)
         self.weights_ = (np.eye(x.shape[1]) - self.lam * p).astype(np.float32)
         return self
 

@@ -115,6 +115,27 @@ def test_lambda_search_with_nothing_held_out_asks_for_lam():
     assert EASE(lam=10.0, valid_frac=1e-9).fit(x).lam_ == 10.0  # the advice works
 
 
+@pytest.mark.parametrize("lam", [0.5, 500.0])
+def test_ridge_inverse_is_the_whole_symmetric_inverse(x, lam):
+    """Bugs: the Cholesky route returns potri's upper triangle alone, or counts the diagonal
+    twice when mirroring it, or adds λ off the diagonal."""
+    gram = (x.T @ x).toarray().astype(np.float64)
+    expected = np.linalg.inv(gram + lam * np.eye(len(gram)))
+    p = baselines.ridge_inverse(gram, lam)
+    np.testing.assert_allclose(p, expected, rtol=1e-9, atol=1e-12)
+    assert (gram == (x.T @ x).toarray()).all(), "the Gram matrix is the caller's; left as it was"
+
+
+def test_ridge_inverse_refuses_what_has_no_inverse_by_name():
+    """Bug: LAPACK's Cholesky returns NaNs for a NaN entry without an error code."""
+    gram = np.eye(3)
+    gram[1, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite entries; X must be finite"):
+        baselines.ridge_inverse(gram, 1.0)
+    with pytest.raises(ValueError, match=r"λ = 1.0\) is not positive definite; is G really XᵀX"):
+        baselines.ridge_inverse(-2 * np.eye(3), 1.0)
+
+
 def test_content_profile_from_dataset_uses_the_requested_date_buckets():
     """Bug: `date_buckets` not passed on, so every scheme silently gives the default yearly
     buckets. With decades, two 1990s items share their date column; with years they do not."""
