@@ -112,7 +112,7 @@ def ridge_inverse(gram: np.ndarray, lam: float) -> np.ndarray:
     """
     if not np.isfinite(gram).all():  # LAPACK would return NaNs without an error
         raise ValueError("the Gram matrix XᵀX has NaN or infinite entries; X must be finite")
-    a = gram.copy()
+    a = np.array(gram, dtype=np.float64)  # a copy: LAPACK overwrites it
     a.flat[:: len(a) + 1] += lam  # + λI
     potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (a,))
     factor, info = potrf(a, lower=False, clean=True, overwrite_a=True)

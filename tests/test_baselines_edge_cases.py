@@ -124,6 +124,8 @@ def test_ridge_inverse_is_the_whole_symmetric_inverse(x, lam):
     p = baselines.ridge_inverse(gram, lam)
     np.testing.assert_allclose(p, expected, rtol=1e-9, atol=1e-12)
     assert (gram == (x.T @ x).toarray()).all(), "the Gram matrix is the caller's; left as it was"
+    counts = (x.T @ x).toarray().astype(np.int64)  # an integer Gram: λ must not be truncated
+    np.testing.assert_allclose(baselines.ridge_inverse(counts, lam), expected, rtol=1e-9)
 
 
 def test_ridge_inverse_refuses_what_has_no_inverse_by_name():
