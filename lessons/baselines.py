@@ -114,10 +114,9 @@ def ridge_inverse(gram: np.ndarray, lam: float) -> np.ndarray:
         raise ValueError("the Gram matrix XᵀX has NaN or infinite entries; X must be finite")
     a = np.array(gram, dtype=np.float64)  # a copy: LAPACK overwrites it
     a.flat[:: len(a) + 1] += lam  # + λI
-    potrf, potri = lapack.get_lapack_funcs(("potrf", "potri"), (a,))
-    factor, info = potrf(a, lower=False, clean=True, overwrite_a=True)
+    factor, info = lapack.dpotrf(a, lower=False, clean=True, overwrite_a=True)
     if info == 0:
-        p, info = potri(factor, lower=False, overwrite_c=True)
+        p, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise ValueError(f"G + λI (λ = {lam}) is not positive definite; is G really XᵀX?")
     # potri writes the upper triangle; the factor's strict lower triangle is zero (clean).
