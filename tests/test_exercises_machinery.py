@@ -139,6 +139,18 @@ def test_a_wrong_option_is_told_why_and_a_stray_letter_is_refused():
         Exercise("demo", "q", lambda: "b", choice, [], "", choices=options, why_not={"e": "?"})
 
 
+def test_an_option_copied_whole_is_judged_as_its_letter():
+    options = {"a": "one", "b": "two  words", "c": "three"}
+    ex = Exercise("demo", "q", lambda: "b", choice, [], "right", choices=options,
+                  why_not={"a": "one is too few"})  # fmt: skip
+    # As question_text() prints it, with or without the "(b) ", in any case and spacing.
+    assert ex.check("  (b) two  words\n").correct and ex.check("TWO words").correct
+    assert ex.check("(a) one").message.startswith("'a' is not the right option: one is too few.")
+    assert ex.check("three").message.startswith("'c' is not the right option. Try")
+    for unread in ("two word", "(c) two words", "b two words"):  # a paraphrase or a mismatch
+        assert ex.check(unread).message.startswith("answer with the option's letter only"), unread
+
+
 def test_a_context_edited_in_place_is_reported_before_judging():
     def changed(v):
         return "v was normalized in place" if np.allclose(np.linalg.norm(v, axis=1), 1) else None

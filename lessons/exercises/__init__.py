@@ -141,6 +141,7 @@ class Exercise:
         """Compare `answer` with the expected value computed from `context`; never raises."""
         if is_placeholder(answer):
             return Result(NOT_ATTEMPTED, f"replace the placeholder with your answer ({self.name})")
+        answer = self._as_letter(answer)
         changed = self._changed(context)
         if changed:
             return Result(INCORRECT, changed)
@@ -172,6 +173,19 @@ class Exercise:
             if reason:
                 detail = f"{detail}: {reason}"
         return Result(INCORRECT, f"{detail}. Try {self.name}.hint() for a nudge")
+
+    def _as_letter(self, answer: Any) -> Any:
+        """An option copied from `question_text()`, "(b) learn a row …" or its text alone, as
+        its letter (case and runs of spaces ignored); any other answer as it is. A paraphrase
+        stays unread: which option it means is a guess, and `choice` asks for the letter."""
+        if not self.choices or not isinstance(answer, str):
+            return answer
+        said = " ".join(answer.split()).casefold()
+        for letter, text in self.choices.items():
+            text = " ".join(text.split()).casefold()
+            if said in (text, f"({letter}) {text}"):
+                return letter
+        return answer
 
     def _changed(self, context: dict[str, Any]) -> str | None:
         if self.changed_context is None:

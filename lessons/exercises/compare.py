@@ -100,7 +100,9 @@ def choice(answer: Any, expected: Any) -> tuple[bool, str]:
         return False, f"answer with one letter as a string, e.g. 'a'; got {answer!r}"
     # The options print as "(b) ...", so "(b)", "b)" and "b." name option b as well.
     letter = answer.strip().strip("().").strip().lower()
-    if len(letter) > 1:  # the option's text, or "(b) temporal…": right or wrong, say how to answer
+    # More than a letter: a paraphrase (`Exercise.check` reads an option copied whole as its
+    # letter first). Right or wrong, say how to answer.
+    if len(letter) > 1:
         return False, f"answer with the option's letter only, e.g. 'b'; got {answer.strip()!r}"
     ok = letter == str(expected).lower()
     return ok, "matches" if ok else f"{answer.strip()!r} is not the right option"
