@@ -149,6 +149,8 @@ def test_an_option_copied_whole_is_judged_as_its_letter():
     assert ex.check("three").message.startswith("'c' is not the right option. Try")
     for unread in ("two word", "(c) two words", "b two words"):  # a paraphrase or a mismatch
         assert ex.check(unread).message.startswith("answer with the option's letter only"), unread
+    upper = Exercise("demo", "q", lambda: "B", choice, [], "", choices={"A": "one", "B": "two"})
+    assert upper.check("(b) Two").correct  # `choice` reads letters in any case, so this does too
 
 
 def test_a_context_edited_in_place_is_reported_before_judging():

@@ -182,8 +182,8 @@ class Exercise:
             return answer
         said = " ".join(answer.split()).casefold()
         for letter, text in self.choices.items():
-            text = " ".join(text.split()).casefold()
-            if said in (text, f"({letter}) {text}"):
+            text = " ".join(text.split())
+            if said in (text.casefold(), f"({letter}) {text}".casefold()):
                 return letter
         return answer
 
