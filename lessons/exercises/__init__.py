@@ -181,8 +181,8 @@ class Exercise:
         if not self.choices or not isinstance(answer, str):
             return answer
         said = " ".join(answer.split()).casefold()
-        for letter, text in self.choices.items():
-            text = " ".join(text.split())
+        for letter, option in self.choices.items():
+            text = " ".join(option.split())
             if said in (text.casefold(), f"({letter}) {text}".casefold()):
                 return letter
         return answer
